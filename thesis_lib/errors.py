@@ -1,0 +1,13 @@
+"""The package's own exceptions: each message names the file or parameter at fault."""
+
+
+class ThesisLabError(Exception):
+    """Base class for every error thesis_lib raises on bad data."""
+
+
+class SourceError(ThesisLabError):
+    """A dataset source is missing, has the wrong layout, or holds undecodable images."""
+
+
+class FormatError(ThesisLabError):
+    """A converted dataset is corrupt, truncated, incomplete or does not match its manifest."""

@@ -1,0 +1,33 @@
+"""The storage formats, one module each, behind one protocol (see :mod:`.base`).
+
+>>> fmt = get("zarr"); stats = fmt.write(source, path); reader = fmt.open(path)
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .base import Format, Reader, read_manifest
+
+_MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format"}
+
+
+def names() -> list[str]:
+    """The valid format names, in the thesis's order."""
+    return list(_MODULES)
+
+
+def get(name: str) -> Format:
+    """The format called ``name``; ValueError listing the valid names otherwise."""
+    if name not in _MODULES:
+        raise ValueError(f"unknown format {name!r}; valid formats: {', '.join(_MODULES)}")
+    module = importlib.import_module(f".{_MODULES[name]}", __name__)
+    return module.FORMAT
+
+
+def open_any(path, **open_options) -> Reader:
+    """Open a converted dataset whatever its format, as its manifest says."""
+    return get(read_manifest(path)["format"]).open(Path(path), **open_options)
+
+
+__all__ = ["Format", "Reader", "get", "names", "open_any", "read_manifest"]

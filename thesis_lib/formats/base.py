@@ -1,0 +1,350 @@
+"""The format protocol: a :class:`Format` writes a :class:`~thesis_lib.sources.base.Source` to disk and
+opens a :class:`Reader` over it.
+
+Every converted dataset is a directory holding the format's payload and ``manifest.json``. The writer
+builds the directory as a hidden ``.NAME.partial-PID`` sibling, writes the manifest last, and renames
+it into place, so an interrupted write leaves nothing that :meth:`Format.open` would accept.
+"""
+from __future__ import annotations
+
+import abc
+import json
+import os
+import resource
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import FormatError
+from ..sources.base import DEFAULT_CHUNK, Source
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes of every file under ``path`` (a file or a directory)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _parse_value(text: str, default):
+    """Turn a CLI ``key=value`` string into the type of the option's default."""
+    if not isinstance(text, str):
+        return text
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected a boolean, got {text!r}")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if default is None and text.lower() in ("none", "null", ""):
+        return None
+    if default is None:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+class Reader(abc.ABC):
+    """Random access to a converted dataset.
+
+    Cheap to open; pickles without its open handles (``_handles`` names them), so a reader handed
+    to DataLoader workers reopens its files lazily in each process, under fork and spawn alike.
+    """
+
+    _handles: tuple[str, ...] = ()
+    #: Images per natural contiguous unit (an HDF5/Zarr chunk); block-mode loaders align to it.
+    block_size: int = 1
+    #: Whether :meth:`read` returns device (CuPy) arrays rather than NumPy.
+    on_device: bool = False
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = Path(path)
+        self.manifest = manifest
+        self.format = manifest["format"]
+        self.image_shape = tuple(manifest["image_shape"])
+        self.classes = manifest.get("classes", [])
+        self.class_names = manifest.get("class_names", self.classes)
+        self.options = manifest.get("options", {})
+        self.n = int(manifest["n"])
+        self.labels = self._check_labels(self._load_labels())
+
+    # -- what a format provides -------------------------------------------------------------
+    @abc.abstractmethod
+    def _load_labels(self) -> np.ndarray:
+        """The stored labels."""
+
+    @abc.abstractmethod
+    def _read_sorted(self, indices: np.ndarray) -> np.ndarray:
+        """Images at strictly increasing, in-range ``indices``."""
+
+    def _read_range(self, start: int, stop: int) -> np.ndarray:
+        return self._read_sorted(np.arange(start, stop))
+
+    # -- the public protocol ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, indices) -> np.ndarray:
+        """Images at ``indices`` (any order, duplicates allowed) as uint8 ``(n, H, W, 3)``."""
+        idx = self._check_indices(indices)
+        if idx.size == 0:
+            return np.empty((0, *self.image_shape), np.uint8)
+        if idx.size == 1 or bool(np.all(idx[1:] > idx[:-1])):
+            return self._read_sorted(idx)
+        unique, inverse = np.unique(idx, return_inverse=True)
+        return self._read_sorted(unique)[inverse]
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        """Images ``start..stop-1``: one contiguous read."""
+        if not (0 <= start <= stop <= self.n):
+            raise IndexError(f"{self.path}: range [{start}, {stop}) outside 0..{self.n}")
+        if start == stop:
+            return np.empty((0, *self.image_shape), np.uint8)
+        return self._read_range(start, stop)
+
+    def files(self) -> list[Path]:
+        """Every file of the converted dataset (what a cold-cache epoch evicts)."""
+        return sorted(p for p in self.path.rglob("*") if p.is_file())
+
+    def close(self) -> None:
+        for name in self._handles:
+            handle = self.__dict__.pop(name, None)
+            if handle is not None and hasattr(handle, "close"):
+                handle.close()
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._handles}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path} n={self.n} shape={self.image_shape}>"
+
+    # -- checks -------------------------------------------------------------------------------
+    def _check_labels(self, labels: np.ndarray) -> np.ndarray:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise FormatError(f"{self.path}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+        if len(labels) != self.n:
+            raise FormatError(f"{self.path}: {len(labels)} labels but the manifest says {self.n} images")
+        return labels.astype(np.int64, copy=False)
+
+    def _check_indices(self, indices) -> np.ndarray:
+        idx = np.asarray(indices)
+        if idx.ndim == 0:
+            idx = idx.reshape(1)
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise IndexError(f"{self.path}: indices must be integers, got dtype {idx.dtype}")
+        if idx.ndim != 1:
+            raise IndexError(f"{self.path}: indices must be 1-D, got shape {idx.shape}")
+        idx = idx.astype(np.int64, copy=False)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n):
+            bad = idx[(idx < 0) | (idx >= self.n)][0]
+            raise IndexError(f"{self.path}: index {bad} out of range 0..{self.n - 1}")
+        return idx
+
+
+class Format(abc.ABC):
+    """One storage format: how images are written and how they are read back."""
+
+    name: str = ""
+    #: Option name -> default. Unknown options raise ValueError naming them.
+    defaults: dict = {}
+    reader: type[Reader]
+
+    # -- what a format provides -------------------------------------------------------------
+    @abc.abstractmethod
+    def _write(self, chunks: Iterator[tuple[np.ndarray, np.ndarray]], tmp: Path, source: Source,
+               options: dict) -> dict:
+        """Write every chunk into the empty directory ``tmp``; return extra manifest fields."""
+
+    def _open(self, path: Path, manifest: dict, **open_options) -> Reader:
+        return self.reader(path, manifest, **open_options)
+
+    def lossless(self, options: dict | None = None) -> bool:
+        return True
+
+    # -- options ----------------------------------------------------------------------------
+    def resolve_options(self, options: dict) -> dict:
+        """Defaults merged with ``options``; strings (from the CLI) parsed; unknown names rejected."""
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(sorted(self.defaults)) or "none"
+            raise ValueError(f"format {self.name!r}: unknown option {unknown[0]!r}; valid options: {valid}")
+        resolved = dict(self.defaults)
+        for key, value in options.items():
+            try:
+                resolved[key] = _parse_value(value, self.defaults[key])
+            except ValueError as exc:
+                raise ValueError(f"format {self.name!r}: option {key}={value!r}: {exc}") from None
+        self.validate_options(resolved)
+        return resolved
+
+    def validate_options(self, options: dict) -> None:
+        """Raise ValueError naming an option whose value is invalid."""
+
+    # -- write ------------------------------------------------------------------------------
+    def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int = DEFAULT_CHUNK,
+              progress: bool | None = None, **options) -> dict:
+        """Convert ``source`` into this format at directory ``path``; streaming and atomic.
+
+        Returns the write statistics: ``bytes_on_disk``, ``seconds``, ``n``, ``image_shape``,
+        ``options``, ``raw_bytes``, ``peak_rss_mb`` and ``path``.
+        """
+        options = self.resolve_options(options)
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_partials(path)
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        start = time.perf_counter()
+        try:
+            with tqdm(total=len(source), desc=f"write {self.name}", unit="img", disable=progress is False,
+                      leave=False, mininterval=0.5) as bar:
+                chunks = self._counted(source.chunks(chunk_size), bar)
+                extra = self._write(chunks, tmp, source, options)
+            manifest = {
+                "format": self.name,
+                "version": MANIFEST_VERSION,
+                "n": len(source),
+                "image_shape": list(source.image_shape),
+                "classes": list(source.classes),
+                "class_names": list(source.class_names),
+                "options": options,
+                "source": source.spec,
+                "lossless": self.lossless(options),
+                **(extra or {}),
+            }
+            _write_json(tmp / MANIFEST, manifest)
+            _fsync_dir(tmp)
+            self._replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        seconds = time.perf_counter() - start
+        return {
+            "format": self.name,
+            "path": str(path),
+            "n": len(source),
+            "image_shape": list(source.image_shape),
+            "options": options,
+            "bytes_on_disk": dir_bytes(path),
+            "raw_bytes": source.raw_bytes,
+            "seconds": seconds,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+
+    @staticmethod
+    def _counted(chunks, bar):
+        for images, labels in chunks:
+            yield images, labels
+            bar.update(len(images))
+
+    @staticmethod
+    def _remove_stale_partials(path: Path) -> None:
+        """Delete partial siblings left by writers that were killed (their process is gone)."""
+        for partial in path.parent.glob(f".{path.name}.partial-*"):
+            pid = partial.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(partial, ignore_errors=True)
+
+    @staticmethod
+    def _replace(tmp: Path, path: Path) -> None:
+        if not path.exists():
+            os.rename(tmp, path)
+            return
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(path, old)
+        os.rename(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    # -- open -------------------------------------------------------------------------------
+    def open(self, path, **open_options) -> Reader:
+        """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign."""
+        manifest = read_manifest(path)
+        if manifest.get("format") != self.name:
+            raise FormatError(f"{path}: holds format {manifest.get('format')!r}, not {self.name!r}")
+        return self._open(Path(path), manifest, **open_options)
+
+
+def read_manifest(path) -> dict:
+    """The manifest of a converted dataset, or FormatError naming what is wrong."""
+    path = Path(path)
+    if not path.is_dir():
+        hint = ""
+        if any(path.parent.glob(f".{path.name}.partial-*")):
+            hint = " (only a partial write is there: the writer was interrupted; write it again)"
+        raise FormatError(f"{path}: no converted dataset here{hint}")
+    file = path / MANIFEST
+    if not file.is_file():
+        raise FormatError(f"{path}: {MANIFEST} is missing, so the write did not complete")
+    try:
+        manifest = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{file}: not valid JSON ({exc})") from None
+    for key in ("format", "n", "image_shape"):
+        if key not in manifest:
+            raise FormatError(f"{file}: the manifest lacks {key!r}")
+    return manifest
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, default=_json_default)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

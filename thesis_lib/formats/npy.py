@@ -1,0 +1,89 @@
+"""NumPy ``.npy`` files read through a memory map: the page cache is the only buffer.
+
+``images.npy`` is written by streaming chunks into an ``open_memmap``; a batch read sorts its
+indices (done by :meth:`Reader.read`) and gathers, which the kernel turns into page-cache copies.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from ..errors import FormatError
+from .base import Format, Reader
+
+
+def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> np.ndarray:
+    """Memory-map ``file`` read-only, checking dtype, trailing shape and length; FormatError if not."""
+    if not file.is_file():
+        raise FormatError(f"{file}: missing")
+    try:
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # truncated header or payload, foreign bytes
+        raise FormatError(f"{file}: not a readable .npy file ({exc})") from None
+    if array.dtype != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(shape_tail):
+        raise FormatError(
+            f"{file}: expected {np.dtype(dtype)} (N, {', '.join(map(str, shape_tail))}) "
+            f"but found {array.dtype} {array.shape}")
+    if n is not None and len(array) != n:
+        raise FormatError(f"{file}: holds {len(array)} items but the manifest says {n}")
+    return array
+
+
+class NpyReader(Reader):
+    _handles = ("_images",)
+
+    def __init__(self, path, manifest):
+        super().__init__(path, manifest)
+        self.block_size = int(manifest.get("block_size", 512))
+        self.images  # map once at open so a truncated or mismatched file fails here
+
+    def _load_labels(self):
+        return open_npy(self.path / "labels.npy", dtype=np.int64, shape_tail=(), n=self.n)
+
+    @property
+    def images(self) -> np.ndarray:
+        if "_images" not in self.__dict__:
+            self._images = open_npy(self.path / "images.npy", dtype=np.uint8,
+                                    shape_tail=self.image_shape, n=self.n)
+        return self._images
+
+    def _read_sorted(self, indices):
+        return self.images[indices]
+
+    def _read_range(self, start, stop):
+        return np.array(self.images[start:stop])
+
+    def close(self):
+        # A memmap has no close(); dropping the reference unmaps it.
+        self.__dict__.pop("_images", None)
+
+
+class NpyFormat(Format):
+    name = "npy"
+    defaults = {"block_size": 512}
+    reader = NpyReader
+
+    def validate_options(self, options):
+        if options["block_size"] < 1:
+            raise ValueError(f"format 'npy': option block_size must be >= 1, got {options['block_size']}")
+
+    def _write(self, chunks, tmp, source, options):
+        n, shape = len(source), tuple(source.image_shape)
+        images = open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, *shape))
+        labels = np.empty(n, np.int64)
+        pos = 0
+        for chunk, chunk_labels in chunks:
+            images[pos:pos + len(chunk)] = chunk
+            labels[pos:pos + len(chunk)] = chunk_labels
+            pos += len(chunk)
+            images.flush()  # bound dirty pages to one chunk
+        if pos != n:
+            raise ValueError(f"{source.name}: yielded {pos} images but reports {n}")
+        del images
+        np.save(tmp / "labels.npy", labels)
+        return {"block_size": options["block_size"]}
+
+
+FORMAT = NpyFormat()

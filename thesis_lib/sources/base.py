@@ -1,0 +1,154 @@
+"""The :class:`Source` protocol every dataset implements, plus the generic wrappers.
+
+A source is a labelled image collection read in index order. It never decodes the whole set at
+once: :meth:`Source.chunks` streams ``(uint8 [k,H,W,3], int64 [k])`` pieces, and the storage
+formats write from those pieces, so a conversion's memory is bounded by one chunk.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+DEFAULT_CHUNK = 1024
+
+
+class Source(abc.ABC):
+    """A labelled image collection: uint8 HWC RGB images, int64 labels, class ids and names.
+
+    Subclasses set ``labels``, ``classes``, ``class_names``, ``image_shape`` and ``spec`` in their
+    constructor and implement :meth:`read_range`.
+    """
+
+    name: str = "source"
+    labels: np.ndarray
+    classes: list[str]
+    class_names: list[str]
+    image_shape: tuple[int, int, int]
+    spec: dict  # JSON-serialisable identity: equal specs mean identical images and labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @abc.abstractmethod
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        """Images ``start..stop-1`` as one uint8 array ``(stop-start, H, W, 3)``."""
+
+    def get(self, i: int) -> tuple[np.ndarray, int]:
+        """Image ``i`` (uint8 HWC RGB) and its label."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"{self.name}: index {i} out of range for {n} images")
+        i %= n
+        return self.read_range(i, i + 1)[0], int(self.labels[i])
+
+    def chunks(self, n: int = DEFAULT_CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(images, labels)`` pieces of at most ``n`` images, in index order."""
+        if n < 1:
+            raise ValueError(f"chunks: n must be >= 1, got {n}")
+        for start in range(0, len(self), n):
+            stop = min(start + n, len(self))
+            yield self.read_range(start, stop), self.labels[start:stop]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def raw_bytes(self) -> int:
+        """Bytes of the decoded uint8 images: N x H x W x 3."""
+        return len(self) * int(np.prod(self.image_shape))
+
+    def summary(self) -> dict:
+        """What ``prepare`` prints: count, classes, shape, raw bytes, class balance."""
+        counts = np.bincount(self.labels, minlength=self.num_classes)
+        return {
+            "dataset": self.name,
+            "spec": self.spec,
+            "n": len(self),
+            "num_classes": self.num_classes,
+            "image_shape": list(self.image_shape),
+            "raw_bytes": self.raw_bytes,
+            "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} n={len(self)} shape={self.image_shape}>"
+
+
+def check_images(images: np.ndarray, image_shape: Sequence[int], where: str) -> np.ndarray:
+    """Check a decoded chunk is uint8 ``(k, *image_shape)``; raise ValueError naming ``where``."""
+    if images.dtype != np.uint8 or images.shape[1:] != tuple(image_shape):
+        raise ValueError(
+            f"{where}: expected uint8 images of shape (k, {', '.join(map(str, image_shape))}), "
+            f"got {images.dtype} {images.shape}"
+        )
+    return images
+
+
+class ArraySource(Source):
+    """An in-memory source over given arrays: for tests and for data already decoded."""
+
+    def __init__(self, images: np.ndarray, labels: Sequence[int], *, classes: Sequence[str] | None = None,
+                 class_names: Sequence[str] | None = None, name: str = "array", spec: dict | None = None):
+        images = np.asarray(images)
+        labels = np.asarray(labels, dtype=np.int64)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"{name}: images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
+        if len(images) != len(labels):
+            raise ValueError(f"{name}: {len(images)} images but {len(labels)} labels")
+        if classes is None:
+            classes = [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 0)]
+        self.name = name
+        self._images = images
+        self.labels = labels
+        self.classes = list(classes)
+        self.class_names = list(class_names) if class_names is not None else list(self.classes)
+        self.image_shape = tuple(images.shape[1:])
+        self.spec = spec or {"name": name, "n": len(labels), "shape": list(self.image_shape)}
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        return self._images[start:stop]
+
+
+class LimitedSource(Source):
+    """The first ``limit`` images of another source."""
+
+    def __init__(self, base: Source, limit: int):
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.base = base
+        self.name = base.name
+        self.labels = base.labels[:limit]
+        self.classes, self.class_names = base.classes, base.class_names
+        self.image_shape = base.image_shape
+        self.spec = {**base.spec, "limit": int(min(limit, len(base)))}
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        return self.base.read_range(start, min(stop, len(self)))
+
+
+class ResizedSource(Source):
+    """Another source resized to ``size x size`` (antialiased bilinear): the image-size sweep."""
+
+    def __init__(self, base: Source, size: int):
+        if not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {size!r}")
+        self.base = base
+        self.size = int(size)
+        self.name = base.name
+        self.labels = base.labels
+        self.classes, self.class_names = base.classes, base.class_names
+        self.image_shape = (self.size, self.size, 3)
+        self.spec = {**base.spec, "image_size": self.size}
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        images = self.base.read_range(start, stop)
+        if images.shape[1:3] == (self.size, self.size):
+            return images
+        out = np.empty((len(images), self.size, self.size, 3), np.uint8)
+        for k, img in enumerate(images):
+            out[k] = np.asarray(Image.fromarray(img).resize((self.size, self.size), Image.BILINEAR))
+        return out
