@@ -39,6 +39,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def aligned(chunks: Iterator[tuple[np.ndarray, np.ndarray]], multiple: int):
+    """Re-cut a stream of ``(images, labels)`` pieces so each piece but the last holds a multiple
+    of ``multiple`` images: writes then cover whole storage chunks, never read-modify-write."""
+    held_images: list[np.ndarray] = []
+    held_labels: list[np.ndarray] = []
+    held = 0
+    for images, labels in chunks:
+        held_images.append(images)
+        held_labels.append(labels)
+        held += len(images)
+        if held >= multiple:
+            images, labels = np.concatenate(held_images), np.concatenate(held_labels)
+            cut = held - held % multiple
+            yield images[:cut], labels[:cut]
+            held_images, held_labels, held = [images[cut:]], [labels[cut:]], held - cut
+    if held:
+        yield np.concatenate(held_images), np.concatenate(held_labels)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -95,6 +114,7 @@ class Reader(abc.ABC):
         self.class_names = manifest.get("class_names", self.classes)
         self.options = manifest.get("options", {})
         self.n = int(manifest["n"])
+        self._pid = os.getpid()
         self.labels = self._check_labels(self._load_labels())
 
     # -- what a format provides -------------------------------------------------------------
@@ -108,6 +128,21 @@ class Reader(abc.ABC):
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._read_sorted(np.arange(start, stop))
+
+    def _handle(self, name: str, opener):
+        """The open handle ``name``, (re)opened by ``opener()`` on first use in this process.
+
+        Under fork a child inherits the parent's handles; HDF5 and Zarr's I/O threads do not
+        survive that, so a handle is reopened whenever the process id changed.
+        """
+        if self._pid != os.getpid():
+            for handle in self._handles:
+                self.__dict__.pop(handle, None)
+            self._pid = os.getpid()
+        handle = self.__dict__.get(name)
+        if handle is None:
+            handle = self.__dict__[name] = opener()
+        return handle
 
     # -- the public protocol ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -143,6 +178,10 @@ class Reader(abc.ABC):
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._handles}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pid = os.getpid()
 
     def __enter__(self):
         return self

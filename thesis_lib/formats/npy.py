@@ -44,20 +44,14 @@ class NpyReader(Reader):
 
     @property
     def images(self) -> np.ndarray:
-        if "_images" not in self.__dict__:
-            self._images = open_npy(self.path / "images.npy", dtype=np.uint8,
-                                    shape_tail=self.image_shape, n=self.n)
-        return self._images
+        return self._handle("_images", lambda: open_npy(self.path / "images.npy", dtype=np.uint8,
+                                                         shape_tail=self.image_shape, n=self.n))
 
     def _read_sorted(self, indices):
         return self.images[indices]
 
     def _read_range(self, start, stop):
         return np.array(self.images[start:stop])
-
-    def close(self):
-        # A memmap has no close(); dropping the reference unmaps it.
-        self.__dict__.pop("_images", None)
 
 
 class NpyFormat(Format):

@@ -1,0 +1,399 @@
+"""The format protocol: exact round trips, loud failures, atomic writes, worker processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from thesis_lib import FormatError, formats, paths, sources
+from thesis_lib.sources.base import ArraySource
+
+CPU_FORMATS = [n for n in formats.names() if n != "cupy"]
+# Every lossless option set that must round-trip byte for byte.
+LOSSLESS = [
+    ("npy", {}),
+    ("files", {}),
+    ("files", {"png_level": 1}),
+    ("hdf5", {}),
+    ("hdf5", {"chunk_images": 64}),
+    ("hdf5", {"chunk_images": 50, "compression": "gzip", "checksum": True}),
+    ("hdf5", {"chunk_images": 32, "compression": "lzf"}),
+    ("zarr", {}),
+    ("zarr", {"chunk_images": 32, "shard_images": 128}),
+    ("zarr", {"codec": "zstd", "checksum": True}),
+    ("zarr", {"codec": "blosc", "chunk_images": 100}),
+]
+READ_PATHS = {"hdf5": ["direct", "chunks", "index", "fancy"], "zarr": ["oindex", "chunks"]}
+
+
+def has_cuda() -> bool:
+    try:
+        formats.get("cupy")  # importable without CUDA
+        from thesis_lib.formats.cupy_format import cuda_modules
+        cuda_modules()
+        return True
+    except FormatError:
+        return False
+
+
+def random_source(n=300, size=16, seed=0) -> ArraySource:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    return ArraySource(images, rng.integers(0, 10, n), classes=[f"c{i}" for i in range(10)])
+
+
+def all_images(source) -> np.ndarray:
+    return np.concatenate([images for images, _ in source.chunks(256)])
+
+
+def assert_round_trip(reader, source, rng) -> None:
+    expected = all_images(source)
+    np.testing.assert_array_equal(reader.labels, source.labels)
+    assert len(reader) == len(source) and reader.image_shape == tuple(source.image_shape)
+    np.testing.assert_array_equal(reader.read(np.arange(len(source))), expected)
+    order = np.concatenate([rng.permutation(len(source))[:100], [0, 0, len(source) - 1]])
+    np.testing.assert_array_equal(reader.read(order), expected[order])
+    np.testing.assert_array_equal(reader.read_range(7, 77), expected[7:77])
+
+
+# -- registry -------------------------------------------------------------------------------------
+def test_names_and_unknown_format():
+    assert formats.names() == ["files", "npy", "cupy", "hdf5", "zarr"]
+    with pytest.raises(ValueError, match="valid formats: files, npy, cupy, hdf5, zarr"):
+        formats.get("parquet")
+
+
+# -- round trips ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("fmt,options", LOSSLESS, ids=[f"{f}-{o}" for f, o in LOSSLESS])
+def test_lossless_round_trip_synthetic(tmp_path, fmt, options, size):
+    source = sources.load("synthetic", image_size=size, limit=160 if size == 64 else 300)
+    stats = formats.get(fmt).write(source, tmp_path / "ds", progress=False, **options)
+    assert stats["n"] == len(source) and stats["bytes_on_disk"] > 0 and stats["seconds"] >= 0
+    assert stats["image_shape"] == [size, size, 3]
+    for read_path in READ_PATHS.get(fmt, [None]):
+        open_options = {"read_path": read_path} if read_path else {}
+        try:
+            reader = formats.get(fmt).open(tmp_path / "ds", **open_options)
+        except ValueError:  # e.g. the direct path on compressed HDF5: refused, not silently wrong
+            assert read_path == "direct" and options.get("compression")
+            continue
+        with reader:
+            assert_round_trip(reader, source, np.random.default_rng(1))
+
+
+def test_files_torchvision_decoder_matches_pil(tmp_path):
+    source = random_source(100)
+    formats.get("files").write(source, tmp_path / "ds", progress=False)
+    with formats.get("files").open(tmp_path / "ds", decoder="torchvision") as reader:
+        assert_round_trip(reader, source, np.random.default_rng(2))
+
+
+def test_real_cifar10_round_trip(tmp_path):
+    if paths.cifar10_jpeg_zip() is None:
+        pytest.skip("shared/data/cifar10-jpeg.zip is not present")
+    source = sources.load("imagefolder", paths.cifar10_jpeg_zip(), split="train", limit=400)
+    for fmt in CPU_FORMATS:
+        formats.get(fmt).write(source, tmp_path / fmt, progress=False)
+        with formats.open_any(tmp_path / fmt) as reader:
+            assert_round_trip(reader, source, np.random.default_rng(3))
+
+
+def test_jpeg_is_lossy_within_stated_psnr(tmp_path):
+    """JPEG at quality 90 stays above 30 dB PSNR on the synthetic photographs-like images."""
+    source = sources.load("synthetic", limit=200)
+    fmt = formats.get("files")
+    fmt.write(source, tmp_path / "jpg", encoding="jpeg", quality=90, progress=False)
+    with fmt.open(tmp_path / "jpg") as reader:
+        decoded = reader.read(np.arange(len(source))).astype(np.float64)
+        assert not reader.manifest["lossless"]
+    mse = np.mean((decoded - all_images(source)) ** 2)
+    psnr = 10 * np.log10(255**2 / mse)
+    assert 30 < psnr < 60, psnr
+
+
+# -- write protocol -------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", CPU_FORMATS + ["cupy"])
+def test_refuses_to_overwrite_unless_asked(tmp_path, fmt):
+    f = formats.get(fmt)
+    f.write(random_source(20), tmp_path / "ds", progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        f.write(random_source(20), tmp_path / "ds", progress=False)
+    f.write(random_source(30, seed=5), tmp_path / "ds", overwrite=True, progress=False)
+    assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["n"] == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary siblings left
+
+
+@pytest.mark.parametrize("fmt", CPU_FORMATS)
+def test_unknown_or_invalid_option_names_it(tmp_path, fmt):
+    with pytest.raises(ValueError, match="unknown option 'colour'"):
+        formats.get(fmt).write(random_source(5), tmp_path / "ds", colour="blue")
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("fmt,option", [("hdf5", {"compression": "brotli"}), ("zarr", {"codec": "lz77"}),
+                                        ("zarr", {"chunk_images": 10, "shard_images": 15}),
+                                        ("files", {"encoding": "gif"}), ("hdf5", {"compression": "gzip"})])
+def test_invalid_option_value_names_it(tmp_path, fmt, option):
+    with pytest.raises(ValueError, match=f"format '{fmt}'"):
+        formats.get(fmt).write(random_source(5), tmp_path / "ds", **option)
+
+
+def test_cli_style_string_options_are_parsed(tmp_path):
+    stats = formats.get("zarr").write(random_source(40), tmp_path / "ds", progress=False,
+                                      chunk_images="16", codec="zstd", checksum="true")
+    assert stats["options"]["chunk_images"] == 16 and stats["options"]["checksum"] is True
+
+
+def test_write_streams_chunk_by_chunk(tmp_path):
+    """Every format pulls the source one chunk at a time: never more than one chunk is decoded."""
+
+    class CountingSource(ArraySource):
+        max_read = 0
+
+        def read_range(self, start, stop):
+            CountingSource.max_read = max(CountingSource.max_read, stop - start)
+            return super().read_range(start, stop)
+
+    base = random_source(1000, size=8)
+    source = CountingSource(base.read_range(0, 1000), base.labels)
+    for fmt in CPU_FORMATS + ["cupy"]:
+        formats.get(fmt).write(source, tmp_path / fmt, chunk_size=100, progress=False)
+    assert CountingSource.max_read == 100
+
+
+# -- bad input ------------------------------------------------------------------------------------
+@pytest.fixture
+def npy_dataset(tmp_path):
+    formats.get("npy").write(random_source(100), tmp_path / "ds", progress=False)
+    return tmp_path / "ds"
+
+
+@pytest.mark.timeout(30)
+def test_truncated_npy(npy_dataset):
+    images = npy_dataset / "images.npy"
+    os.truncate(images, images.stat().st_size // 2)
+    with pytest.raises(FormatError, match="images.npy"):
+        formats.get("npy").open(npy_dataset)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("bad", [np.zeros((100, 16, 16), np.uint8), np.zeros((100, 16, 16, 3), np.float32)])
+def test_npy_with_wrong_shape_or_dtype(npy_dataset, bad):
+    np.save(npy_dataset / "images.npy", bad)
+    with pytest.raises(FormatError, match=r"images\.npy: expected uint8"):
+        formats.get("npy").open(npy_dataset)
+
+
+@pytest.mark.timeout(30)
+def test_images_and_labels_of_different_lengths(npy_dataset, tmp_path):
+    np.save(npy_dataset / "labels.npy", np.zeros(99, np.int64))
+    with pytest.raises(FormatError, match="labels.npy: holds 99 items but the manifest says 100"):
+        formats.get("npy").open(npy_dataset)
+    formats.get("hdf5").write(random_source(100), tmp_path / "h5", progress=False)
+    with h5py.File(tmp_path / "h5" / "data.h5", "a") as f:
+        del f["labels"]
+        f["labels"] = np.zeros(98, np.int64)
+    with pytest.raises(FormatError, match="98 labels but the manifest says 100"):
+        formats.get("hdf5").open(tmp_path / "h5")
+
+
+@pytest.mark.timeout(30)
+def test_garbage_bytes_inside_hdf5(tmp_path):
+    formats.get("hdf5").write(random_source(100), tmp_path / "ds", progress=False)
+    with open(tmp_path / "ds" / "data.h5", "r+b") as f:
+        f.write(os.urandom(4096))  # superblock and root group
+    with pytest.raises(FormatError, match="data.h5: not a readable HDF5 file"):
+        formats.get("hdf5").open(tmp_path / "ds")
+
+
+@pytest.mark.timeout(30)
+def test_garbage_in_hdf5_chunk_is_caught_by_the_checksum(tmp_path):
+    source = random_source(200)
+    formats.get("hdf5").write(source, tmp_path / "ds", progress=False, chunk_images=50, checksum=True)
+    with h5py.File(tmp_path / "ds" / "data.h5", "r") as f:
+        offset = f["images"].id.get_chunk_info(1).byte_offset
+    with open(tmp_path / "ds" / "data.h5", "r+b") as f:
+        f.seek(offset + 100)
+        f.write(b"\xff" * 64)
+    with formats.get("hdf5").open(tmp_path / "ds") as reader:
+        np.testing.assert_array_equal(reader.read([0, 1]), all_images(source)[:2])  # chunk 0 intact
+        with pytest.raises(FormatError, match="image data unreadable"):
+            reader.read([60])
+
+
+@pytest.mark.timeout(30)
+def test_missing_dataset_inside_hdf5(tmp_path):
+    formats.get("hdf5").write(random_source(50), tmp_path / "ds", progress=False)
+    with h5py.File(tmp_path / "ds" / "data.h5", "a") as f:
+        del f["images"]
+    with pytest.raises(FormatError, match="has no dataset 'images'"):
+        formats.get("hdf5").open(tmp_path / "ds")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{"chunk_images": 20}, {"chunk_images": 10, "shard_images": 40}],
+                         ids=["chunk", "shard"])
+def test_zarr_with_a_deleted_chunk_or_shard(tmp_path, options):
+    formats.get("zarr").write(random_source(100), tmp_path / "ds", progress=False, **options)
+    stored = sorted(p for p in (tmp_path / "ds" / "images" / "c").rglob("*") if p.is_file())
+    assert len(stored) == -(-100 // (options.get("shard_images") or options["chunk_images"]))
+    stored[1].unlink()
+    with pytest.raises(FormatError, match="chunk files present"):
+        formats.get("zarr").open(tmp_path / "ds")
+
+
+@pytest.mark.timeout(30)
+def test_garbage_zarr_metadata(tmp_path):
+    formats.get("zarr").write(random_source(50), tmp_path / "ds", progress=False)
+    (tmp_path / "ds" / "images" / "zarr.json").write_bytes(b"\x00garbage{{")
+    with pytest.raises(FormatError, match="images"):
+        formats.get("zarr").open(tmp_path / "ds")
+
+
+@pytest.mark.timeout(30)
+def test_corrupt_zarr_chunk_with_checksum(tmp_path):
+    formats.get("zarr").write(random_source(100), tmp_path / "ds", progress=False, chunk_images=50,
+                              checksum=True)
+    chunk = next(p for p in (tmp_path / "ds" / "images" / "c").rglob("*") if p.is_file())
+    data = bytearray(chunk.read_bytes())
+    data[10:20] = b"\x00" * 10
+    chunk.write_bytes(bytes(data))
+    with formats.get("zarr").open(tmp_path / "ds") as reader, pytest.raises(FormatError, match="unreadable"):
+        reader.read([0])
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("damage", ["missing", "undecodable"])
+def test_files_tree_with_missing_or_undecodable_image(tmp_path, damage):
+    formats.get("files").write(random_source(30), tmp_path / "ds", progress=False)
+    with formats.get("files").open(tmp_path / "ds") as reader:
+        victim = tmp_path / "ds" / reader.rel_paths[3]
+        if damage == "missing":
+            victim.unlink()
+        else:
+            victim.write_bytes(b"not a png at all")
+        reader.read([0, 1, 2])  # the others still read
+        with pytest.raises(FormatError, match=victim.name):
+            reader.read([2, 3])
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("fmt", CPU_FORMATS)
+@pytest.mark.parametrize("indices,message", [([0, 100], "index 100 out of range"), ([-1], "index -1 out of range"),
+                                             ([0.5], "indices must be integers")])
+def test_bad_indices(tmp_path, fmt, indices, message):
+    formats.get(fmt).write(random_source(100), tmp_path / "ds", progress=False)
+    with formats.get(fmt).open(tmp_path / "ds") as reader, pytest.raises(IndexError, match=message):
+        reader.read(indices)
+
+
+def test_open_refuses_missing_foreign_or_partial(tmp_path):
+    with pytest.raises(FormatError, match="no converted dataset here"):
+        formats.get("npy").open(tmp_path / "nothing")
+    formats.get("npy").write(random_source(10), tmp_path / "ds", progress=False)
+    with pytest.raises(FormatError, match="holds format 'npy', not 'zarr'"):
+        formats.get("zarr").open(tmp_path / "ds")
+    (tmp_path / "ds" / "manifest.json").unlink()
+    with pytest.raises(FormatError, match="manifest.json is missing"):
+        formats.get("npy").open(tmp_path / "ds")
+
+
+# -- interrupted writes ---------------------------------------------------------------------------
+WRITER = textwrap.dedent("""
+    import sys, time, numpy as np
+    from thesis_lib import formats
+    from thesis_lib.sources.base import ArraySource
+
+    class SlowSource(ArraySource):
+        def read_range(self, start, stop):
+            if start > 0:
+                print("writing", flush=True)
+                time.sleep(float(sys.argv[3]))
+            return super().read_range(start, stop)
+
+    rng = np.random.default_rng(0)
+    source = SlowSource(rng.integers(0, 256, (400, 16, 16, 3), dtype=np.uint8), rng.integers(0, 10, 400))
+    formats.get(sys.argv[1]).write(source, sys.argv[2], chunk_size=50, progress=False)
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fmt", CPU_FORMATS)
+def test_killed_writer_leaves_nothing_openable(tmp_path, fmt):
+    target = tmp_path / "ds"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, fmt, str(target), "30"], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "writing"  # midway: the first chunk is written
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with pytest.raises(FormatError, match="partial write"):
+        formats.get(fmt).open(target)
+    rerun = subprocess.run([sys.executable, "-c", WRITER, fmt, str(target), "0"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    with formats.get(fmt).open(target) as reader:
+        assert len(reader) == 400
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # the stale partial was cleaned up
+
+
+# -- worker processes -----------------------------------------------------------------------------
+class ReaderDataset(torch.utils.data.Dataset):
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __len__(self):
+        return len(self.reader)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.reader.read([i])[0])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr"])
+def test_dataloader_workers_read_the_same_bytes(tmp_path, fmt, context):
+    source = random_source(64)
+    formats.get(fmt).write(source, tmp_path / "ds", progress=False)
+    reader = formats.get(fmt).open(tmp_path / "ds")
+    reader.read([0, 5])  # open the handles in the parent, as a notebook would before forking
+    loader = torch.utils.data.DataLoader(ReaderDataset(reader), batch_size=8, num_workers=2,
+                                         multiprocessing_context=context)
+    batches = torch.cat(list(loader)).numpy()
+    np.testing.assert_array_equal(batches, reader.read(np.arange(64)))
+
+
+# -- cupy ------------------------------------------------------------------------------------------
+def test_cupy_without_cuda_says_it_needs_a_gpu(tmp_path):
+    if has_cuda():
+        pytest.skip("a CUDA GPU is present")
+    formats.get("cupy").write(random_source(10), tmp_path / "ds", progress=False)
+    assert (tmp_path / "ds" / "images.u8").stat().st_size == 10 * 16 * 16 * 3
+    with pytest.raises(FormatError, match="needs a CUDA GPU"):
+        formats.get("cupy").open(tmp_path / "ds")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("open_options", [{}, {"resident": True}, {"use_kvikio": False}])
+def test_cupy_round_trip_on_gpu(tmp_path, open_options):
+    if not has_cuda():
+        pytest.skip("needs a CUDA GPU")
+    source = random_source(300)
+    formats.get("cupy").write(source, tmp_path / "ds", progress=False)
+    with formats.get("cupy").open(tmp_path / "ds", **open_options) as reader:
+        order = np.array([5, 3, 3, 299, 0, 100, 101, 102])
+        np.testing.assert_array_equal(reader.read(order).get(), all_images(source)[order])
+        np.testing.assert_array_equal(reader.read_range(10, 200).get(), all_images(source)[10:200])
+        tensor = reader.read_torch(order)
+        assert tensor.is_cuda and tensor.dtype == torch.uint8
+        np.testing.assert_array_equal(tensor.cpu().numpy(), all_images(source)[order])

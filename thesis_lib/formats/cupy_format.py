@@ -1,0 +1,156 @@
+"""GPU-side loading: raw image bytes read straight into GPU memory as CuPy arrays.
+
+On disk: ``images.u8``, the uint8 (N, H, W, 3) array as raw C-order bytes starting at offset 0
+(4 KiB-aligned, as GPUDirect Storage wants), and ``labels.npy``. Writing needs no GPU.
+
+Reading needs CUDA. With KvikIO installed, bytes go from the file into device memory through
+cuFile (GPUDirect Storage where the driver and filesystem support it, its POSIX compatibility
+mode elsewhere); without it, NumPy reads into host memory and CuPy uploads. ``resident=True``
+loads the whole set onto the GPU at open, after which a batch is a device-side gather.
+Batches come back as CuPy arrays; :meth:`CupyReader.read_torch` hands them to torch by DLPack
+without a copy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from .base import Format, Reader
+from .npy import open_npy
+
+IMAGES = "images.u8"
+RESIDENT_PIECE_BYTES = 256 * 2**20
+
+
+def cuda_modules():
+    """``(cupy, kvikio or None)``; FormatError when no CUDA GPU is usable."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no CUDA device visible")
+    except Exception as exc:  # ImportError, CUDARuntimeError, missing driver libraries
+        raise FormatError(f"the cupy format needs a CUDA GPU with CuPy installed ({type(exc).__name__}: {exc}); "
+                          "install the [gpu] extra on a CUDA machine") from None
+    try:
+        import kvikio
+    except Exception:
+        kvikio = None
+    return cupy, kvikio
+
+
+class CupyReader(Reader):
+    on_device = True
+    _handles = ("_file", "_host_map")
+
+    def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None):
+        self.cp, kvikio = cuda_modules()
+        if use_kvikio and kvikio is None:
+            raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12)")
+        self.kvikio = kvikio if use_kvikio is not False else None
+        super().__init__(path, manifest)
+        self.file_path = path / IMAGES
+        self.image_bytes = int(np.prod(self.image_shape))
+        expected = self.n * self.image_bytes
+        size = self.file_path.stat().st_size if self.file_path.is_file() else None
+        if size != expected:
+            raise FormatError(f"{self.file_path}: {size} bytes, expected {expected} "
+                              f"({self.n} images of {self.image_shape})")
+        self.block_size = int(manifest.get("block_size", 512))
+        self.resident = None
+        if resident:
+            self.resident = self._read_bytes(0, self.n)
+
+    @property
+    def io_path(self) -> str:
+        return "kvikio" if self.kvikio else "numpy+upload"
+
+    def _load_labels(self):
+        return open_npy(self.path / "labels.npy", dtype=np.int64, shape_tail=(), n=self.n)[:]
+
+    def _kvikio_file(self):
+        return self._handle("_file", lambda: self.kvikio.CuFile(self.file_path, "r"))
+
+    def _host_images(self) -> np.ndarray:
+        return self._handle("_host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
+                                                           shape=(self.n, *self.image_shape)))
+
+    def _read_bytes(self, start: int, stop: int):
+        """Images ``start..stop-1`` into a new device array, in pieces of at most 256 MiB."""
+        cp = self.cp
+        out = cp.empty((stop - start, *self.image_shape), dtype=cp.uint8)
+        if self.kvikio is None:
+            step = max(1, RESIDENT_PIECE_BYTES // self.image_bytes)
+            host = self._host_images()
+            for a in range(start, stop, step):
+                b = min(a + step, stop)
+                out[a - start:b - start].set(np.ascontiguousarray(host[a:b]))
+            return out
+        flat = out.reshape(-1)
+        nbytes = (stop - start) * self.image_bytes
+        futures = []
+        for offset in range(0, nbytes, RESIDENT_PIECE_BYTES):
+            size = min(RESIDENT_PIECE_BYTES, nbytes - offset)
+            futures.append(self._kvikio_file().pread(flat[offset:offset + size], size,
+                                                     start * self.image_bytes + offset))
+        for future, offset in zip(futures, range(0, nbytes, RESIDENT_PIECE_BYTES)):
+            if future.get() != min(RESIDENT_PIECE_BYTES, nbytes - offset):
+                raise FormatError(f"{self.file_path}: short read at byte {start * self.image_bytes + offset}")
+        return out
+
+    def read(self, indices):
+        """Images at ``indices`` (any order, duplicates allowed) as a CuPy uint8 (n, H, W, 3) array."""
+        idx = self._check_indices(indices)
+        if self.resident is not None:
+            return self.resident[self.cp.asarray(idx)]
+        return super().read(idx)
+
+    def _read_sorted(self, indices):
+        if self.kvikio is None:
+            return self.cp.asarray(self._host_images()[indices])
+        # Coalesce runs of consecutive indices: one device read per run.
+        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+        starts, stops = np.r_[0, breaks], np.r_[breaks, len(indices)]
+        out = self.cp.empty((len(indices), *self.image_shape), dtype=self.cp.uint8)
+        flat, f = out.reshape(-1), self._kvikio_file()
+        futures = []
+        for a, b in zip(starts, stops):
+            size = (b - a) * self.image_bytes
+            futures.append((f.pread(flat[a * self.image_bytes:b * self.image_bytes], size,
+                                    int(indices[a]) * self.image_bytes), size))
+        for future, size in futures:
+            if future.get() != size:
+                raise FormatError(f"{self.file_path}: short read")
+        return out
+
+    def _read_range(self, start, stop):
+        if self.resident is not None:
+            return self.resident[start:stop]
+        return self._read_bytes(start, stop)
+
+    def read_torch(self, indices):
+        """Like :meth:`read`, as a CUDA torch tensor sharing the CuPy memory (DLPack, no copy)."""
+        import torch
+        return torch.from_dlpack(self.read(indices))
+
+    def files(self):
+        return [self.file_path, self.path / "labels.npy"]
+
+
+class CupyFormat(Format):
+    name = "cupy"
+    defaults = {"block_size": 512}
+    reader = CupyReader
+
+    def _write(self, chunks, tmp, source, options):
+        labels = np.empty(len(source), np.int64)
+        pos = 0
+        with open(tmp / IMAGES, "wb") as f:
+            for images, chunk_labels in chunks:
+                f.write(np.ascontiguousarray(images).tobytes())
+                labels[pos:pos + len(images)] = chunk_labels
+                pos += len(images)
+        np.save(tmp / "labels.npy", labels)
+        return {"block_size": options["block_size"], "layout": "raw uint8 NHWC, C order, offset 0"}
+
+
+FORMAT = CupyFormat()

@@ -1,0 +1,137 @@
+"""Image files on a filesystem: ``<class>/<index>.png`` (or ``.jpg``) plus ``index.tsv``.
+
+``index.tsv`` lists every image's relative path and label in dataset order, so the reader never
+walks the tree. PNG is lossless and the default; JPEG takes a ``quality``. The decoder is an open
+option: PIL (``pil``), or torchvision's libjpeg-turbo/libpng bindings (``torchvision``).
+"""
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import FormatError
+from .base import Format, Reader
+
+ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
+DECODERS = ("pil", "torchvision")
+INDEX = "index.tsv"
+
+
+def _folder_name(class_id: str) -> str:
+    """A class id made safe as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(class_id)) or "_"
+
+
+def decode_pil(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
+
+
+def decode_torchvision(data: bytes) -> np.ndarray:
+    import torch
+    from torchvision.io import ImageReadMode, decode_image
+
+    # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec; they still work and
+    # are what most training code calls today, which is what this decoder option measures.
+    warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
+
+    tensor = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+    return tensor.permute(1, 2, 0).numpy()
+
+
+_DECODE = {"pil": decode_pil, "torchvision": decode_torchvision}
+
+
+class FilesReader(Reader):
+    def __init__(self, path, manifest, *, decoder: str = "pil"):
+        if decoder not in DECODERS:
+            raise ValueError(f"files: unknown decoder {decoder!r}; valid: {', '.join(DECODERS)}")
+        self.decoder = decoder
+        self._decode = _DECODE[decoder]
+        super().__init__(path, manifest)
+        self.block_size = int(manifest.get("block_size", 512))
+
+    def _load_labels(self):
+        index = self.path / INDEX
+        if not index.is_file():
+            raise FormatError(f"{index}: missing")
+        rel_paths, labels = [], []
+        with open(index) as f:
+            for lineno, line in enumerate(f, 1):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                    raise FormatError(f"{index}:{lineno}: expected 'path<TAB>label', got {line.rstrip()!r}")
+                rel_paths.append(parts[0])
+                labels.append(int(parts[1]))
+        self.rel_paths = rel_paths
+        return np.asarray(labels, dtype=np.int64)
+
+    def _decode_file(self, i: int) -> np.ndarray:
+        file = self.path / self.rel_paths[i]
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise FormatError(f"{file}: image file missing") from None
+        try:
+            image = self._decode(data)
+        except (UnidentifiedImageError, OSError, RuntimeError, ValueError) as exc:
+            raise FormatError(f"{file}: cannot decode image ({exc})") from None
+        if image.shape != self.image_shape:
+            raise FormatError(f"{file}: decoded shape {image.shape}, expected {self.image_shape}")
+        return image
+
+    def _read_sorted(self, indices):
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        for k, i in enumerate(indices):
+            out[k] = self._decode_file(int(i))
+        return out
+
+    def files(self):
+        return [self.path / rel for rel in self.rel_paths] + [self.path / INDEX]
+
+
+class FilesFormat(Format):
+    name = "files"
+    defaults = {
+        "encoding": "png",   # png (lossless) | jpeg
+        "quality": 90,       # JPEG quality
+        "png_level": 6,      # zlib level for PNG (PIL's default)
+        "block_size": 512,   # block-mode unit
+    }
+    reader = FilesReader
+
+    def validate_options(self, o):
+        if o["encoding"] not in ENCODINGS:
+            raise ValueError(f"format 'files': option encoding={o['encoding']!r}; valid: {', '.join(ENCODINGS)}")
+        if not 1 <= o["quality"] <= 100:
+            raise ValueError(f"format 'files': option quality must be 1..100, got {o['quality']}")
+        if not 0 <= o["png_level"] <= 9:
+            raise ValueError(f"format 'files': option png_level must be 0..9, got {o['png_level']}")
+
+    def lossless(self, options=None):
+        return (options or self.defaults)["encoding"] == "png"
+
+    def _write(self, chunks, tmp, source, options):
+        folders = [_folder_name(c) for c in source.classes]
+        for folder in set(folders):
+            (tmp / folder).mkdir()
+        suffix = ENCODINGS[options["encoding"]]
+        save = ({"format": "PNG", "compress_level": options["png_level"]} if options["encoding"] == "png"
+                else {"format": "JPEG", "quality": options["quality"]})
+        width = max(len(str(len(source))), 5)
+        pos = 0
+        with open(tmp / INDEX, "w") as index:
+            for images, labels in chunks:
+                for image, label in zip(images, labels):
+                    rel = f"{folders[label]}/{pos:0{width}d}{suffix}"
+                    Image.fromarray(image).save(tmp / rel, **save)
+                    index.write(f"{rel}\t{int(label)}\n")
+                    pos += 1
+        return {"block_size": options["block_size"]}
+
+
+FORMAT = FilesFormat()

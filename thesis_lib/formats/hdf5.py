@@ -1,0 +1,206 @@
+"""HDF5 through h5py: one ``images`` dataset (N, H, W, 3) and one ``labels`` dataset in ``data.h5``.
+
+Layout options: contiguous (``chunk_images=0``, the default) or chunked along N, with gzip/lzf
+compression and an optional Fletcher-32 checksum per chunk (needs chunking).
+
+How a batch is read is the ``read_path`` open option, because that choice, not HDF5 itself,
+decides the speed:
+
+- ``direct``: the raw bytes are memory-mapped at the offsets HDF5 reports (``get_offset`` for a
+  contiguous dataset, ``get_chunk_info`` per chunk otherwise), so a batch is a NumPy gather.
+  Only for unfiltered data (no compression, no checksum).
+- ``chunks``: the batch's sorted indices grouped by chunk, one slice read per chunk touched.
+- ``index``: one ``dset[i]`` read per image (what careful h5py users do).
+- ``fancy``: ``dset[sorted_indices]``, h5py's point selection (what most code does; very slow).
+- ``auto``: ``direct`` when the data is unfiltered, else ``chunks``.
+"""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from ..errors import FormatError
+from .base import Format, Reader
+
+READ_PATHS = ("auto", "direct", "chunks", "index", "fancy")
+COMPRESSIONS = ("none", "gzip", "lzf")
+
+
+class Hdf5Reader(Reader):
+    _handles = ("_file", "_map")
+
+    def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int | None = None):
+        if read_path not in READ_PATHS:
+            raise ValueError(f"hdf5: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
+        self.file_path = path / "data.h5"
+        self.rdcc_nbytes = int(rdcc_nbytes if rdcc_nbytes is not None else manifest["options"]["rdcc_nbytes"])
+        super().__init__(path, manifest)
+        dset = self.images
+        if dset.shape != (self.n, *self.image_shape) or dset.dtype != np.uint8:
+            raise FormatError(f"{self.file_path}: dataset 'images' is {dset.dtype} {dset.shape}, "
+                              f"expected uint8 {(self.n, *self.image_shape)}")
+        self.chunk_images = dset.chunks[0] if dset.chunks else 0
+        self.block_size = self.chunk_images or int(manifest.get("block_size", 512))
+        unfiltered = not dset.compression and not dset.fletcher32 and not dset.shuffle
+        if read_path == "auto":
+            read_path = "direct" if unfiltered else "chunks"
+        if read_path == "direct" and not unfiltered:
+            raise ValueError(f"hdf5: read_path 'direct' needs unfiltered data, but {self.file_path} "
+                             f"uses compression={dset.compression} fletcher32={dset.fletcher32}")
+        if read_path == "chunks" and not self.chunk_images:
+            read_path = "direct"  # a contiguous dataset has one "chunk": direct is the same read
+        self.read_path = read_path
+        if read_path == "direct":
+            self._mapped()  # fail at open, not in a worker, when the raw data is truncated
+
+    # -- handles ------------------------------------------------------------------------------
+    def _open_file(self) -> h5py.File:
+        if not self.file_path.is_file():
+            raise FormatError(f"{self.file_path}: missing")
+        try:
+            return h5py.File(self.file_path, "r", rdcc_nbytes=self.rdcc_nbytes)
+        except OSError as exc:
+            raise FormatError(f"{self.file_path}: not a readable HDF5 file ({exc})") from None
+
+    @property
+    def file(self) -> h5py.File:
+        return self._handle("_file", self._open_file)
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        try:
+            return self.file[name]
+        except KeyError:
+            raise FormatError(f"{self.file_path}: the HDF5 file has no dataset {name!r}") from None
+
+    @property
+    def images(self) -> h5py.Dataset:
+        return self._dataset("images")
+
+    def _load_labels(self):
+        try:
+            return self._dataset("labels")[()]
+        except OSError as exc:
+            raise FormatError(f"{self.file_path}: labels unreadable ({exc})") from None
+
+    def _mapped(self) -> list[np.ndarray]:
+        """Memory maps of the raw image bytes: one per chunk (one in all when contiguous)."""
+        return self._handle("_map", self._map_raw)
+
+    def _map_raw(self) -> list[np.ndarray]:
+        dset = self.images
+        per_chunk = self.chunk_images or self.n
+        if dset.chunks:
+            if dset.id.get_num_chunks() != -(-self.n // per_chunk):
+                raise FormatError(f"{self.file_path}: {dset.id.get_num_chunks()} chunks stored, "
+                                  f"expected {-(-self.n // per_chunk)} (chunks missing)")
+            offsets = [dset.id.get_chunk_info(i).byte_offset for i in range(dset.id.get_num_chunks())]
+        else:
+            offsets = [dset.id.get_offset()]
+        if None in offsets:
+            raise FormatError(f"{self.file_path}: image data was never written")
+        size = self.file_path.stat().st_size
+        chunk_shape = (per_chunk, *self.image_shape)
+        chunk_bytes = int(np.prod(chunk_shape))
+        if max(offsets) + chunk_bytes > size:
+            raise FormatError(f"{self.file_path}: truncated ({size} bytes, image data needs "
+                              f"{max(offsets) + chunk_bytes})")
+        raw = np.memmap(self.file_path, dtype=np.uint8, mode="r")
+        return [raw[o:o + chunk_bytes].reshape(chunk_shape) for o in offsets]
+
+    # -- reads --------------------------------------------------------------------------------
+    def _read_sorted(self, indices):
+        try:
+            if self.read_path == "direct":
+                return self._gather_direct(indices)
+            if self.read_path == "chunks":
+                return self._gather_chunks(indices)
+            dset = self.images
+            if self.read_path == "index":
+                out = np.empty((len(indices), *self.image_shape), np.uint8)
+                for k, i in enumerate(indices):
+                    out[k] = dset[i]
+                return out
+            return dset[indices]
+        except OSError as exc:  # a checksum or decompression failure inside HDF5
+            raise FormatError(f"{self.file_path}: image data unreadable ({exc})") from None
+
+    def _gather_direct(self, indices):
+        maps = self._mapped()
+        if len(maps) == 1:
+            return maps[0][indices]
+        per_chunk = self.chunk_images
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        chunk_ids = indices // per_chunk
+        bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(indices)]):
+            out[lo:hi] = maps[chunk_ids[lo]][indices[lo:hi] - chunk_ids[lo] * per_chunk]
+        return out
+
+    def _gather_chunks(self, indices):
+        dset, per_chunk = self.images, self.chunk_images
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        chunk_ids = indices // per_chunk
+        bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(indices)]):
+            first = chunk_ids[lo] * per_chunk
+            chunk = dset[first:min(first + per_chunk, self.n)]
+            out[lo:hi] = chunk[indices[lo:hi] - first]
+        return out
+
+    def _read_range(self, start, stop):
+        if self.read_path == "direct" and len(self._mapped()) == 1:
+            return np.array(self._mapped()[0][start:stop])
+        try:
+            return self.images[start:stop]
+        except OSError as exc:
+            raise FormatError(f"{self.file_path}: image data unreadable ({exc})") from None
+
+    def files(self):
+        return [self.file_path]
+
+
+class Hdf5Format(Format):
+    name = "hdf5"
+    defaults = {
+        "chunk_images": 0,          # images per chunk along N; 0 = contiguous
+        "compression": "none",      # none | gzip | lzf
+        "compression_level": 4,     # gzip only
+        "checksum": False,          # Fletcher-32 per chunk
+        "rdcc_nbytes": 16 * 2**20,  # chunk cache per open file (h5py's default is 1 MiB)
+        "block_size": 512,          # block-mode unit when contiguous
+    }
+    reader = Hdf5Reader
+
+    def validate_options(self, o):
+        if o["compression"] not in COMPRESSIONS:
+            raise ValueError(f"format 'hdf5': option compression={o['compression']!r}; valid: {', '.join(COMPRESSIONS)}")
+        if o["chunk_images"] < 0:
+            raise ValueError(f"format 'hdf5': option chunk_images must be >= 0, got {o['chunk_images']}")
+        if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
+            raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
+        if not 0 <= o["compression_level"] <= 9:
+            raise ValueError(f"format 'hdf5': option compression_level must be 0..9, got {o['compression_level']}")
+
+    def _write(self, chunks, tmp, source, options):
+        n, shape = len(source), tuple(source.image_shape)
+        layout = {}
+        if options["chunk_images"]:
+            layout["chunks"] = (min(options["chunk_images"], n), *shape)
+            layout["fletcher32"] = options["checksum"]
+            if options["compression"] != "none":
+                layout["compression"] = options["compression"]
+                if options["compression"] == "gzip":
+                    layout["compression_opts"] = options["compression_level"]
+        with h5py.File(tmp / "data.h5", "w") as f:
+            images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
+            labels = f.create_dataset("labels", shape=(n,), dtype=np.int64)
+            pos = 0
+            for chunk, chunk_labels in chunks:
+                images[pos:pos + len(chunk)] = chunk
+                labels[pos:pos + len(chunk)] = chunk_labels
+                pos += len(chunk)
+            f.attrs["classes"] = list(source.classes)
+        return {"block_size": options["chunk_images"] or options["block_size"]}
+
+
+FORMAT = Hdf5Format()

@@ -1,0 +1,162 @@
+"""Zarr v3 (zarr-python >= 3): a group holding ``images`` (N, H, W, 3) chunked along N and ``labels``.
+
+Options: images per chunk, images per shard (0 = no sharding; a shard packs many chunks into one
+file, which matters on filesystems that dislike many small files), codec (none, zstd, blosc),
+a CRC32C checksum per chunk, and zarr's async concurrency.
+
+Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
+concurrent fetch of every chunk touched; a contiguous block is a plain slice. Missing chunks are
+the dangerous case: zarr silently returns the fill value for them, so chunks are always written
+(``write_empty_chunks``) and :meth:`ZarrReader.__init__` counts the stored chunk objects.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import zarr
+import zarr.codecs
+
+from ..errors import FormatError
+from .base import Format, Reader, aligned
+
+CODECS = ("none", "zstd", "blosc")
+READ_PATHS = ("oindex", "chunks")
+
+
+def _compressors(codec: str, level: int):
+    if codec == "zstd":
+        return [zarr.codecs.ZstdCodec(level=level)]
+    if codec == "blosc":
+        return [zarr.codecs.BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")]
+    return []
+
+
+def _count_files(folder: str) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+class ZarrReader(Reader):
+    _handles = ("_group",)
+
+    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int | None = None):
+        if read_path not in READ_PATHS:
+            raise ValueError(f"zarr: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
+        self.read_path = read_path
+        self.concurrency = int(concurrency or manifest["options"]["concurrency"])
+        super().__init__(path, manifest)
+        images = self.images
+        if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
+            raise FormatError(f"{path}/images: array is {images.dtype} {images.shape}, "
+                              f"expected uint8 {(self.n, *self.image_shape)}")
+        self.chunk_images = int(images.chunks[0])
+        self.block_size = self.chunk_images
+        self._check_chunks_present(images)
+
+    def _check_chunks_present(self, images) -> None:
+        stored_unit = images.shards[0] if images.shards else images.chunks[0]
+        expected = -(-self.n // stored_unit)
+        found = _count_files(os.path.join(self.path, "images", "c"))
+        if found != expected:
+            raise FormatError(f"{self.path}/images: {found} of {expected} chunk files present "
+                              f"(zarr would silently fill the missing ones)")
+
+    def _open_group(self):
+        zarr.config.set({"async.concurrency": self.concurrency})
+        try:
+            return zarr.open_group(str(self.path), mode="r")
+        except Exception as exc:  # zarr raises many types for damaged metadata
+            raise FormatError(f"{self.path}: not a readable zarr group ({type(exc).__name__}: {exc})") from None
+
+    def _array(self, name: str):
+        group = self._handle("_group", self._open_group)
+        try:
+            return group[name]
+        except Exception as exc:
+            raise FormatError(f"{self.path}/{name}: zarr array unreadable ({type(exc).__name__}: {exc})") from None
+
+    @property
+    def images(self):
+        return self._array("images")
+
+    def _load_labels(self):
+        return self._guarded("labels", lambda: self._array("labels")[:])
+
+    def _guarded(self, what: str, read):
+        try:
+            return read()
+        except FormatError:
+            raise
+        except Exception as exc:  # a corrupt chunk surfaces as a codec or size error
+            raise FormatError(f"{self.path}/{what}: chunk data unreadable ({type(exc).__name__}: {exc})") from None
+
+    def _read_sorted(self, indices):
+        images = self.images
+        if self.read_path == "oindex":
+            return self._guarded("images", lambda: images.oindex[indices])
+        return self._guarded("images", lambda: self._gather_chunk_runs(images, indices))
+
+    def _gather_chunk_runs(self, images, indices):
+        """Read each run of consecutive touched chunks as one slice, then pick the images."""
+        per_chunk = self.chunk_images
+        chunk_ids = np.unique(indices // per_chunk)
+        run_starts = np.r_[0, np.flatnonzero(np.diff(chunk_ids) > 1) + 1]
+        run_ends = np.r_[run_starts[1:], len(chunk_ids)]
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        for a, b in zip(run_starts, run_ends):
+            first, last = chunk_ids[a] * per_chunk, min((chunk_ids[b - 1] + 1) * per_chunk, self.n)
+            lo, hi = np.searchsorted(indices, [first, last])
+            out[lo:hi] = images[first:last][indices[lo:hi] - first]
+        return out
+
+    def _read_range(self, start, stop):
+        images = self.images
+        return self._guarded("images", lambda: images[start:stop])
+
+
+class ZarrFormat(Format):
+    name = "zarr"
+    defaults = {
+        "chunk_images": 64,   # images per chunk along N
+        "shard_images": 0,    # images per shard file (a multiple of chunk_images); 0 = no sharding
+        "codec": "none",      # none | zstd | blosc
+        "level": 3,           # compression level for zstd/blosc
+        "checksum": False,    # CRC32C per chunk
+        "concurrency": 64,    # zarr async.concurrency used by readers
+    }
+    reader = ZarrReader
+
+    def validate_options(self, o):
+        if o["codec"] not in CODECS:
+            raise ValueError(f"format 'zarr': option codec={o['codec']!r}; valid: {', '.join(CODECS)}")
+        if o["chunk_images"] < 1:
+            raise ValueError(f"format 'zarr': option chunk_images must be >= 1, got {o['chunk_images']}")
+        if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
+            raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
+                             f"multiple of chunk_images={o['chunk_images']}")
+        if o["concurrency"] < 1:
+            raise ValueError(f"format 'zarr': option concurrency must be >= 1, got {o['concurrency']}")
+
+    def _write(self, chunks, tmp, source, options):
+        n, shape = len(source), tuple(source.image_shape)
+        chunk = min(options["chunk_images"], n)
+        shard = min(options["shard_images"], -(-n // chunk) * chunk) if options["shard_images"] else 0
+        compressors = _compressors(options["codec"], options["level"])
+        if options["checksum"]:
+            compressors.append(zarr.codecs.Crc32cCodec())
+        group = zarr.open_group(str(tmp), mode="w")
+        images = group.create_array(
+            "images", shape=(n, *shape), dtype=np.uint8, chunks=(chunk, *shape),
+            shards=(shard, *shape) if shard else None, compressors=compressors or None,
+            fill_value=0, config={"write_empty_chunks": True})
+        labels = np.empty(n, np.int64)
+        pos = 0
+        for piece, piece_labels in aligned(chunks, shard or chunk):
+            images[pos:pos + len(piece)] = piece
+            labels[pos:pos + len(piece)] = piece_labels
+            pos += len(piece)
+        group.create_array("labels", data=labels, chunks=(max(n, 1),), compressors=None)
+        return {"block_size": chunk}
+
+
+FORMAT = ZarrFormat()
