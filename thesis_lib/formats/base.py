@@ -288,6 +288,7 @@ class Format(abc.ABC):
                 "options": options,
                 "source": source.spec,
                 "lossless": self.lossless(options),
+                "write_seconds": time.perf_counter() - start,
                 **(extra or {}),
             }
             _write_json(tmp / MANIFEST, manifest)

@@ -1,0 +1,159 @@
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|loaderbench``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="synthetic", help="source name (default: synthetic)")
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--download", action="store_true", help="fetch the dataset (checksum verified)")
+
+
+def _options(pairs: list[str], flag: str = "--option") -> dict:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{flag} {pair!r}: expected key=value")
+        options[key] = value
+    return options
+
+
+def _load_source(args):
+    from . import sources
+    return sources.load(args.dataset, args.root, split=args.split, image_size=args.image_size,
+                        limit=args.limit, download=args.download)
+
+
+def _print_json(obj) -> None:
+    from .formats.base import _json_default
+    print(json.dumps(obj, indent=2, default=_json_default))
+
+
+def cmd_prepare(args) -> None:
+    from . import sources
+    _print_json(sources.summarize(_load_source(args)))
+
+
+def cmd_convert(args) -> None:
+    from . import converted, formats
+    source = _load_source(args)
+    options = _options(args.option)
+    if args.out:
+        stats = formats.get(args.fmt).write(source, Path(args.out), overwrite=args.overwrite, **options)
+    else:
+        path, stats = converted.ensure_converted(source, args.fmt, options)
+    _print_json(stats)
+
+
+def cmd_bench(args) -> None:
+    from . import bench
+    config = bench.BenchConfig(
+        dataset=args.dataset, root=args.root, image_size=args.image_size, limit=args.limit, fmt=args.fmt,
+        fmt_options=_options(args.option), access=args.access, model=args.model, epochs=args.epochs,
+        batch_size=args.batch_size, workers=args.workers, device=args.device, cache=args.cache,
+        emulate_rate=args.emulate_rate, repeats=args.repeats, seed=args.seed, lr=args.lr,
+        eval_limit=args.eval_limit, distributed=args.distributed)
+    record = bench.run(config, out=args.out)
+    if record is not None:
+        _print_json(bench.headline(record))
+
+
+def cmd_sweep(args) -> None:
+    from . import sweep
+    failures = sweep.run_grid(args.grid, results_dir=args.results_dir)
+    sys.exit(1 if failures else 0)
+
+
+def cmd_report(args) -> None:
+    from . import report
+    print(report.build(args.results_dir, html=not args.no_html))
+
+
+def cmd_loaderbench(args) -> None:
+    from . import loaderbench
+    loaderbench.main(dataset=args.dataset, image_size=args.image_size, limit=args.limit, workers=args.workers,
+                     repeats=args.repeats, out=args.out, batches=args.batches)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="load a dataset and print its summary")
+    _dataset_args(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("convert", help="write a dataset in one storage format; prints the write stats")
+    _dataset_args(p)
+    p.add_argument("--fmt", required=True)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="format option (repeatable)")
+    p.add_argument("--out", default=None, help="target folder (default: data/converted/...)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("bench", help="one benchmark run: convert if needed, train, write one JSON record")
+    _dataset_args(p)
+    p.add_argument("--fmt", required=True)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="format option (repeatable)")
+    p.add_argument("--access", default="batch", help="sample | batch | block | resident")
+    p.add_argument("--model", default="convnet", help="convnet | resnet18 | densenet | googlenet | emulate")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--cache", default="warm", choices=["warm", "cold"])
+    p.add_argument("--emulate-rate", type=float, default=None,
+                   help="img/s of the emulated accelerator (with --model emulate); 0 = loader only")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--eval-limit", type=int, default=10000, help="test images to evaluate on")
+    p.add_argument("--distributed", action="store_true", help="run under torchrun, one shard per rank")
+    p.add_argument("--out", default=None, help="record file (default: data/results/<run>.json)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("sweep", help="run bench.ipynb over a grid with papermill (resumable)")
+    p.add_argument("--grid", default=None, help="grid YAML (default: the embedded default grid)")
+    p.add_argument("--results-dir", default=None)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="execute results.ipynb over the records and render it to HTML")
+    p.add_argument("--results-dir", default=None)
+    p.add_argument("--no-html", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("loaderbench", help="same-run loader throughput of every format and access mode")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--limit", type=int, default=50000)
+    p.add_argument("--workers", type=int, default=None, help="default: the machine's cores")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batches", type=int, default=40, help="random batches of 512 per measurement")
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=cmd_loaderbench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileExistsError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except Exception as exc:
+        from .errors import ThesisLabError
+        if isinstance(exc, ThesisLabError):
+            raise SystemExit(f"error: {exc}") from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

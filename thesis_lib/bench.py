@@ -1,0 +1,276 @@
+"""One benchmark run end to end: convert (or reuse), train and evaluate, and one JSON record.
+
+A run is fixed by its :class:`BenchConfig`; the record stores all of it, the environment, every
+epoch's timings, and the medians with bootstrap 95% intervals.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import cache, converted, formats, loading, models, paths, sources, training
+from .errors import SourceError
+from .formats.base import _json_default, peak_rss_mb
+from .stats import h100_demand, median_ci
+
+CACHE_STATES = ("warm", "cold")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass
+class BenchConfig:
+    dataset: str = "synthetic"
+    root: str | None = None
+    image_size: int | None = None
+    limit: int | None = None
+    fmt: str = "npy"
+    fmt_options: dict = field(default_factory=dict)
+    access: str = "batch"
+    model: str = "convnet"
+    epochs: int = 2
+    batch_size: int = 512
+    workers: int = 0
+    device: str = "cpu"
+    cache: str = "warm"
+    emulate_rate: float | None = None
+    repeats: int = 1
+    seed: int = 0
+    lr: float | None = None
+    eval_limit: int | None = 10_000
+    distributed: bool = False
+
+    def validate(self) -> "BenchConfig":
+        """Raise ValueError naming the first bad parameter, listing valid values where there are few."""
+        choices = {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
+                   "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES)}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not valid; choose one of: {', '.join(valid)}")
+        for name in ("epochs", "batch_size", "repeats"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("workers", self.workers, minimum=0)
+        for name in ("image_size", "limit", "eval_limit"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), minimum=1)
+        if self.emulate_rate is not None and (not isinstance(self.emulate_rate, (int, float)) or self.emulate_rate < 0):
+            raise ValueError(f"emulate_rate must be a number >= 0 (img/s), got {self.emulate_rate!r}")
+        if self.model != "emulate" and self.emulate_rate is not None:
+            raise ValueError("emulate_rate applies only with model='emulate'")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' but torch sees no CUDA GPU")
+        if self.fmt == "cupy" and self.device != "cuda":
+            raise ValueError("fmt='cupy' loads into GPU memory: it needs device='cuda'")
+        formats.get(self.fmt).resolve_options(self.fmt_options)
+        return self
+
+    @property
+    def run_name(self) -> str:
+        size = self.image_size or "native"
+        model = f"emulate{int(self.emulate_rate or 0)}" if self.model == "emulate" else self.model
+        return (f"{self.dataset}-{size}-{self.fmt}-{self.access}-{model}-{self.cache}"
+                f"-w{self.workers}-b{self.batch_size}-s{self.seed}")
+
+
+def _check_int(name: str, value, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def environment() -> dict:
+    """Package versions and the machine, as every record stores them."""
+    import h5py
+    import zarr
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+        "h5py": h5py.__version__, "zarr": zarr.__version__, "platform": platform.platform(),
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "ram_gb": round(_ram_bytes() / 2**30, 1), "gpu": gpu,
+        "filesystem": _filesystem(paths.data_root()),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _filesystem(path: Path) -> str:
+    """The filesystem type holding ``path`` (longest matching mount point in /proc/mounts)."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    path = str(Path(path).resolve())
+    best = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=(None, "unknown"))
+    return best[1]
+
+
+def _eval_reader(config: BenchConfig):
+    """The test split, converted once to npy (evaluation measures the model, not the format)."""
+    try:
+        test = sources.load(config.dataset, config.root, split="test", image_size=config.image_size,
+                            limit=config.eval_limit)
+    except SourceError:
+        return None
+    path, _ = converted.ensure_converted(test, "npy", progress=False)
+    return formats.get("npy").open(path)
+
+
+def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
+    """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
+    config.validate()
+    rank, world_size = _init_distributed(config)
+    device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
+    source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
+                          limit=config.limit)
+    path, conversion = _convert_once(source, config, rank, progress)
+    reader = formats.get(config.fmt).open(path)
+    training_model = config.model != "emulate"
+    eval_reader = _eval_reader(config) if training_model and rank == 0 else None
+    num_classes = len(source.classes)
+    image_size = source.image_shape[0]
+    emulate_rate = config.emulate_rate if config.emulate_rate is not None else h100_demand(image_size)[0]
+
+    epochs, evaluations = [], []
+    for repeat in range(config.repeats):
+        torch.manual_seed(config.seed)
+        model = models.build(config.model, num_classes, image_size).to(device) if training_model else None
+        loader = loading.make_loader(reader, batch_size=config.batch_size, mode=config.access, shuffle=True,
+                                     workers=config.workers, seed=config.seed, device=device,
+                                     augment=training_model, distributed=config.distributed)
+        optimizer, scheduler = (training.make_optimizer(model, lr=config.lr, epochs=config.epochs,
+                                                        steps_per_epoch=len(loader))
+                                if training_model else (None, None))
+        for epoch in range(config.epochs):
+            cold = config.cache == "cold"
+            if cold:
+                cache.evict(reader.files())
+            loader.set_epoch(epoch)
+            stats = training.train_one_epoch(model, loader, optimizer, device=device, scheduler=scheduler,
+                                             emulate_rate=None if training_model else emulate_rate,
+                                             progress=progress and rank == 0, epoch=epoch)
+            epochs.append({**stats, "repeat": repeat, "epoch": epoch, "cold": cold})
+        if eval_reader is not None:
+            eval_loader = loading.make_loader(eval_reader, batch_size=config.batch_size, mode="batch",
+                                              shuffle=False, device=device)
+            evaluations.append(training.evaluate(model, eval_loader, device=device, num_classes=num_classes))
+    if rank != 0:
+        return None
+    record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
+    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    write_record(record, out)
+    record["path"] = str(out)
+    return record
+
+
+def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
+    """Rank 0 converts (or reuses); the other ranks wait, then use its copy."""
+    if rank == 0:
+        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=progress)
+    if config.distributed:
+        torch.distributed.barrier()
+    if rank != 0:
+        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=False)
+    return result
+
+
+def _local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _init_distributed(config: BenchConfig) -> tuple[int, int]:
+    if not config.distributed:
+        return 0, 1
+    import torch.distributed as dist
+    if "RANK" not in os.environ:
+        raise ValueError("distributed=True needs torchrun (RANK and WORLD_SIZE are not set)")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device == "cuda" else "gloo")
+    if config.device == "cuda":
+        torch.cuda.set_device(_local_rank())
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _total_throughput(epochs: list[dict], world_size: int) -> list[float]:
+    """Samples/s of every epoch, summed over ranks when distributed (each rank saw its shard)."""
+    rates = [e["samples_per_s"] for e in epochs]
+    if world_size == 1:
+        return rates
+    tensor = torch.tensor(rates, dtype=torch.float64)
+    torch.distributed.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size) -> dict:
+    rates = _total_throughput(epochs, world_size)
+    for epoch, rate in zip(epochs, rates):
+        epoch["samples_per_s_total"] = rate
+    wall = median_ci([e["wall_s"] for e in epochs])
+    sps = median_ci(rates)
+    au = median_ci([e["au"] for e in epochs])
+    last_eval = evaluations[-1] if evaluations else {}
+    demand, extrapolated = h100_demand(source.image_shape[0])
+    return {
+        "run": config.run_name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **{k: v for k, v in dataclasses.asdict(config).items() if k not in ("fmt_options", "root")},
+        "root": config.root,
+        "image_size": int(source.image_shape[0]),
+        "n_train": len(source),
+        "num_classes": len(source.classes),
+        "fmt_options": conversion["options"],
+        "lossless": reader.manifest.get("lossless", True),
+        "source_spec": source.spec,
+        "world_size": world_size,
+        "emulate_rate": emulate_rate if config.model == "emulate" else None,
+        "h100_demand": demand,
+        "h100_demand_extrapolated": extrapolated,
+        "epochs": epochs,
+        "epoch_time_s_median": wall[0], "epoch_time_s_ci95": list(wall[1:]),
+        "samples_per_s_median": sps[0], "samples_per_s_ci95": list(sps[1:]),
+        "au_median": au[0], "au_ci95": list(au[1:]),
+        "data_wait_s_median": float(np.median([e["data_wait_s"] for e in epochs])),
+        "bytes_on_disk": conversion["bytes_on_disk"],
+        "convert_s": conversion["seconds"],
+        "converted_reused": conversion["reused"],
+        "peak_rss_mb": peak_rss_mb(),
+        "accuracy": last_eval.get("accuracy"),
+        "f1_macro": last_eval.get("f1_macro"),
+        "accuracy_per_repeat": [e["accuracy"] for e in evaluations],
+        "env": environment(),
+    }
+
+
+def write_record(record: dict, path: Path) -> None:
+    """Write a record atomically: a temporary sibling, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def headline(record: dict) -> dict:
+    """The few figures a person reads first."""
+    keys = ("run", "epoch_time_s_median", "epoch_time_s_ci95", "samples_per_s_median", "au_median",
+            "bytes_on_disk", "convert_s", "accuracy", "f1_macro", "path")
+    return {k: record.get(k) for k in keys}
