@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import cache, converted, formats, loading, models, paths, sources, training
+from . import converted, formats, loading, models, paths, sources, training
 from .errors import SourceError
 from .formats.base import _json_default, peak_rss_mb
 from .stats import h100_demand, median_ci
@@ -74,7 +74,9 @@ class BenchConfig:
     @property
     def run_name(self) -> str:
         size = self.image_size or "native"
-        model = f"emulate{int(self.emulate_rate or 0)}" if self.model == "emulate" else self.model
+        model = self.model
+        if model == "emulate":
+            model += "H100" if self.emulate_rate is None else f"{self.emulate_rate:g}"
         return (f"{self.dataset}-{size}-{self.fmt}-{self.access}-{model}-{self.cache}"
                 f"-w{self.workers}-b{self.batch_size}-s{self.seed}")
 
@@ -125,14 +127,17 @@ def _filesystem(path: Path) -> str:
 
 
 def _eval_reader(config: BenchConfig):
-    """The test split, converted once to npy (evaluation measures the model, not the format)."""
-    try:
-        test = sources.load(config.dataset, config.root, split="test", image_size=config.image_size,
-                            limit=config.eval_limit)
-    except SourceError:
-        return None
-    path, _ = converted.ensure_converted(test, "npy", progress=False)
-    return formats.get("npy").open(path)
+    """The held-out split (``test``, else ``val``) converted once to npy: evaluation measures the
+    model, not the format. None when the dataset has no labelled held-out split."""
+    for split in ("test", "val"):
+        try:
+            held_out = sources.load(config.dataset, config.root, split=split, image_size=config.image_size,
+                                    limit=config.eval_limit)
+        except SourceError:
+            continue
+        path, _ = converted.ensure_converted(held_out, "npy", progress=False)
+        return formats.get("npy").open(path)
+    return None
 
 
 def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
@@ -150,31 +155,30 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     image_size = source.image_shape[0]
     emulate_rate = config.emulate_rate if config.emulate_rate is not None else h100_demand(image_size)[0]
 
+    eval_loader = (loading.make_loader(eval_reader, batch_size=config.batch_size, mode="batch", shuffle=False,
+                                       device=device) if eval_reader is not None else None)
+    fit_options = {"lr": config.lr} if config.lr is not None else {}
     epochs, evaluations = [], []
     for repeat in range(config.repeats):
         torch.manual_seed(config.seed)
-        model = models.build(config.model, num_classes, image_size).to(device) if training_model else None
+        model = models.build(config.model, num_classes, image_size) if training_model else None
         loader = loading.make_loader(reader, batch_size=config.batch_size, mode=config.access, shuffle=True,
                                      workers=config.workers, seed=config.seed, device=device,
                                      augment=training_model, distributed=config.distributed)
-        optimizer, scheduler = (training.make_optimizer(model, lr=config.lr, epochs=config.epochs,
-                                                        steps_per_epoch=len(loader))
-                                if training_model else (None, None))
-        for epoch in range(config.epochs):
-            cold = config.cache == "cold"
-            if cold:
-                cache.evict(reader.files())
-            loader.set_epoch(epoch)
-            stats = training.train_one_epoch(model, loader, optimizer, device=device, scheduler=scheduler,
-                                             emulate_rate=None if training_model else emulate_rate,
-                                             progress=progress and rank == 0, epoch=epoch)
-            epochs.append({**stats, "repeat": repeat, "epoch": epoch, "cold": cold})
-        if eval_reader is not None:
-            eval_loader = loading.make_loader(eval_reader, batch_size=config.batch_size, mode="batch",
-                                              shuffle=False, device=device)
-            evaluations.append(training.evaluate(model, eval_loader, device=device, num_classes=num_classes))
+        result = training.fit(model, loader, eval_loader, epochs=config.epochs, device=device,
+                              num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
+                              cache=config.cache, progress=progress and rank == 0, **fit_options)
+        loader.release()
+        epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
+        if result["eval"] is not None:
+            evaluations.append(result["eval"])
+    totals = _total_throughput(epochs, world_size)  # a collective: every rank takes part
+    if config.distributed:
+        torch.distributed.destroy_process_group()
     if rank != 0:
         return None
+    for epoch, total in zip(epochs, totals):
+        epoch["samples_per_s_total"] = total
     record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
     out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
     write_record(record, out)
@@ -221,9 +225,7 @@ def _total_throughput(epochs: list[dict], world_size: int) -> list[float]:
 
 
 def _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size) -> dict:
-    rates = _total_throughput(epochs, world_size)
-    for epoch, rate in zip(epochs, rates):
-        epoch["samples_per_s_total"] = rate
+    rates = [e["samples_per_s_total"] for e in epochs]
     wall = median_ci([e["wall_s"] for e in epochs])
     sps = median_ci(rates)
     au = median_ci([e["au"] for e in epochs])

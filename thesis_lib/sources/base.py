@@ -152,3 +152,40 @@ class ResizedSource(Source):
         for k, img in enumerate(images):
             out[k] = np.asarray(Image.fromarray(img).resize((self.size, self.size), Image.BILINEAR))
         return out
+
+
+class BlockedSource(Source):
+    """A source stored as consecutive blocks (archive batches, generator blocks).
+
+    Subclasses set ``block_starts`` (first index of each block, then ``len``) and implement
+    :meth:`load_block`. Reads load only the blocks they overlap and keep the last one, so reading
+    in index order loads every block once and memory stays bounded by one block plus one read.
+    """
+
+    block_starts: np.ndarray
+
+    @abc.abstractmethod
+    def load_block(self, b: int) -> np.ndarray:
+        """All images of block ``b`` as uint8 ``(k, H, W, 3)``."""
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, len(self))
+        parts = [np.empty((0, *self.image_shape), np.uint8)]
+        b = int(np.searchsorted(self.block_starts, start, side="right")) - 1
+        while start < stop:
+            first, end = int(self.block_starts[b]), int(self.block_starts[b + 1])
+            upto = min(stop, end)
+            parts.append(self._block(b)[start - first:upto - first])
+            start, b = upto, b + 1
+        return np.concatenate(parts)  # a copy: callers may not alter the cached block
+
+    def _block(self, b: int) -> np.ndarray:
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] != b:
+            self._cached = cached = (b, self.load_block(b))
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_cached", None)  # a worker process reloads what it reads
+        return state

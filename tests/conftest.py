@@ -1,0 +1,21 @@
+"""Fixtures shared by the test modules."""
+from __future__ import annotations
+
+import pytest
+
+from thesis_lib import sources
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty ``$THESIS_DATA``: nothing a test writes or looks up touches the repository's ``data/``."""
+    home = tmp_path / "thesis-data"
+    home.mkdir()
+    monkeypatch.setenv("THESIS_DATA", str(home))
+    return home
+
+
+@pytest.fixture
+def small_source():
+    """200 generated CIFAR-shaped images (32 px, 10 classes): a quick source for any test."""
+    return sources.load("synthetic", n=200)
