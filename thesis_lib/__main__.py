@@ -77,6 +77,12 @@ def cmd_report(args) -> None:
     print(report.build(args.results_dir, html=not args.no_html))
 
 
+def cmd_appendix(args) -> None:
+    from . import report
+    for path in report.appendix(args.results_dir, args.out, bench_runs=args.bench or None, pdf=not args.no_pdf):
+        print(path)
+
+
 def cmd_loaderbench(args) -> None:
     from . import loaderbench
     loaderbench.main(dataset=args.dataset, image_size=args.image_size, limit=args.limit, workers=args.workers,
@@ -129,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default=None)
     p.add_argument("--no-html", action="store_true")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("appendix", help="render theory, results and bench notebooks to HTML (and PDF)")
+    p.add_argument("--results-dir", default=None)
+    p.add_argument("--out", default=None, help="default: data/appendix")
+    p.add_argument("--bench", action="append", metavar="RUN", help="executed bench notebook to include "
+                   "(repeatable; default: all in the results folder)")
+    p.add_argument("--no-pdf", action="store_true")
+    p.set_defaults(func=cmd_appendix)
 
     p = sub.add_parser("loaderbench", help="same-run loader throughput of every format and access mode")
     p.add_argument("--dataset", default="synthetic")

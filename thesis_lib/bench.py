@@ -241,6 +241,7 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "num_classes": len(source.classes),
         "fmt_options": conversion["options"],
         "lossless": reader.manifest.get("lossless", True),
+        "block_size": reader.block_size,
         "source_spec": source.spec,
         "world_size": world_size,
         "emulate_rate": emulate_rate if config.model == "emulate" else None,

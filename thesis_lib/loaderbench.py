@@ -44,12 +44,14 @@ VARIANTS = [
 ]
 
 
-def time_batches(batches, n_batches: int) -> float:
-    """Samples/s over the first ``n_batches`` batches of an iterator (its start-up included)."""
+def time_batches(batches, n_batches: int, max_seconds: float = 3.0) -> float:
+    """Samples/s over the first ``n_batches`` batches (fewer if ``max_seconds`` run out), timed
+    from the start of iteration: DataLoader worker start-up is part of what an epoch pays, and a
+    block loader's first window holds several batches, so no batch may be left out."""
     start, samples = time.perf_counter(), 0
     for k, (images, _) in enumerate(batches):
         samples += len(images)
-        if k + 1 == n_batches:
+        if k + 1 == n_batches or time.perf_counter() - start > max_seconds:
             break
     return samples / (time.perf_counter() - start)
 
@@ -62,26 +64,26 @@ def ram_baseline(images: np.ndarray, n_batches: int, seed: int) -> float:
 
 
 def loader_rate(reader, mode: str, workers: int, n_batches: int, seed: int) -> float:
-    """(b) One format in one access mode, through :func:`loading.make_loader`."""
+    """(b) One format in one access mode, through :func:`loading.make_loader`. For ``resident``
+    this is the gather rate once the set is in memory; its one-off load (when the loader is
+    made) is not counted."""
     loader = loading.make_loader(reader, batch_size=BATCH, mode=mode, workers=workers if mode != "resident" else 0,
                                  seed=seed, normalize=False)
     loader.set_epoch(seed)
-    start = time.perf_counter()
-    rate = time_batches(loader.raw_batches(), min(n_batches, len(loader)))
-    if mode == "resident":  # its one read of the whole set happened when the loader was made
-        rate = min(n_batches, len(loader)) * BATCH / (time.perf_counter() - start)
+    rate = time_batches(loader.raw_batches(), n_batches)
     loader.release()
     return rate
 
 
 def imagefolder_rate(root: Path, workers: int, n_batches: int, seed: int) -> float:
-    """(c) The peer: torchvision ImageFolder + ToTensor + DataLoader over the same PNG files."""
+    """(c) The peer: torchvision ImageFolder + ToTensor + DataLoader over the same PNG files
+    (the files format's tree is ``<class>/<image>.png``, which ImageFolder reads as it is)."""
     from torchvision import datasets, transforms
 
     dataset = datasets.ImageFolder(str(root), transform=transforms.ToTensor())
     loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=workers,
                                          generator=torch.Generator().manual_seed(seed))
-    return time_batches(iter(loader), min(n_batches, len(loader)))
+    return time_batches(loader, n_batches)
 
 
 def single_core_decode_rate(reader, n: int = 2000) -> float:
@@ -122,12 +124,13 @@ def main(*, dataset: str = "synthetic", image_size: int = 32, limit: int = 50_00
     del in_ram
 
     readers = {}
-    plan = [(v, mode) for v in VARIANTS for mode in v[4]]
-    for (label, fmt, write_options, open_options, _), mode in tqdm(plan, desc="loaderbench", unit="case"):
+    plan = [(v, mode, w) for v in VARIANTS for mode in v[4]
+            for w in ([0] if mode == "resident" else sorted({0, workers}))]
+    for (label, fmt, write_options, open_options, _), mode, w in tqdm(plan, desc="loaderbench", unit="case"):
         path, _ = converted.ensure_converted(source, fmt, write_options, progress=False)
         reader = readers.setdefault(label, formats.get(fmt).open(path, **open_options))
-        loader_rate(reader, mode, workers, 2, 0)  # warm the page cache and the worker start path
-        add(label, fmt, mode, workers, [loader_rate(reader, mode, workers, batches, s + 1) for s in range(repeats)])
+        loader_rate(reader, mode, w, 2, 0)  # warm the page cache and the worker start path
+        add(label, fmt, mode, w, [loader_rate(reader, mode, w, batches, s + 1) for s in range(repeats)])
 
     files_path, _ = converted.ensure_converted(source, "files", {}, progress=False)
     add("ImageFolder + DataLoader (peer)", "imagefolder", "sample", workers,
@@ -140,11 +143,16 @@ def main(*, dataset: str = "synthetic", image_size: int = 32, limit: int = 50_00
     table["x_h100"] = table["samples_per_s"] / demand
 
     cores_per_gpu = {}
-    best = table[table["fmt"].isin(formats.names())].sort_values("samples_per_s").groupby("fmt").tail(1)
+    streaming = table[table["fmt"].isin(formats.names()) & (table["mode"] != "resident")]
+    best = streaming.sort_values("samples_per_s").groupby("fmt").tail(1)
     for _, row in tqdm(list(best.iterrows()), desc="cores per GPU", unit="fmt"):
-        reader = readers[row["variant"]]
-        rates = {w: float(np.median([loader_rate(reader, row["mode"], w, batches, s) for s in range(repeats)]))
-                 for w in range(0, workers + 1)} if row["mode"] != "resident" else {0: row["samples_per_s"]}
+        measured = streaming[(streaming["variant"] == row["variant"]) & (streaming["mode"] == row["mode"])]
+        rates = dict(zip(measured["workers"], measured["samples_per_s"]))
+        for w in range(workers + 1):
+            if w not in rates:
+                rates[w] = float(np.median([loader_rate(readers[row["variant"]], row["mode"], w, batches, s)
+                                            for s in range(repeats)]))
+        rates = {int(w): float(r) for w, r in sorted(rates.items())}
         cores_per_gpu[row["fmt"]] = {"variant": row["variant"], "mode": row["mode"], "rates": rates,
                                      **workers_needed(rates, demand, cores)}
 
@@ -176,7 +184,8 @@ def render(result: dict) -> str:
           file=buf)
     print(f"\nsingle-core PNG decode (files format, PIL): {result['single_core_png_decode_rate']:,.0f} img/s",
           file=buf)
-    print("\nworkers (CPU cores) to feed one H100, each format in its best mode:", file=buf)
+    print("\nworkers (CPU cores) to feed one H100, each format in its best streaming mode "
+          "(resident needs RAM for the whole set, so it is left out):", file=buf)
     for fmt, info in result["cores_per_gpu"].items():
         rates = ", ".join(f"{w}w {r:,.0f}" for w, r in info["rates"].items())
         label = " (extrapolated)" if info["extrapolated"] else ""
