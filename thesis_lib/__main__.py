@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|loaderbench``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench``."""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +83,12 @@ def cmd_appendix(args) -> None:
         print(path)
 
 
+def cmd_convertbench(args) -> None:
+    from . import convertbench
+    convertbench.main(dataset=args.dataset, image_size=args.image_size, sizes=args.sizes, fmts=args.fmt,
+                      out=args.out)
+
+
 def cmd_loaderbench(args) -> None:
     from . import loaderbench
     loaderbench.main(dataset=args.dataset, image_size=args.image_size, limit=args.limit, workers=args.workers,
@@ -143,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(repeatable; default: all in the results folder)")
     p.add_argument("--no-pdf", action="store_true")
     p.set_defaults(func=cmd_appendix)
+
+    p = sub.add_parser("convertbench", help="write time, bytes on disk and peak memory of each format's writer")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_000])
+    p.add_argument("--fmt", action="append", help="format (repeatable; default: all)")
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=cmd_convertbench)
 
     p = sub.add_parser("loaderbench", help="same-run loader throughput of every format and access mode")
     p.add_argument("--dataset", default="synthetic")

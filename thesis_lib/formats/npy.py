@@ -1,6 +1,6 @@
 """NumPy ``.npy`` files read through a memory map: the page cache is the only buffer.
 
-``images.npy`` is written by streaming chunks into an ``open_memmap``; a batch read sorts its
+``images.npy`` is written by appending chunks after its header; a batch read sorts its
 indices (done by :meth:`Reader.read`) and gathers, which the kernel turns into page-cache copies.
 """
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.format import open_memmap
 
 from ..errors import FormatError
 from .base import Format, Reader
@@ -64,18 +63,21 @@ class NpyFormat(Format):
             raise ValueError(f"format 'npy': option block_size must be >= 1, got {options['block_size']}")
 
     def _write(self, chunks, tmp, source, options):
+        # Plain appends after the .npy header: writing through a memmap would leave every written
+        # page mapped (and counted in RSS) until the end, so memory would grow with the dataset.
         n, shape = len(source), tuple(source.image_shape)
-        images = open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, *shape))
         labels = np.empty(n, np.int64)
         pos = 0
-        for chunk, chunk_labels in chunks:
-            images[pos:pos + len(chunk)] = chunk
-            labels[pos:pos + len(chunk)] = chunk_labels
-            pos += len(chunk)
-            images.flush()  # bound dirty pages to one chunk
+        with open(tmp / "images.npy", "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                      "shape": (n, *shape)}
+            np.lib.format.write_array_header_1_0(f, header)
+            for chunk, chunk_labels in chunks:
+                np.ascontiguousarray(chunk, dtype=np.uint8).tofile(f)
+                labels[pos:pos + len(chunk)] = chunk_labels
+                pos += len(chunk)
         if pos != n:
             raise ValueError(f"{source.name}: yielded {pos} images but reports {n}")
-        del images
         np.save(tmp / "labels.npy", labels)
         return {"block_size": options["block_size"]}
 

@@ -1,0 +1,71 @@
+"""Conversion cost per format: write time, bytes on disk and peak memory.
+
+Each conversion runs in a fresh Python process, so its peak resident set size is its own and not
+the high-water mark of earlier work. Converting the same source at two sizes shows whether the
+writers stream (peak memory flat in the dataset size) or accumulate.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from . import formats, paths
+from .bench import write_record
+
+# Linux keeps a process's peak RSS across fork and exec, so the child would inherit this process's
+# high-water mark: it resets it (clear_refs "5") and reads VmHWM, the peak since the reset.
+CHILD = """
+import json, sys
+from thesis_lib import formats, sources
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+name, size, limit, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+source = sources.load(sys.argv[5], image_size=size, limit=limit)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status("VmRSS")
+stats = formats.get(name).write(source, out, progress=False)
+print(json.dumps({**stats, "baseline_rss_mb": before, "peak_rss_mb": status("VmHWM")}))
+"""
+
+
+def convert_in_child(fmt: str, dataset: str, image_size: int, limit: int, target: Path) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, fmt, str(image_size), str(limit), str(target), dataset],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"converting {dataset} to {fmt} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(*, dataset: str = "synthetic", image_size: int = 32, sizes=(10_000, 40_000), fmts=None,
+         out: str | Path | None = None, workdir: str | Path | None = None) -> pd.DataFrame:
+    fmts = fmts or formats.names()
+    rows = []
+    with tempfile.TemporaryDirectory(dir=workdir or paths.data_dir("tmp")) as tmp:
+        for limit in sizes:
+            for fmt in fmts:
+                stats = convert_in_child(fmt, dataset, image_size, limit, Path(tmp) / f"{fmt}-{limit}")
+                rows.append({"fmt": fmt, "n": limit, "raw_mb": stats["raw_bytes"] / 2**20,
+                             "on_disk_mb": stats["bytes_on_disk"] / 2**20, "write_s": stats["seconds"],
+                             "img_per_s": limit / stats["seconds"], "peak_rss_mb": stats["peak_rss_mb"],
+                             "rss_before_write_mb": stats["baseline_rss_mb"]})
+                subprocess.run(["rm", "-rf", str(Path(tmp) / f"{fmt}-{limit}")], check=True)
+    table = pd.DataFrame(rows)
+    print(f"{dataset} at {image_size} px; each conversion in a fresh process")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    if len(sizes) > 1:
+        wide = table.pivot(index="fmt", columns="n", values="peak_rss_mb")
+        growth = wide[max(sizes)] / wide[min(sizes)]
+        print(f"\npeak RSS at {max(sizes):,} / at {min(sizes):,} images (1.0 = streaming):")
+        print(growth.to_string(float_format=lambda v: f"{v:.2f}"))
+    out = Path(out) if out else paths.data_dir("loaderbench") / f"convertbench-{dataset}-{image_size}.json"
+    write_record({"dataset": dataset, "image_size": image_size, "rows": rows}, out)
+    print(f"\nwritten: {out}")
+    return table
