@@ -1,0 +1,512 @@
+"""From a format reader to training batches: the four access modes and the on-device transforms.
+
+>>> loader = make_loader(reader, batch_size=512, mode="block", device="cuda", augment=True)
+>>> for epoch in range(epochs):
+...     loader.set_epoch(epoch)
+...     for images, labels in loader:   # float32 NCHW normalised, int64, both on the device
+...         ...
+
+The modes differ only in how images leave storage (see DESIGN.md, "Access modes"):
+
+``sample``
+    ``Dataset.__getitem__`` reads one image; the DataLoader's default collate stacks them.
+``batch``
+    ``Dataset.__getitems__`` reads a whole batch with one ``reader.read`` of its sorted indices,
+    then puts the images back in the sampler's order.
+``block``
+    Chunk-aligned blocks in shuffled order, shuffled again within a window of ``window`` blocks
+    (FFCV's ``QUASI_RANDOM``). A DataLoader item is one window, read as contiguous
+    ``reader.read_range`` runs; batches are cut from the stream of windows in the main process.
+``resident``
+    The whole set is read once into a uint8 tensor on the device (host RAM for ``cpu``) when the
+    loader is made; each batch is a gather on the device. No DataLoader, so ``workers`` is ignored.
+
+Sample order. ``sample``, ``batch`` and ``resident`` visit samples in the same order for a given
+seed and epoch: torch's :class:`~torch.utils.data.DistributedSampler` permutation (``randperm``
+seeded with ``seed + epoch``; for ``resident`` computed on the host and gathered on the device).
+``block`` visits a different order, drawn by NumPy from ``(seed, epoch)``. Every mode sees every
+sample exactly once per epoch (unless ``drop_last`` drops the last partial batch); call
+:meth:`Loader.set_epoch` before each epoch for a new order, as with DistributedSampler.
+
+Distributed (``distributed=True``): each rank reads a disjoint shard of ``ceil(n / world_size)``
+samples. As DistributedSampler does, the shards are padded to equal length by repeating the first
+indices of the epoch's order (at most ``world_size - 1`` samples are then seen twice), or with
+``drop_last`` the tail is dropped so no sample repeats. ``sample``/``batch``/``resident`` shard by
+DistributedSampler's stride (rank ``r`` takes every ``world_size``-th index from ``r``); ``block``
+gives each rank a contiguous slice of the block-shuffled order, so its reads stay contiguous.
+
+Transforms run on the target device over whole batches, after the uint8 batch is moved there
+(uint8 moves four times fewer bytes than float32): optional random crop with zero padding
+(``image_size // 8`` px, 4 px at 32 px) and horizontal flip, then ``(x / 255 - mean) / std``.
+On CUDA the host batches are pinned, copies are non-blocking and images are channels_last.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
+
+from . import cache
+
+MODES = ("sample", "batch", "block", "resident")
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+#: Options every mode takes, with their defaults.
+TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
+#: Options of the modes that read through a DataLoader.
+WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else None, "prefetch_factor": 2}
+MODE_OPTIONS = {
+    "sample": WORKER_OPTIONS,
+    "batch": WORKER_OPTIONS,
+    "block": {**WORKER_OPTIONS, "block_size": None, "window": 8},
+    "resident": {"chunk_size": 4096},
+}
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+# -- reading --------------------------------------------------------------------------------------
+def as_tensor(images) -> torch.Tensor:
+    """A torch view of a reader's output (NumPy copied only when it is read-only)."""
+    if isinstance(images, torch.Tensor):
+        return images
+    if not images.flags.writeable:
+        images = images.copy()
+    return torch.from_numpy(images)
+
+
+def read_indices(reader, indices: np.ndarray) -> torch.Tensor:
+    """Images at ``indices`` (any order) as a uint8 NHWC tensor: one reader call."""
+    if reader.on_device:
+        return reader.read_torch(indices)
+    return as_tensor(reader.read(indices))
+
+
+def read_range(reader, start: int, stop: int) -> torch.Tensor:
+    """Images ``start..stop-1`` as a uint8 NHWC tensor: one contiguous read."""
+    if reader.on_device:
+        return reader.read_torch(np.arange(start, stop))
+    return as_tensor(reader.read_range(start, stop))
+
+
+def contiguous_runs(sorted_unique: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering strictly increasing indices with maximal runs."""
+    breaks = np.flatnonzero(np.diff(sorted_unique) != 1) + 1
+    return [(int(run[0]), int(run[-1]) + 1) for run in np.split(sorted_unique, breaks)]
+
+
+def read_by_runs(reader, indices: np.ndarray) -> torch.Tensor:
+    """Images at ``indices`` (any order, duplicates allowed), read as contiguous ranges."""
+    unique, inverse = np.unique(indices, return_inverse=True)
+    pieces = [read_range(reader, start, stop) for start, stop in contiguous_runs(unique)]
+    images = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+    return images[torch.from_numpy(inverse)]
+
+
+def reopen_in_worker(worker_id: int) -> None:
+    """Drop the reader handles a forked worker inherited; the worker reopens its own lazily.
+
+    HDF5 (and any library with process-wide state) is unsafe to use through handles opened
+    before a fork.
+    """
+    get_worker_info().dataset.reader.close()
+
+
+# -- datasets, one per DataLoader mode ----------------------------------------------------------
+class SampleDataset(Dataset):
+    """One image per ``__getitem__``: the habit of most PyTorch tutorials."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.labels = np.array(reader.labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return read_indices(self.reader, np.array([index]))[0], int(self.labels[index])
+
+
+class BatchDataset(SampleDataset):
+    """A whole batch per ``__getitems__``: one read of the sorted indices."""
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        indices = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(indices, kind="stable")
+        images_sorted = read_indices(self.reader, indices[order])
+        images = images_sorted[torch.from_numpy(np.argsort(order))]  # back to the sampler's order
+        return images, torch.from_numpy(self.labels[indices])
+
+
+class WindowDataset(SampleDataset):
+    """A whole block-mode window per item, given as its indices in visiting order."""
+
+    def __getitem__(self, indices: np.ndarray) -> Batch:
+        return read_by_runs(self.reader, indices), torch.from_numpy(self.labels[indices])
+
+
+def collate_batch(batch: Batch) -> Batch:
+    """``__getitems__`` already returns stacked tensors: nothing to copy."""
+    return batch
+
+
+# -- sample orders --------------------------------------------------------------------------------
+def shard_size(n: int, world_size: int, drop_last: bool) -> int:
+    """Samples per rank under DistributedSampler's rule."""
+    return n // world_size if drop_last else math.ceil(n / world_size)
+
+
+class BlockWindows(Sampler):
+    """Block-mode order: yields each window's indices (in visiting order) for one rank.
+
+    The blocks ``[k * block_size, (k + 1) * block_size)`` are shuffled; their concatenation is
+    padded (or cut) to ``world_size`` equal shards and rank ``r`` takes the ``r``-th contiguous
+    slice; that slice is cut into windows of ``window`` blocks and each window is shuffled. Both
+    shuffles draw from ``numpy.random.default_rng((seed, epoch))``.
+    """
+
+    def __init__(self, n: int, *, block_size: int, window: int, shuffle: bool, seed: int, rank: int,
+                 world_size: int, drop_last: bool):
+        self.n, self.block_size, self.window = n, block_size, window
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.rank, self.world_size = rank, world_size
+        self.num_samples = shard_size(n, world_size, drop_last)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def rank_order(self, rng: np.random.Generator) -> np.ndarray:
+        """This rank's indices, blocks shuffled but not yet windows."""
+        starts = np.arange(0, self.n, self.block_size)
+        if self.shuffle:
+            starts = rng.permutation(starts)
+        order = np.concatenate([np.arange(s, min(s + self.block_size, self.n)) for s in starts])
+        total = self.num_samples * self.world_size
+        order = np.resize(order, total)  # pads by repeating from the start, like DistributedSampler
+        return order[self.rank * self.num_samples:(self.rank + 1) * self.num_samples]
+
+    def windows(self) -> list[np.ndarray]:
+        """This epoch's windows: ``window`` consecutive blocks each (a shard edge may split one)."""
+        rng = np.random.default_rng((self.seed, self.epoch))
+        order = self.rank_order(rng)
+        block_starts = np.flatnonzero(np.diff(order // self.block_size)) + 1
+        windows = np.split(order, block_starts[self.window - 1::self.window])
+        return [rng.permutation(window) for window in windows] if self.shuffle else windows
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.windows())
+
+    def __len__(self) -> int:
+        return len(self.windows())
+
+
+def concatenate(pieces: list[Batch]) -> Batch:
+    return torch.cat([images for images, _ in pieces]), torch.cat([labels for _, labels in pieces])
+
+
+def rebatch(windows, batch_size: int, drop_last: bool) -> Iterator[Batch]:
+    """Cut a stream of ``(images, labels)`` windows into batches of ``batch_size``.
+
+    Batches inside a window are views; only a batch that straddles two windows is copied.
+    """
+    held: list[Batch] = []
+    held_count = 0
+    for images, labels in windows:
+        start = 0
+        if held:
+            start = min(batch_size - held_count, len(images))
+            held.append((images[:start], labels[:start]))
+            held_count += start
+            if held_count < batch_size:
+                continue
+            yield concatenate(held)
+            held, held_count = [], 0
+        while start + batch_size <= len(images):
+            yield images[start:start + batch_size], labels[start:start + batch_size]
+            start += batch_size
+        if start < len(images):
+            held, held_count = [(images[start:], labels[start:])], len(images) - start
+    if held and not drop_last:
+        yield concatenate(held)
+
+
+# -- on-device transforms ---------------------------------------------------------------------
+def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Per image: a random ``H x W`` crop of the zero-padded image, mirrored with probability 1/2.
+
+    ``images`` is NHWC; crop and flip are one gather, on whatever device ``images`` lives.
+    """
+    n, height, width, _ = images.shape
+    device = images.device
+    padded = F.pad(images, (0, 0, padding, padding, padding, padding))
+    dy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator, device=device)
+    dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator, device=device)
+    flip = torch.rand((n, 1), generator=generator, device=device) < 0.5
+    cols = torch.arange(width, device=device)
+    cols = torch.where(flip, width - 1 - cols, cols) + dx
+    rows = torch.arange(height, device=device) + dy
+    batch = torch.arange(n, device=device)[:, None, None]
+    return padded[batch, rows[:, :, None], cols[:, None, :]]
+
+
+class DeviceTransform:
+    """Moves a uint8 NHWC batch to the device, then augments and normalises it there."""
+
+    def __init__(self, device: torch.device, *, image_size: int, augment: bool, normalize: bool,
+                 mean: Sequence[float], std: Sequence[float], crop_padding: int | None, seed: int):
+        self.device = device
+        self.augment, self.normalize, self.seed = augment, normalize, seed
+        self.crop_padding = max(1, image_size // 8) if crop_padding is None else crop_padding
+        # (x / 255 - mean) / std == (x - 255 mean) / (255 std)
+        self.shift = 255 * torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.scale = 255 * torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        self.generator = torch.Generator(device=device)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> Batch:
+        images = images.to(self.device, non_blocking=True)
+        labels = labels.to(self.device, non_blocking=True)
+        if self.augment:
+            images = random_crop_flip(images, self.crop_padding, self.generator)
+        images = images.permute(0, 3, 1, 2)
+        if not self.normalize:
+            return images.contiguous(memory_format=self.memory_format), labels
+        images = images.to(torch.float32, memory_format=self.memory_format)
+        return images.sub_(self.shift).div_(self.scale), labels
+
+
+# -- the loader --------------------------------------------------------------------------------------
+class Loader:
+    """What :func:`make_loader` returns: an iterable of device batches with ``len`` and ``set_epoch``.
+
+    Attributes: ``mode``, ``batch_size``, ``device``, ``num_samples`` (this rank's samples per
+    epoch), ``rank``, ``world_size``, ``setup_s`` (seconds spent making it: the whole read for
+    ``resident``).
+    """
+
+    def __init__(self, reader, mode: str, batch_size: int, num_samples: int, drop_last: bool,
+                 transform: DeviceTransform, rank: int, world_size: int):
+        self.reader = reader
+        self.mode, self.batch_size, self.num_samples = mode, batch_size, num_samples
+        self.drop_last, self.transform = drop_last, transform
+        self.device = transform.device
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self.setup_s = 0.0
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order (and augmentation) the next iteration gives."""
+        self.epoch = epoch
+        self.transform.set_epoch(epoch)
+
+    def release(self) -> None:
+        """Close every handle on the dataset's files, here and in DataLoader workers.
+
+        The next epoch reopens them (and restarts workers). Needed before a cold-cache eviction:
+        the kernel does not drop pages that some process still maps (an open memmap).
+        """
+        self.reader.close()
+
+    def evict(self) -> float:
+        """Drop the dataset's files from the page cache; returns the fraction still cached.
+
+        That fraction stays near 1.0 on a memory-backed file system (tmpfs), where nothing can be
+        evicted. For ``resident`` it only matters before the loader is made: its one read is then.
+        """
+        self.release()
+        files = self.reader.files()
+        cache.evict(files)
+        return cache.resident_fraction(files)
+
+    def raw_batches(self) -> Iterator[Batch]:
+        """uint8 NHWC images and int64 labels as read, before the device transform."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Batch]:
+        for images, labels in self.raw_batches():
+            yield self.transform(images, labels)
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} mode={self.mode} batch_size={self.batch_size} "
+                f"batches={len(self)} device={self.device} rank={self.rank}/{self.world_size}>")
+
+
+class DataLoaderLoader(Loader):
+    """``sample``, ``batch`` and ``block``: a torch DataLoader whose sampler sets the order."""
+
+    def __init__(self, make_data_loader: Callable[[], DataLoader], sampler, **kwargs):
+        super().__init__(**kwargs)
+        self.make_data_loader, self.sampler = make_data_loader, sampler
+        self.data_loader = make_data_loader()
+
+    def release(self) -> None:
+        # A fresh DataLoader drops the old one, whose persistent workers then shut down.
+        self.data_loader = self.make_data_loader()
+        super().release()
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+
+    def raw_batches(self) -> Iterator[Batch]:
+        if self.mode == "block":
+            return rebatch(self.data_loader, self.batch_size, self.drop_last)
+        return iter(self.data_loader)
+
+
+class ResidentLoader(Loader):
+    """``resident``: the whole set in one device tensor, gathered batch by batch."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, sampler: DistributedSampler, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.labels, self.sampler = images, labels, sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+
+    def raw_batches(self) -> Iterator[Batch]:
+        order = torch.tensor(list(self.sampler), dtype=torch.int64, device=self.images.device)
+        for batch in order.split(self.batch_size):
+            if len(batch) < self.batch_size and self.drop_last:
+                break
+            yield self.images[batch], self.labels[batch]
+
+
+def read_resident(reader, device: torch.device, chunk_size: int) -> torch.Tensor:
+    """The whole dataset as one uint8 NHWC tensor on ``device``, read in contiguous chunks."""
+    n = len(reader)
+    images = torch.empty((n, *reader.image_shape), dtype=torch.uint8, device=device)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        images[start:stop].copy_(read_range(reader, start, stop), non_blocking=False)
+    return images
+
+
+# -- the factory ---------------------------------------------------------------------------------------
+def resolve_options(mode: str, options: dict) -> dict:
+    """Defaults of ``mode`` merged with ``options``; ValueError naming an unknown mode or option."""
+    if mode not in MODES:
+        raise ValueError(f"unknown access mode {mode!r}; valid modes: {', '.join(MODES)}")
+    defaults = {**TRANSFORM_OPTIONS, **MODE_OPTIONS[mode]}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"make_loader(mode={mode!r}): unknown option {unknown[0]!r}; "
+                         f"valid options: {', '.join(sorted(defaults))}")
+    return {**defaults, **options}
+
+
+def resolve_rank(distributed: bool, rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """``(rank, world_size)``: given, else from torch.distributed; ``(0, 1)`` when not distributed."""
+    if not distributed:
+        if rank not in (None, 0) or world_size not in (None, 1):
+            raise ValueError("make_loader: rank/world_size need distributed=True")
+        return 0, 1
+    if rank is None or world_size is None:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            raise ValueError("make_loader(distributed=True): pass rank and world_size, "
+                             "or initialise torch.distributed first")
+        rank = torch.distributed.get_rank() if rank is None else rank
+        world_size = torch.distributed.get_world_size() if world_size is None else world_size
+    if not 0 <= rank < world_size:
+        raise ValueError(f"make_loader: rank {rank} outside 0..{world_size - 1}")
+    return rank, world_size
+
+
+def resolve_block_size(reader, block_size: int | None) -> int:
+    """Block-mode block size: the reader's chunk, or a multiple of it (so blocks stay aligned)."""
+    chunk = max(1, int(reader.block_size))
+    if block_size is None:
+        return chunk
+    if block_size < 1 or block_size % chunk:
+        raise ValueError(f"make_loader: block_size={block_size} must be a positive multiple of the "
+                         f"reader's block size {chunk}")
+    return int(block_size)
+
+
+def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool = True, workers: int = 0,
+                seed: int = 0, device="cpu", augment: bool = False, distributed: bool = False,
+                drop_last: bool = False, rank: int | None = None, world_size: int | None = None,
+                **mode_options) -> Loader:
+    """A loader over ``reader`` yielding ``(images, labels)`` on ``device`` in access mode ``mode``.
+
+    ``images`` are float32 NCHW normalised with ``mean``/``std`` (CIFAR-10's by default), or with
+    ``normalize=False`` the raw uint8 NCHW values; ``labels`` are int64.
+
+    Options (``**mode_options``): every mode takes ``normalize``, ``mean``, ``std`` and
+    ``crop_padding`` (augmentation's padding, default ``image_size // 8``); the DataLoader modes
+    (``sample``, ``batch``, ``block``) take ``mp_context`` (``"fork"`` on Linux, or ``"spawn"``,
+    ``"forkserver"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
+    ``reader.block_size``, the default) and ``window`` (blocks shuffled together, default 8);
+    ``resident`` takes ``chunk_size`` (images per read while loading).
+    """
+    started = time.perf_counter()
+    options = resolve_options(mode, mode_options)
+    if batch_size < 1:
+        raise ValueError(f"make_loader: batch_size must be >= 1, got {batch_size}")
+    if workers < 0:
+        raise ValueError(f"make_loader: workers must be >= 0, got {workers}")
+    if reader.on_device and workers and mode != "resident":
+        raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
+                         "workers cannot hand over; use workers=0")
+    device = torch.device(device)
+    rank, world_size = resolve_rank(distributed, rank, world_size)
+    n = len(reader)
+    transform = DeviceTransform(device, image_size=int(reader.image_shape[0]), augment=augment,
+                                normalize=options["normalize"], mean=options["mean"], std=options["std"],
+                                crop_padding=options["crop_padding"], seed=seed)
+    common = dict(reader=reader, mode=mode, batch_size=batch_size, num_samples=shard_size(n, world_size, drop_last),
+                  drop_last=drop_last, transform=transform, rank=rank, world_size=world_size)
+
+    if mode == "block":
+        sampler = BlockWindows(n, block_size=resolve_block_size(reader, options["block_size"]),
+                               window=options["window"], shuffle=shuffle, seed=seed, rank=rank,
+                               world_size=world_size, drop_last=drop_last)
+    else:
+        sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=shuffle,
+                                     seed=seed, drop_last=drop_last)
+
+    if mode == "resident":
+        images = read_resident(reader, device, options["chunk_size"])
+        labels = torch.from_numpy(np.array(reader.labels, dtype=np.int64)).to(device)
+        loader = ResidentLoader(images, labels, sampler, **common)
+    else:
+        loader = DataLoaderLoader(partial(make_data_loader, reader, mode, sampler, batch_size, workers,
+                                          drop_last, device, options), sampler, **common)
+    loader.setup_s = time.perf_counter() - started
+    return loader
+
+
+def make_data_loader(reader, mode: str, sampler, batch_size: int, workers: int, drop_last: bool,
+                     device: torch.device, options: dict) -> DataLoader:
+    """The torch DataLoader behind ``sample``, ``batch`` and ``block``."""
+    if mode == "sample":
+        dataset, batching = SampleDataset(reader), dict(batch_size=batch_size, drop_last=drop_last)
+    elif mode == "batch":
+        dataset = BatchDataset(reader)
+        batching = dict(batch_size=batch_size, drop_last=drop_last, collate_fn=collate_batch)
+    else:  # block: one item per window; rebatch() cuts the batches
+        dataset, batching = WindowDataset(reader), dict(batch_size=None, collate_fn=collate_batch)
+    parallel = {}
+    if workers:
+        parallel = dict(multiprocessing_context=options["mp_context"], persistent_workers=True,
+                        prefetch_factor=options["prefetch_factor"], worker_init_fn=reopen_in_worker)
+    return DataLoader(dataset, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda" and not reader.on_device, **batching, **parallel)

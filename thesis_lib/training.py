@@ -1,0 +1,251 @@
+"""Training and evaluation, timed the way the measurement protocol asks (see DESIGN.md).
+
+In the style of torchvision's classification references: :func:`train_one_epoch`,
+:func:`evaluate`, an SGD optimizer and a per-step schedule, and :func:`fit` to run them.
+
+Each epoch reports
+
+``wall_s``        the whole epoch, first ``next(loader)`` to the last step;
+``data_wait_s``   time blocked in ``next(loader)``: reading, collating, the move to the device and
+                  the on-device transforms the loader runs (on CUDA, synchronised before compute
+                  starts);
+``compute_s``     forward, backward and optimizer step (or the emulated compute), with CUDA
+                  synchronised after each step so the time is the device's, not the launch's.
+                  The price: the host cannot queue the next step while the device runs this one;
+``samples_per_s`` samples / wall_s;
+``au``            accelerator utilisation, compute_s / wall_s (MLPerf Storage's measure);
+``peak_rss_mb``   peak resident memory of this (the training) process so far; DataLoader workers
+                  are separate processes and not included.
+
+Emulated accelerator (``emulate_rate`` img/s, as DLIO's ``computation_time``): instead of a model,
+each batch costs ``batch_size / emulate_rate`` seconds. It **sleeps** (until a deadline, so the
+time per batch is exact up to the scheduler's wake-up delay) rather than spinning: a real GPU
+computes without using host CPU, and sleeping likewise leaves the core free for DataLoader
+workers, which on a two-core machine is the difference between measuring the format and
+measuring a busy-wait. ``emulate_rate=0`` is loader-only: no compute at all, ``compute_s`` is 0
+and ``au`` is None (there is no accelerator whose utilisation could be reported).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .metrics import confusion_matrix, scores
+
+__all__ = ["confusion_matrix", "evaluate", "fit", "make_optimizer", "make_scheduler", "scores",
+           "train_one_epoch"]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 is slower, not faster)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare_model(model: nn.Module, device) -> nn.Module:
+    """The model on ``device``, channels_last on CUDA (the loader's images are too)."""
+    device = torch.device(device)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.9, nesterov: bool = True,
+                   weight_decay: float = 5e-4) -> torch.optim.SGD:
+    """SGD with (Nesterov) momentum and weight decay on every parameter."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov,
+                           weight_decay=weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
+                   warmup_fraction: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning rate: linear warm-up from 0 over ``warmup_fraction``, then cosine to 0."""
+    warmup = max(1, round(warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def emulate_compute(batch_size: int, rate: float) -> None:
+    """Spend ``batch_size / rate`` seconds as an accelerator would: asleep (see the module doc)."""
+    deadline = time.perf_counter() + batch_size / rate
+    while (left := deadline - time.perf_counter()) > 0:
+        time.sleep(left)
+
+
+def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer,
+               scheduler, device: torch.device) -> torch.Tensor:
+    """One optimisation step; returns the (detached) batch loss."""
+    with autocast(device):
+        loss = F.cross_entropy(model(images), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
+
+
+def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, scheduler=None,
+                    emulate_rate: float | None = None, progress: bool = True, epoch: int = 0) -> dict:
+    """Train one pass over ``loader`` (or emulate it) and time it; returns the epoch's stats.
+
+    With ``emulate_rate`` set, ``model`` and ``optimizer`` may be None. ``loss`` is the mean
+    training loss, None when emulating.
+    """
+    device = torch.device(device)
+    emulating = emulate_rate is not None
+    if emulating and emulate_rate < 0:
+        raise ValueError(f"emulate_rate must be >= 0 img/s, got {emulate_rate}")
+    if not emulating:
+        if model is None or optimizer is None:
+            raise ValueError("train_one_epoch: a model and an optimizer are needed unless emulating")
+        model.train()
+    data_wait = compute = 0.0
+    samples = 0
+    loss_sum = torch.zeros((), device=device)
+    bar = tqdm(total=len(loader), desc=f"train {epoch}", unit="batch", leave=False, disable=not progress)
+    batches = iter(loader)
+    wall_start = time.perf_counter()
+    while True:
+        wait_start = time.perf_counter()
+        try:
+            images, labels = next(batches)
+        except StopIteration:
+            break
+        synchronize(device)  # the loader's copies and transforms are data time, not compute
+        compute_start = time.perf_counter()
+        data_wait += compute_start - wait_start
+        if not emulating:
+            loss_sum += train_step(model, images, labels, optimizer, scheduler, device) * len(labels)
+            synchronize(device)
+            compute += time.perf_counter() - compute_start
+        elif emulate_rate > 0:
+            emulate_compute(len(labels), emulate_rate)
+            compute += time.perf_counter() - compute_start
+        samples += len(labels)
+        bar.update()
+    wall = time.perf_counter() - wall_start
+    bar.close()
+    return {
+        "epoch": epoch,
+        "wall_s": wall,
+        "data_wait_s": data_wait,
+        "compute_s": compute,
+        "samples": samples,
+        "samples_per_s": samples / wall if wall > 0 else 0.0,
+        "au": None if emulate_rate == 0 else (compute / wall if wall > 0 else 0.0),
+        "peak_rss_mb": peak_rss_mb(),
+        "loss": None if emulating else loss_sum.item() / max(1, samples),
+    }
+
+
+def all_reduce_sum(array: np.ndarray, device: torch.device, world_size: int) -> np.ndarray:
+    """Sum ``array`` over the ranks of torch.distributed (unchanged when not distributed)."""
+    if world_size <= 1 or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return array
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    torch.distributed.all_reduce(tensor)
+    return tensor.cpu().numpy()
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, *, device, num_classes: int, progress: bool = True) -> dict:
+    """Accuracy, macro-F1, the confusion matrix (rows true, columns predicted) and the mean loss.
+
+    Under torch.distributed each rank evaluates its shard and the counts are summed over ranks
+    (DistributedSampler's padding may count up to ``world_size - 1`` samples twice).
+    """
+    device = torch.device(device)
+    model.eval()
+    predictions, targets = [], []
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for images, labels in tqdm(loader, desc="evaluate", unit="batch", leave=False, disable=not progress):
+        with autocast(device):
+            logits = model(images)
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
+        predictions.append(logits.argmax(dim=1).cpu())
+        targets.append(labels.cpu())
+    cm = confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(), num_classes)
+    world_size = getattr(loader, "world_size", 1)
+    cm = all_reduce_sum(cm, device, world_size)
+    loss_sum = all_reduce_sum(np.array([loss_sum.item()]), device, world_size)[0]
+    result = scores(cm)
+    return {
+        "accuracy": result["accuracy"],
+        "f1_macro": result["f1_macro"],
+        "confusion": cm.tolist(),
+        "loss": float(loss_sum) / max(1, int(cm.sum())),
+    }
+
+
+def data_parallel(model: nn.Module, device: torch.device, world_size: int) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel when the loader is one rank's shard of several."""
+    if world_size <= 1:
+        return model
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        raise ValueError("fit: the loader is sharded over ranks but torch.distributed is not initialised")
+    if device.type != "cuda":
+        return nn.parallel.DistributedDataParallel(model)
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return nn.parallel.DistributedDataParallel(model, device_ids=[index])
+
+
+def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int, device, num_classes: int,
+        lr: float = 0.1, emulate_rate: float | None = None, cache: str = "warm", progress: bool = True) -> dict:
+    """Train for ``epochs`` epochs, then evaluate once; returns ``{"epochs": [...], "eval": ...}``.
+
+    When ``train_loader`` is one rank's shard (``world_size > 1``), training runs through
+    DistributedDataParallel (gradients averaged over ranks); evaluation uses the bare model, so it
+    may run on one rank alone.
+
+    ``cache="cold"`` evicts the training set's files from the page cache before every epoch and
+    records, per epoch, ``cold`` and ``cached_fraction`` (what mincore found still cached after
+    the eviction: near 0 on a disk, near 1 on tmpfs where eviction is impossible). When emulating,
+    ``model`` may be None and ``eval`` is None.
+    """
+    if cache not in ("warm", "cold"):
+        raise ValueError(f"cache must be 'warm' or 'cold', got {cache!r}")
+    device = torch.device(device)
+    trained = optimizer = scheduler = None
+    if emulate_rate is None:
+        model = prepare_model(model, device)
+        trained = data_parallel(model, device, getattr(train_loader, "world_size", 1))
+        optimizer = make_optimizer(model, lr)
+        scheduler = make_scheduler(optimizer, epochs * len(train_loader))
+    history = []
+    for epoch in range(epochs):
+        train_loader.set_epoch(epoch)
+        cached_fraction = train_loader.evict() if cache == "cold" else None
+        stats = train_one_epoch(trained, train_loader, optimizer, device=device, scheduler=scheduler,
+                                emulate_rate=emulate_rate, progress=progress, epoch=epoch)
+        history.append({**stats, "cold": cache == "cold", "cached_fraction": cached_fraction})
+    result = None
+    if test_loader is not None and emulate_rate is None:
+        result = evaluate(model, test_loader, device=device, num_classes=num_classes, progress=progress)
+    return {"epochs": history, "eval": result}
