@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import converted, formats, loading, models, paths, sources, training
+from . import converted, formats, loading, machine, models, paths, sources, training
 from .errors import SourceError
-from .formats.base import _json_default, peak_rss_mb
+from .formats.base import _json_default
+from .machine import peak_rss_mb
 from .stats import h100_demand, median_ci
 
 CACHE_STATES = ("warm", "cold")
@@ -87,43 +87,7 @@ def _check_int(name: str, value, *, minimum: int) -> None:
 
 
 def environment() -> dict:
-    """Package versions and the machine, as every record stores them."""
-    import h5py
-    import zarr
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-        "h5py": h5py.__version__, "zarr": zarr.__version__, "platform": platform.platform(),
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "ram_gb": round(_ram_bytes() / 2**30, 1), "gpu": gpu,
-        "filesystem": _filesystem(paths.data_root()),
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _ram_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _filesystem(path: Path) -> str:
-    """The filesystem type holding ``path`` (longest matching mount point in /proc/mounts)."""
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "unknown"
-    path = str(Path(path).resolve())
-    best = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
-               key=lambda m: len(m[0]), default=(None, "unknown"))
-    return best[1]
+    return machine.environment(paths.data_root())
 
 
 def _eval_reader(config: BenchConfig):
@@ -250,7 +214,7 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "epochs": epochs,
         "epoch_time_s_median": wall[0], "epoch_time_s_ci95": list(wall[1:]),
         "samples_per_s_median": sps[0], "samples_per_s_ci95": list(sps[1:]),
-        "au_median": au[0], "au_ci95": list(au[1:]),
+        "au_median": _finite(au[0]), "au_ci95": [_finite(v) for v in au[1:]],
         "data_wait_s_median": float(np.median([e["data_wait_s"] for e in epochs])),
         "bytes_on_disk": conversion["bytes_on_disk"],
         "convert_s": conversion["seconds"],
@@ -261,6 +225,11 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "accuracy_per_repeat": [e["accuracy"] for e in evaluations],
         "env": environment(),
     }
+
+
+def _finite(value: float) -> float | None:
+    """None for NaN (a loader-only run has no AU), so records stay valid JSON."""
+    return None if value != value else value
 
 
 def write_record(record: dict, path: Path) -> None:

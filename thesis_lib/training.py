@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import resource
 import time
 
 import numpy as np
@@ -38,15 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .machine import peak_rss_mb
 from .metrics import confusion_matrix, scores
 
 __all__ = ["confusion_matrix", "evaluate", "fit", "make_optimizer", "make_scheduler", "scores",
            "train_one_epoch"]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def synchronize(device: torch.device) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import json
 import os
-import resource
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import FormatError
+from ..machine import peak_rss_mb
 from ..sources.base import DEFAULT_CHUNK, Source
 
 MANIFEST = "manifest.json"
@@ -32,11 +32,6 @@ def dir_bytes(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def aligned(chunks: Iterator[tuple[np.ndarray, np.ndarray]], multiple: int):
@@ -254,6 +249,16 @@ class Format(abc.ABC):
 
     def validate_options(self, options: dict) -> None:
         """Raise ValueError naming an option whose value is invalid."""
+
+    def check_choice(self, options: dict, key: str, valid) -> None:
+        if options[key] not in valid:
+            raise ValueError(f"format {self.name!r}: option {key}={options[key]!r}; valid: {', '.join(valid)}")
+
+    def check_range(self, options: dict, key: str, low: int, high: int | None = None) -> None:
+        value = options[key]
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ValueError(f"format {self.name!r}: option {key} must be {bound}, got {value}")
 
     # -- write ------------------------------------------------------------------------------
     def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int = DEFAULT_CHUNK,

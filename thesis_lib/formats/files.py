@@ -105,12 +105,9 @@ class FilesFormat(Format):
     reader = FilesReader
 
     def validate_options(self, o):
-        if o["encoding"] not in ENCODINGS:
-            raise ValueError(f"format 'files': option encoding={o['encoding']!r}; valid: {', '.join(ENCODINGS)}")
-        if not 1 <= o["quality"] <= 100:
-            raise ValueError(f"format 'files': option quality must be 1..100, got {o['quality']}")
-        if not 0 <= o["png_level"] <= 9:
-            raise ValueError(f"format 'files': option png_level must be 0..9, got {o['png_level']}")
+        self.check_choice(o, "encoding", ENCODINGS)
+        self.check_range(o, "quality", 1, 100)
+        self.check_range(o, "png_level", 0, 9)
 
     def lossless(self, options=None):
         return (options or self.defaults)["encoding"] == "png"

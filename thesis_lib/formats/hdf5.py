@@ -172,14 +172,11 @@ class Hdf5Format(Format):
     reader = Hdf5Reader
 
     def validate_options(self, o):
-        if o["compression"] not in COMPRESSIONS:
-            raise ValueError(f"format 'hdf5': option compression={o['compression']!r}; valid: {', '.join(COMPRESSIONS)}")
-        if o["chunk_images"] < 0:
-            raise ValueError(f"format 'hdf5': option chunk_images must be >= 0, got {o['chunk_images']}")
+        self.check_choice(o, "compression", COMPRESSIONS)
+        self.check_range(o, "chunk_images", 0)
+        self.check_range(o, "compression_level", 0, 9)
         if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
             raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
-        if not 0 <= o["compression_level"] <= 9:
-            raise ValueError(f"format 'hdf5': option compression_level must be 0..9, got {o['compression_level']}")
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)

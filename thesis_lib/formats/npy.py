@@ -59,8 +59,7 @@ class NpyFormat(Format):
     reader = NpyReader
 
     def validate_options(self, options):
-        if options["block_size"] < 1:
-            raise ValueError(f"format 'npy': option block_size must be >= 1, got {options['block_size']}")
+        self.check_range(options, "block_size", 1)
 
     def _write(self, chunks, tmp, source, options):
         # Plain appends after the .npy header: writing through a memmap would leave every written

@@ -127,15 +127,12 @@ class ZarrFormat(Format):
     reader = ZarrReader
 
     def validate_options(self, o):
-        if o["codec"] not in CODECS:
-            raise ValueError(f"format 'zarr': option codec={o['codec']!r}; valid: {', '.join(CODECS)}")
-        if o["chunk_images"] < 1:
-            raise ValueError(f"format 'zarr': option chunk_images must be >= 1, got {o['chunk_images']}")
+        self.check_choice(o, "codec", CODECS)
+        self.check_range(o, "chunk_images", 1)
+        self.check_range(o, "concurrency", 1)
         if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
-        if o["concurrency"] < 1:
-            raise ValueError(f"format 'zarr': option concurrency must be >= 1, got {o['concurrency']}")
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)
