@@ -33,7 +33,8 @@ LOSSLESS = [
     ("zarr", {"codec": "zstd", "checksum": True}),
     ("zarr", {"codec": "blosc", "chunk_images": 100}),
 ]
-READ_PATHS = {"hdf5": ["direct", "chunks", "index", "fancy"], "zarr": ["oindex", "chunks"]}
+READ_PATHS = {"hdf5": [{"read_path": p} for p in ("direct", "chunks", "index", "fancy")],
+              "zarr": [{"read_path": "oindex"}, {"read_path": "chunks"}, {"codec_pipeline": "zarrs"}]}
 
 
 def has_cuda() -> bool:
@@ -81,12 +82,11 @@ def test_lossless_round_trip_synthetic(tmp_path, fmt, options, size):
     stats = formats.get(fmt).write(source, tmp_path / "ds", progress=False, **options)
     assert stats["n"] == len(source) and stats["bytes_on_disk"] > 0 and stats["seconds"] >= 0
     assert stats["image_shape"] == [size, size, 3]
-    for read_path in READ_PATHS.get(fmt, [None]):
-        open_options = {"read_path": read_path} if read_path else {}
+    for open_options in READ_PATHS.get(fmt, [{}]):
         try:
             reader = formats.get(fmt).open(tmp_path / "ds", **open_options)
         except ValueError:  # e.g. the direct path on compressed HDF5: refused, not silently wrong
-            assert read_path == "direct" and options.get("compression")
+            assert open_options.get("read_path") == "direct" and options.get("compression")
             continue
         with reader:
             assert_round_trip(reader, source, np.random.default_rng(1))

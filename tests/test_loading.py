@@ -98,13 +98,20 @@ def test_drop_last(reader):
 
 
 # -- batch mode: one sorted read, the sampler's order restored ---------------------------------
-def test_batch_mode_reads_once_sorted_and_restores_the_order(reader):
+@pytest.mark.parametrize("fmt,options,sorted_read", [("zarr", {"chunk_images": BLOCK}, True),
+                                                     ("hdf5", {"chunk_images": BLOCK}, True),
+                                                     ("npy", {}, False), ("hdf5", {}, False)])
+def test_batch_mode_reads_once_sorted_and_restores_the_order(tmp_path, fmt, options, sorted_read):
+    """One read per batch: sorted for chunked storage; in the sampler's order for a memory-mapped
+    gather (``gathers_any_order``), where sorting would only add a copy."""
+    reader = write(fmt, IMAGES, LABELS, tmp_path / "set", **options)
+    assert reader.gathers_any_order is not sorted_read
     dataset = BatchDataset(reader)
     asked = [40, 3, 17, 3, 250]
     with mock.patch.object(reader, "read", wraps=reader.read) as read:
         images, labels = dataset.__getitems__(asked)
     assert read.call_count == 1
-    assert list(read.call_args.args[0]) == sorted(asked)
+    assert list(read.call_args.args[0]) == (sorted(asked) if sorted_read else asked)
     np.testing.assert_array_equal(images.numpy(), IMAGES[asked])
     np.testing.assert_array_equal(labels.numpy(), LABELS[asked])
 

@@ -99,6 +99,9 @@ class Reader(abc.ABC):
     block_size: int = 1
     #: Whether :meth:`read` returns device (CuPy) arrays rather than NumPy.
     on_device: bool = False
+    #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
+    #: batch then restoring its order would only add a copy, so callers may skip it.
+    gathers_any_order: bool = False
 
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -119,7 +122,8 @@ class Reader(abc.ABC):
 
     @abc.abstractmethod
     def _read_sorted(self, indices: np.ndarray) -> np.ndarray:
-        """Images at strictly increasing, in-range ``indices``."""
+        """Images at strictly increasing, in-range ``indices`` (any in-range indices when
+        ``gathers_any_order``)."""
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._read_sorted(np.arange(start, stop))
@@ -148,7 +152,7 @@ class Reader(abc.ABC):
         idx = self._check_indices(indices)
         if idx.size == 0:
             return np.empty((0, *self.image_shape), np.uint8)
-        if idx.size == 1 or bool(np.all(idx[1:] > idx[:-1])):
+        if self.gathers_any_order or idx.size == 1 or bool(np.all(idx[1:] > idx[:-1])):
             return self._read_sorted(idx)
         unique, inverse = np.unique(idx, return_inverse=True)
         return self._read_sorted(unique)[inverse]

@@ -50,6 +50,7 @@ class Hdf5Reader(Reader):
         if read_path == "chunks" and not self.chunk_images:
             read_path = "direct"  # a contiguous dataset has one "chunk": direct is the same read
         self.read_path = read_path
+        self.gathers_any_order = read_path == "direct" and not self.chunk_images
         if read_path == "direct":
             self._mapped()  # fail at open, not in a worker, when the raw data is truncated
 

@@ -32,6 +32,7 @@ def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> n
 
 class NpyReader(Reader):
     _handles = ("_images",)
+    gathers_any_order = True
 
     def __init__(self, path, manifest):
         super().__init__(path, manifest)
