@@ -56,6 +56,7 @@ class ZarrReader(Reader):
                 raise ValueError("zarr: codec_pipeline='zarrs' needs the zarrs package (pip install zarrs)") from None
         self.read_path = read_path
         self.codec_pipeline = codec_pipeline
+        self.fork_safe = codec_pipeline != "zarrs"  # the Rust thread pool deadlocks in a forked child
         self.concurrency = int(concurrency or manifest["options"]["concurrency"])
         super().__init__(path, manifest)
         images = self.images
