@@ -124,7 +124,8 @@ def test_sample_mode_reads_one_image_at_a_time(reader):
 
 
 # -- block mode ------------------------------------------------------------------------------------
-def test_block_mode_reads_whole_aligned_blocks(reader):
+def test_block_mode_reads_whole_aligned_blocks(tmp_path):
+    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK)
     with mock.patch.object(reader, "read_range", wraps=reader.read_range) as read_range:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
@@ -132,6 +133,18 @@ def test_block_mode_reads_whole_aligned_blocks(reader):
         start, stop = call.args
         assert start % BLOCK == 0 and (stop % BLOCK == 0 or stop == N), (start, stop)
     assert sum(stop - start for start, stop in (c.args for c in read_range.call_args_list)) == N
+
+
+def test_block_mode_over_a_memory_map_gathers_whole_aligned_blocks(reader):
+    """A memory-mapped reader gets each window in one gather, of whole aligned blocks."""
+    assert reader.gathers_any_order
+    with mock.patch.object(reader, "read", wraps=reader.read) as read:
+        ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
+    assert sorted(ids.tolist()) == list(range(N))
+    for call in read.call_args_list:
+        blocks = np.unique(np.asarray(call.args[0]) // BLOCK)
+        expected = np.concatenate([np.arange(b * BLOCK, min((b + 1) * BLOCK, N)) for b in blocks])
+        np.testing.assert_array_equal(np.sort(call.args[0]), expected)
 
 
 def test_block_windows_are_unions_of_shuffled_blocks(reader):
