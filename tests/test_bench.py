@@ -108,7 +108,7 @@ def test_bench_notebook_fails_at_once_on_bad_parameters(tmp_path, args, message)
 
 # -- the sweep -------------------------------------------------------------------------------------
 @pytest.mark.timeout(300)
-def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys):
+def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatch):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({
         "defaults": {"dataset": "synthetic", "limit": 600, "epochs": 1, "batch_size": 128, "model": "emulate"},
@@ -117,7 +117,8 @@ def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys):
                   {"fmt": "cupy", "access": "batch"}],  # skipped without CUDA
     }))
     results = tmp_path / "results"
-    failures = sweep.run_grid(grid, results_dir=results)
+    monkeypatch.chdir(tmp_path)
+    failures = sweep.run_grid(grid, results_dir="results")  # relative to where the sweep is started
     names = sorted(p.stem for p in results.glob("*.json"))
     assert names == sorted(sweep.run_name(p) for p in sweep.load_grid(grid)[:2])
     for name in names:  # the executed notebook sits beside its record
