@@ -23,6 +23,7 @@ from ..machine import peak_rss_mb
 from ..sources.base import DEFAULT_CHUNK, Source
 
 MANIFEST = "manifest.json"
+CHUNK_BYTES = 64 * 2**20  # decoded images a writer holds at once, at most (about)
 MANIFEST_VERSION = 1
 
 
@@ -271,14 +272,19 @@ class Format(abc.ABC):
             raise ValueError(f"format {self.name!r}: option {key} must be {bound}, got {value}")
 
     # -- write ------------------------------------------------------------------------------
-    def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int = DEFAULT_CHUNK,
+    def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int | None = None,
               progress: bool | None = None, **options) -> dict:
         """Convert ``source`` into this format at directory ``path``; streaming and atomic.
+
+        ``chunk_size``: images pulled from the source at a time (default: up to 1024, at most
+        about 64 MiB of decoded images), which bounds the writer's memory.
 
         Returns the write statistics: ``bytes_on_disk``, ``seconds``, ``n``, ``image_shape``,
         ``options``, ``raw_bytes``, ``peak_rss_mb`` and ``path``.
         """
         options = self.resolve_options(options)
+        if chunk_size is None:
+            chunk_size = max(1, min(DEFAULT_CHUNK, CHUNK_BYTES // int(np.prod(source.image_shape))))
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
