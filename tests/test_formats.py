@@ -34,7 +34,7 @@ LOSSLESS = [
     ("zarr", {"codec": "blosc", "chunk_images": 100}),
 ]
 READ_PATHS = {"hdf5": [{"read_path": p} for p in ("direct", "chunks", "index", "fancy")],
-              "zarr": [{"read_path": "oindex"}, {"read_path": "chunks"}, {"codec_pipeline": "zarrs"}]}
+              "zarr": [{"read_path": "oindex"}, {"read_path": "chunks"}]}
 
 
 def has_cuda() -> bool:
@@ -371,37 +371,6 @@ def test_dataloader_workers_read_the_same_bytes(tmp_path, fmt, context):
                                          multiprocessing_context=context)
     batches = torch.cat(list(loader)).numpy()
     np.testing.assert_array_equal(batches, reader.read(np.arange(64)))
-
-
-def _read_in_forked_child(reader, queue):
-    try:
-        reader.read([0])
-        queue.put("read")
-    except FormatError as exc:
-        queue.put(str(exc))
-
-
-@pytest.mark.timeout(120)
-def test_zarrs_pipeline_never_hangs_in_forked_workers(tmp_path):
-    """The zarrs Rust thread pool deadlocks in a forked child: loaders spawn their workers instead,
-    an explicit fork is refused, and a forked process gets an error rather than a hang."""
-    import multiprocessing
-
-    from thesis_lib import loading
-
-    source = random_source(256)
-    formats.get("zarr").write(source, tmp_path / "ds", progress=False, chunk_images=32)
-    reader = formats.get("zarr").open(tmp_path / "ds", codec_pipeline="zarrs")
-    reader.read_range(0, 64)  # the thread pool now runs in this process
-    loader = loading.make_loader(reader, batch_size=64, mode="block", workers=2, normalize=False)
-    assert len(torch.cat([x for x, _ in loader.raw_batches()])) == 256
-    with pytest.raises(ValueError, match="use mp_context='spawn'"):
-        loading.make_loader(reader, batch_size=64, workers=2, mp_context="fork")
-    queue = multiprocessing.get_context("fork").Queue()
-    child = multiprocessing.get_context("fork").Process(target=_read_in_forked_child, args=(reader, queue))
-    child.start()
-    assert "cannot be used in a forked process" in queue.get(timeout=60)
-    child.join(timeout=30)
 
 
 # -- cupy ------------------------------------------------------------------------------------------

@@ -490,9 +490,8 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
 
     Options (``**mode_options``): every mode takes ``normalize``, ``mean``, ``std`` and
     ``crop_padding`` (augmentation's padding, default ``image_size // 8``); the DataLoader modes
-    (``sample``, ``batch``, ``block``) take ``mp_context`` (default ``"fork"`` on Linux, and
-    ``"spawn"`` for a reader that is not ``fork_safe``; or ``"spawn"``, ``"forkserver"``) and
-    ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
+    (``sample``, ``batch``, ``block``) take ``mp_context`` (``"fork"`` on Linux, or ``"spawn"``,
+    ``"forkserver"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
     ``reader.block_size``, the default) and ``window`` (blocks shuffled together, default 8);
     ``resident`` takes ``chunk_size`` (images per read while loading).
     """
@@ -505,11 +504,6 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     if reader.on_device and workers and mode != "resident":
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
-    if workers and mode != "resident" and not getattr(reader, "fork_safe", True):
-        if options["mp_context"] == "fork" and "mp_context" in mode_options:
-            raise ValueError(f"make_loader: reader {reader} cannot be used in forked workers (it would "
-                             "hang); use mp_context='spawn'")
-        options["mp_context"] = "spawn"
     device = torch.device(device)
     rank, world_size = resolve_rank(distributed, rank, world_size)
     n = len(reader)

@@ -103,9 +103,6 @@ class Reader(abc.ABC):
     #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
     #: batch then restoring its order would only add a copy, so callers may skip it.
     gathers_any_order: bool = False
-    #: False when a forked child cannot use this reader (a library whose thread pool does not
-    #: survive fork); DataLoader workers must then be spawned.
-    fork_safe: bool = True
 
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -139,9 +136,6 @@ class Reader(abc.ABC):
         survive that, so a handle is reopened whenever the process id changed.
         """
         if self._pid != os.getpid():
-            if not self.fork_safe:
-                raise FormatError(f"{self.path}: this reader cannot be used in a forked process (it would "
-                                  "hang); start DataLoader workers with the 'spawn' context")
             for handle in self._handles:
                 self.__dict__.pop(handle, None)
             self._pid = os.getpid()

@@ -5,8 +5,7 @@ file, which matters on filesystems that dislike many small files), codec (none, 
 a CRC32C checksum per chunk, and zarr's async concurrency.
 
 Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
-concurrent fetch of every chunk touched; a contiguous block is a plain slice. The open option
-``codec_pipeline="zarrs"`` swaps in the Rust codec pipeline of the ``zarrs`` package. Missing chunks are
+concurrent fetch of every chunk touched; a contiguous block is a plain slice. Missing chunks are
 the dangerous case: zarr silently returns the fill value for them, so chunks are always written
 (``write_empty_chunks``) and :meth:`ZarrReader.__init__` counts the stored chunk objects.
 """
@@ -23,9 +22,6 @@ from .base import Format, Reader, aligned
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks")
-# zarr-python's own codec pipeline, or the Rust one from the `zarrs` package (same bytes, several
-# times faster on contiguous reads; zarr reads the setting when an array is opened).
-CODEC_PIPELINES = {"zarr": "zarr.core.codec_pipeline.BatchedCodecPipeline", "zarrs": "zarrs.ZarrsCodecPipeline"}
 
 
 def _compressors(codec: str, level: int):
@@ -43,20 +39,10 @@ def _count_files(folder: str) -> int:
 class ZarrReader(Reader):
     _handles = ("_group",)
 
-    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int | None = None,
-                 codec_pipeline: str = "zarr"):
+    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int | None = None):
         if read_path not in READ_PATHS:
             raise ValueError(f"zarr: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
-        if codec_pipeline not in CODEC_PIPELINES:
-            raise ValueError(f"zarr: unknown codec_pipeline {codec_pipeline!r}; valid: {', '.join(CODEC_PIPELINES)}")
-        if codec_pipeline == "zarrs":
-            try:
-                import zarrs  # noqa: F401
-            except ImportError:
-                raise ValueError("zarr: codec_pipeline='zarrs' needs the zarrs package (pip install zarrs)") from None
         self.read_path = read_path
-        self.codec_pipeline = codec_pipeline
-        self.fork_safe = codec_pipeline != "zarrs"  # the Rust thread pool deadlocks in a forked child
         self.concurrency = int(concurrency or manifest["options"]["concurrency"])
         super().__init__(path, manifest)
         images = self.images
@@ -76,8 +62,7 @@ class ZarrReader(Reader):
                               f"(zarr would silently fill the missing ones)")
 
     def _open_group(self):
-        zarr.config.set({"async.concurrency": self.concurrency,
-                         "codec_pipeline.path": CODEC_PIPELINES[self.codec_pipeline]})
+        zarr.config.set({"async.concurrency": self.concurrency})
         try:
             return zarr.open_group(str(self.path), mode="r")
         except Exception as exc:  # zarr raises many types for damaged metadata
