@@ -126,9 +126,12 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     for repeat in range(config.repeats):
         torch.manual_seed(config.seed)
         model = models.build(config.model, num_classes, image_size) if training_model else None
+        # An emulated accelerator stands in for the device, including the device-side transforms
+        # (augment, normalise): the host only reads, collates and hands over uint8 batches.
         loader = loading.make_loader(reader, batch_size=config.batch_size, mode=config.access, shuffle=True,
                                      workers=config.workers, seed=config.seed, device=device,
-                                     augment=training_model, distributed=config.distributed)
+                                     augment=training_model, normalize=training_model,
+                                     distributed=config.distributed)
         result = training.fit(model, loader, eval_loader, epochs=config.epochs, device=device,
                               num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
                               cache=config.cache, progress=progress and rank == 0, **fit_options)
