@@ -85,8 +85,8 @@ def cmd_appendix(args) -> None:
 
 def cmd_convertbench(args) -> None:
     from . import convertbench
-    convertbench.main(dataset=args.dataset, image_size=args.image_size, sizes=args.sizes, fmts=args.fmt,
-                      out=args.out)
+    convertbench.main(dataset=args.dataset, root=args.root, image_size=args.image_size, sizes=args.sizes,
+                      fmts=args.fmt, out=args.out)
 
 
 def cmd_loaderbench(args) -> None:
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convertbench", help="write time, bytes on disk and peak memory of each format's writer")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive)")
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_000])
     p.add_argument("--fmt", action="append", help="format (repeatable; default: all)")
     p.add_argument("--out", default=None)

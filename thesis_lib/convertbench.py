@@ -26,8 +26,8 @@ def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
-name, size, limit, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-source = sources.load(sys.argv[5], image_size=size, limit=limit)
+name, size, limit, out, dataset, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:7]
+source = sources.load(dataset, root or None, image_size=size, limit=limit)
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
 before = status("VmRSS")
@@ -36,22 +36,22 @@ print(json.dumps({**stats, "baseline_rss_mb": before, "peak_rss_mb": status("VmH
 """
 
 
-def convert_in_child(fmt: str, dataset: str, image_size: int, limit: int, target: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, fmt, str(image_size), str(limit), str(target), dataset],
-                            capture_output=True, text=True)
+def convert_in_child(fmt: str, dataset: str, image_size: int, limit: int, target: Path, root: str | None) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, fmt, str(image_size), str(limit), str(target), dataset,
+                             root or ""], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"converting {dataset} to {fmt} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main(*, dataset: str = "synthetic", image_size: int = 32, sizes=(10_000, 40_000), fmts=None,
-         out: str | Path | None = None, workdir: str | Path | None = None) -> pd.DataFrame:
+def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int = 32, sizes=(10_000, 40_000),
+         fmts=None, out: str | Path | None = None, workdir: str | Path | None = None) -> pd.DataFrame:
     fmts = fmts or formats.names()
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir or paths.data_dir("tmp")) as tmp:
         for limit in sizes:
             for fmt in fmts:
-                stats = convert_in_child(fmt, dataset, image_size, limit, Path(tmp) / f"{fmt}-{limit}")
+                stats = convert_in_child(fmt, dataset, image_size, limit, Path(tmp) / f"{fmt}-{limit}", root)
                 rows.append({"fmt": fmt, "n": limit, "raw_mb": stats["raw_bytes"] / 2**20,
                              "on_disk_mb": stats["bytes_on_disk"] / 2**20, "write_s": stats["seconds"],
                              "img_per_s": limit / stats["seconds"], "peak_rss_mb": stats["peak_rss_mb"],
