@@ -423,11 +423,8 @@ class ResidentLoader(Loader):
         self.sampler.set_epoch(epoch)
 
     def raw_batches(self) -> Iterator[Batch]:
-        order = torch.tensor(list(self.sampler), dtype=torch.int64, device=self.images.device)
-        for batch in order.split(self.batch_size):
-            if len(batch) < self.batch_size and self.drop_last:
-                break
-            yield self.images[batch], self.labels[batch]
+        for rows in ArrayBatches(self.sampler, self.batch_size, self.drop_last):
+            yield gather_rows(self.images, rows), gather_rows(self.labels, rows)
 
 
 def read_resident(reader, device: torch.device, chunk_size: int) -> torch.Tensor:
