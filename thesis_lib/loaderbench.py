@@ -9,7 +9,6 @@ the workers (CPU cores) each format needs to keep one H100 busy.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import time
