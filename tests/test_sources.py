@@ -442,7 +442,7 @@ def test_hires_missing_root(tmp_path):
 
 def test_names_and_unknown_name():
     assert sources.names() == ["synthetic", "cifar10", "tiny-imagenet", "imagefolder", "hires"]
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid names: synthetic, cifar10"):
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid datasets: synthetic, cifar10"):
         sources.load("mnist")
 
 

@@ -16,6 +16,8 @@ from torch import nn
 from torchvision import models as tv
 from torchvision.models.googlenet import BasicConv2d
 
+from .registry import pick
+
 #: Largest image side (px) that gets the small-image stem.
 SMALL_IMAGE_MAX = 64
 
@@ -96,12 +98,11 @@ def names() -> list[str]:
 
 def build(name: str, num_classes: int, image_size: int) -> nn.Module:
     """The model called ``name`` for ``num_classes`` classes and square ``image_size`` px images."""
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(_BUILDERS)}")
+    builder = pick(_BUILDERS, name, "model")
     if num_classes < 1 or image_size < 1:
         raise ValueError(f"build({name!r}): num_classes and image_size must be >= 1, "
                          f"got {num_classes} and {image_size}")
-    return _BUILDERS[name](num_classes, image_size)
+    return builder(num_classes, image_size)
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from ..registry import pick
 from .base import Format, Reader, read_manifest
 
 _MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format"}
@@ -19,9 +20,7 @@ def names() -> list[str]:
 
 def get(name: str) -> Format:
     """The format called ``name``; ValueError listing the valid names otherwise."""
-    if name not in _MODULES:
-        raise ValueError(f"unknown format {name!r}; valid formats: {', '.join(_MODULES)}")
-    module = importlib.import_module(f".{_MODULES[name]}", __name__)
+    module = importlib.import_module(f".{pick(_MODULES, name, 'format')}", __name__)
     return module.FORMAT
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm import tqdm
 
+from ..registry import pick
 from .base import DEFAULT_CHUNK, ArraySource, LimitedSource, ResizedSource, Source
 from .cifar10 import open_cifar10
 from .hires import open_hires
@@ -49,9 +50,7 @@ def options(name: str) -> dict[str, object]:
 
 
 def _opener(name: str) -> Callable[..., Source]:
-    if name not in _OPENERS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(_OPENERS)}")
-    return _OPENERS[name]
+    return pick(_OPENERS, name, "dataset")
 
 
 def load(name: str, root: str | os.PathLike | None = None, *, split: str = "train",
