@@ -125,28 +125,27 @@ class Hdf5Reader(Reader):
         except OSError as exc:  # a checksum or decompression failure inside HDF5
             raise FormatError(f"{self.file_path}: image data unreadable ({exc})") from None
 
-    def _gather_direct(self, indices):
-        maps = self._mapped()
-        if len(maps) == 1:
-            return maps[0][indices]
+    def _gather_by_chunk(self, indices, chunk_images):
+        """Images at sorted ``indices``, one ``chunk_images(c)`` call per chunk ``c`` touched;
+        that call returns the chunk's images, indexed from the chunk's first image."""
         per_chunk = self.chunk_images
         out = np.empty((len(indices), *self.image_shape), np.uint8)
         chunk_ids = indices // per_chunk
         bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(indices)]):
-            out[lo:hi] = maps[chunk_ids[lo]][indices[lo:hi] - chunk_ids[lo] * per_chunk]
+            chunk = int(chunk_ids[lo])
+            out[lo:hi] = chunk_images(chunk)[indices[lo:hi] - chunk * per_chunk]
         return out
+
+    def _gather_direct(self, indices):
+        maps = self._mapped()
+        if len(maps) == 1:
+            return maps[0][indices]
+        return self._gather_by_chunk(indices, maps.__getitem__)
 
     def _gather_chunks(self, indices):
         dset, per_chunk = self.images, self.chunk_images
-        out = np.empty((len(indices), *self.image_shape), np.uint8)
-        chunk_ids = indices // per_chunk
-        bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(indices)]):
-            first = chunk_ids[lo] * per_chunk
-            chunk = dset[first:min(first + per_chunk, self.n)]
-            out[lo:hi] = chunk[indices[lo:hi] - first]
-        return out
+        return self._gather_by_chunk(indices, lambda c: dset[c * per_chunk:min((c + 1) * per_chunk, self.n)])
 
     def _read_range(self, start, stop):
         if self.read_path == "direct" and len(self._mapped()) == 1:
