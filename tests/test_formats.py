@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,13 @@ def random_source(n=300, size=16, seed=0) -> ArraySource:
 
 def all_images(source) -> np.ndarray:
     return np.concatenate([images for images, _ in source.chunks(256)])
+
+
+def assert_only_published(folder, name) -> None:
+    """``folder`` holds the dataset ``name`` (a pointer and its one version) and nothing else:
+    no partial build, no moved-away copy, no superseded version."""
+    assert sorted(p.name for p in folder.iterdir()) == [f".{name}.versions", name]
+    assert len(list((folder / f".{name}.versions").iterdir())) == 1
 
 
 def assert_round_trip(reader, source, rng) -> None:
@@ -129,7 +137,22 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, fmt):
         f.write(random_source(20), tmp_path / "ds", progress=False)
     f.write(random_source(30, seed=5), tmp_path / "ds", overwrite=True, progress=False)
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["n"] == 30
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary siblings left
+    assert_only_published(tmp_path, "ds")
+
+
+def test_a_plain_dataset_folder_opens_and_is_overwritten_into_a_version(tmp_path):
+    """A dataset written before versions existed is a plain folder: it still opens, and overwriting
+    it moves it among the versions, where it is deleted once nothing reads it."""
+    formats.get("npy").write(random_source(20), tmp_path / "ds", progress=False)
+    version = (tmp_path / "ds").resolve()
+    (tmp_path / "ds").unlink()
+    shutil.move(version, tmp_path / "ds")
+    shutil.rmtree(tmp_path / ".ds.versions")
+    with formats.get("npy").open(tmp_path / "ds") as reader:
+        assert len(reader) == 20
+    formats.get("npy").write(random_source(30), tmp_path / "ds", overwrite=True, progress=False)
+    assert (tmp_path / "ds").is_symlink() and len(formats.get("npy").open(tmp_path / "ds")) == 30
+    assert_only_published(tmp_path, "ds")
 
 
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
@@ -247,7 +270,7 @@ def test_zarr_with_a_deleted_chunk_or_shard(tmp_path, options):
     stored = sorted(p for p in (tmp_path / "ds" / "images" / "c").rglob("*") if p.is_file())
     assert len(stored) == -(-100 // (options.get("shard_images") or options["chunk_images"]))
     stored[1].unlink()
-    with pytest.raises(FormatError, match="chunk files present"):
+    with pytest.raises(FormatError, match=f"{stored[1].name}: missing"):
         formats.get("zarr").open(tmp_path / "ds")
 
 
@@ -342,7 +365,7 @@ def test_killed_writer_leaves_nothing_openable(tmp_path, fmt):
     assert rerun.returncode == 0, rerun.stderr
     with formats.get(fmt).open(target) as reader:
         assert len(reader) == 400
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # the stale partial was cleaned up
+    assert_only_published(tmp_path, "ds")  # the stale partial was cleaned up
 
 
 # -- worker processes -----------------------------------------------------------------------------

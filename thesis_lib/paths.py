@@ -1,7 +1,9 @@
 """Where datasets, converted copies and results live: ``$THESIS_DATA`` or the repository's ``data/``."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +33,16 @@ def cifar10_jpeg_zip() -> Path | None:
     """The real CIFAR-10 JPEG zip from ``shared/data`` when it is present, else None."""
     path = shared_data_dir() / "cifar10-jpeg.zip"
     return path if path.is_file() else None
+
+
+def read_regular_file(path: str | os.PathLike) -> bytes:
+    """The bytes of ``path``; OSError unless it is a regular file (reading a FIFO would block
+    forever, a directory cannot be read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO must not wait for a writer
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with open(fd, "rb", closefd=False) as file:
+            return file.read()
+    finally:
+        os.close(fd)

@@ -2,27 +2,31 @@
 opens a :class:`Reader` over it.
 
 Every converted dataset is a directory holding the format's payload and ``manifest.json``. The writer
-builds the directory as a hidden ``.NAME.partial-PID`` sibling, writes the manifest last, and renames
-it into place, so an interrupted write leaves nothing that :meth:`Format.open` would accept.
+builds the directory as a hidden ``.NAME.partial-PID-*`` sibling and writes the manifest last, so an
+interrupted write leaves nothing that :meth:`Format.open` would accept; :mod:`.publish` then makes
+it an immutable version and points ``NAME`` at it with one atomic rename.
 """
 from __future__ import annotations
 
 import abc
 import json
+import math
 import os
 import shutil
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import FormatError
+from ..errors import FormatError, SourceError
 from ..machine import peak_rss_mb
-from ..sources.base import DEFAULT_CHUNK, Source
+from ..sources.base import DEFAULT_CHUNK, Source, check_images
+from . import publish
+from .publish import MANIFEST, fsync_dir
 
-MANIFEST = "manifest.json"
 CHUNK_BYTES = 64 * 2**20  # decoded images a writer holds at once, at most (about)
 MANIFEST_VERSION = 1
 
@@ -54,20 +58,11 @@ def aligned(chunks: Iterator[tuple[np.ndarray, np.ndarray]], multiple: int):
         yield np.concatenate(held_images), np.concatenate(held_labels)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _parse_value(text: str, default):
-    """Turn a CLI ``key=value`` string into the type of the option's default."""
+    """Turn a CLI ``key=value`` string into the type of the option's default; a value given as
+    an object must already have that type."""
     if not isinstance(text, str):
-        return text
+        return _checked_type(text, default)
     if isinstance(default, bool):
         if text.lower() in ("1", "true", "yes", "on"):
             return True
@@ -86,6 +81,66 @@ def _parse_value(text: str, default):
         except ValueError:
             return text
     return text
+
+
+def _checked_type(value, default):
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if isinstance(default, int) and not isinstance(default, bool) and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                       or not math.isfinite(value)):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def checked_int(value, what: str, minimum: int, error: type[Exception] = ValueError) -> int:
+    """``value`` as an int >= ``minimum``, else ``error`` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise error(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def read_setting(path: Path, manifest: dict, name: str, given, default: int, minimum: int) -> int:
+    """A reader's integer setting: the open option when ``given``, else the manifest's option (or
+    ``default``); ValueError naming a bad open option, FormatError naming a bad manifest value."""
+    if given is not None:
+        return checked_int(given, f"{manifest['format']}: open option {name}", minimum)
+    value = manifest.get("options", {}).get(name, default)
+    return checked_int(value, f"{Path(path) / MANIFEST}: option {name}", minimum, FormatError)
+
+
+class CheckedChunks:
+    """A source's chunks for a writer, each checked to be what the source claims (uint8 images of
+    its shape, one label per image, labels among its classes, no more images than it reports), and
+    counted, so the writer can tell a short stream from a complete one."""
+
+    def __init__(self, source: Source, chunk_size: int, bar):
+        self.source, self.chunk_size, self.bar = source, chunk_size, bar
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        source = self.source
+        for images, labels in source.chunks(self.chunk_size):
+            where = f"{source.name}: images {self.count}..{self.count + len(images) - 1}"
+            try:
+                images = check_images(np.asarray(images), source.image_shape, where)
+            except ValueError as exc:
+                raise SourceError(str(exc)) from None
+            labels = np.asarray(labels)
+            if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+                raise SourceError(f"{where}: {len(images)} images but labels {labels.dtype} {labels.shape}")
+            if labels.size and (labels.min() < 0 or labels.max() >= len(source.classes)):
+                raise SourceError(f"{where}: a label outside the {len(source.classes)} classes "
+                                  f"0..{len(source.classes) - 1}")
+            if self.count + len(images) > len(source):
+                raise SourceError(f"{source.name}: yielded more images than the {len(source)} it reports")
+            yield images, labels
+            self.count += len(images)
+            self.bar.update(len(images))
 
 
 class Reader(abc.ABC):
@@ -177,17 +232,35 @@ class Reader(abc.ABC):
                 handle.close()
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in self._handles}
+        state = {k: v for k, v in self.__dict__.items() if k not in (*self._handles, "_hold")}
+        state["_held"] = self.__dict__.get("_hold") is not None
+        return state
 
     def __setstate__(self, state):
+        held = state.pop("_held", False)
         self.__dict__.update(state)
         self._pid = os.getpid()
+        if held:  # a reader unpickled in another process (a spawned worker) holds its version too
+            lock = publish.hold(self.path)
+            if lock is None:
+                raise FormatError(f"{self.path}: this version of the dataset was deleted")
+            self._keep(lock)
+
+    def _keep(self, lock) -> None:
+        """Hold the version this reader reads (see :mod:`.publish`) for as long as the reader lives."""
+        self._hold = lock
+        weakref.finalize(self, lock.close)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        """Close the handles and stop holding the version: leaving ``with`` means done with it.
+        (:meth:`close` alone keeps the hold: a loader closes its reader between epochs.)"""
         self.close()
+        lock = self.__dict__.pop("_hold", None)
+        if lock is not None:
+            lock.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path} n={self.n} shape={self.image_shape}>"
@@ -199,6 +272,11 @@ class Reader(abc.ABC):
             raise FormatError(f"{self.path}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
         if len(labels) != self.n:
             raise FormatError(f"{self.path}: {len(labels)} labels but the manifest says {self.n} images")
+        limit = len(self.classes) if self.classes else np.iinfo(np.int64).max
+        if labels.size and (labels.min() < 0 or labels.max() >= limit):
+            bad = labels[(labels < 0) | (labels >= limit)][0]
+            raise FormatError(f"{self.path}: label {bad} is outside the {len(self.classes)} classes "
+                              f"0..{len(self.classes) - 1} of the manifest")
         return labels.astype(np.int64, copy=False)
 
     def _check_indices(self, indices) -> np.ndarray:
@@ -249,6 +327,8 @@ class Format(abc.ABC):
                 resolved[key] = _parse_value(value, self.defaults[key])
             except ValueError as exc:
                 raise ValueError(f"format {self.name!r}: option {key}={value!r}: {exc}") from None
+        if "block_size" in resolved:
+            self.check_range(resolved, "block_size", 1)
         self.validate_options(resolved)
         return resolved
 
@@ -280,19 +360,18 @@ class Format(abc.ABC):
         if chunk_size is None:
             chunk_size = max(1, min(DEFAULT_CHUNK, CHUNK_BYTES // int(np.prod(source.image_shape))))
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+        publish.check_replaceable(path, overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_partials(path)
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        publish.remove_stale(path)
+        tmp = publish.new_partial(path)
         start = time.perf_counter()
         try:
             with tqdm(total=len(source), desc=f"write {self.name}", unit="img", disable=progress is False,
                       leave=False, mininterval=0.5) as bar:
-                chunks = self._counted(source.chunks(chunk_size), bar)
-                extra = self._write(chunks, tmp, source, options)
+                chunks = CheckedChunks(source, chunk_size, bar)
+                extra = self._write(iter(chunks), tmp, source, options)
+            if chunks.count != len(source):
+                raise SourceError(f"{source.name}: yielded {chunks.count} images but reports {len(source)}")
             manifest = {
                 "format": self.name,
                 "version": MANIFEST_VERSION,
@@ -307,8 +386,8 @@ class Format(abc.ABC):
                 **(extra or {}),
             }
             _write_json(tmp / MANIFEST, manifest)
-            _fsync_dir(tmp)
-            self._replace(tmp, path)
+            fsync_dir(tmp)
+            publish.publish(tmp, path, overwrite)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -325,59 +404,79 @@ class Format(abc.ABC):
             "peak_rss_mb": peak_rss_mb(),
         }
 
-    @staticmethod
-    def _counted(chunks, bar):
-        for images, labels in chunks:
-            yield images, labels
-            bar.update(len(images))
-
-    @staticmethod
-    def _remove_stale_partials(path: Path) -> None:
-        """Delete partial siblings left by writers that were killed (their process is gone)."""
-        for partial in path.parent.glob(f".{path.name}.partial-*"):
-            pid = partial.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(partial, ignore_errors=True)
-
-    @staticmethod
-    def _replace(tmp: Path, path: Path) -> None:
-        if not path.exists():
-            os.rename(tmp, path)
-            return
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(path, old)
-        os.rename(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-
     # -- open -------------------------------------------------------------------------------
     def open(self, path, **open_options) -> Reader:
-        """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign."""
-        manifest = read_manifest(path)
-        if manifest.get("format") != self.name:
-            raise FormatError(f"{path}: holds format {manifest.get('format')!r}, not {self.name!r}")
-        return self._open(Path(path), manifest, **open_options)
+        """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign.
+
+        The reader reads the version ``path`` names now (its ``path`` is that version's folder) and
+        holds it, so a later overwrite of ``path`` neither changes nor deletes what it reads.
+        """
+        version, held = publish.resolve(Path(path))
+        try:
+            manifest = _read_manifest_at(version, shown=Path(path))
+            if manifest["format"] != self.name:
+                raise FormatError(f"{path}: holds format {manifest['format']!r}, not {self.name!r}")
+            reader = self._open(version, manifest, **open_options)
+        except BaseException:
+            if held is not None:
+                held.close()
+            raise
+        if held is not None:
+            reader._keep(held)
+        return reader
 
 
 def read_manifest(path) -> dict:
     """The manifest of a converted dataset, or FormatError naming what is wrong."""
     path = Path(path)
-    if not path.is_dir():
+    version, held = publish.resolve(path)
+    try:
+        return _read_manifest_at(version, shown=path)
+    finally:
+        if held is not None:
+            held.close()
+
+
+def _read_manifest_at(folder: Path, shown: Path) -> dict:
+    """The checked manifest in ``folder``, the dataset the user named ``shown``."""
+    if not folder.is_dir():
         hint = ""
-        if any(path.parent.glob(f".{path.name}.partial-*")):
+        if any(shown.parent.glob(f".{shown.name}.partial-*")):
             hint = " (only a partial write is there: the writer was interrupted; write it again)"
-        raise FormatError(f"{path}: no converted dataset here{hint}")
-    file = path / MANIFEST
+        raise FormatError(f"{shown}: no converted dataset here{hint}")
+    file = folder / MANIFEST
     if not file.is_file():
-        raise FormatError(f"{path}: {MANIFEST} is missing, so the write did not complete")
+        raise FormatError(f"{shown}: {MANIFEST} is missing, so the write did not complete")
     try:
         manifest = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{file}: not valid JSON ({exc})") from None
-    for key in ("format", "n", "image_shape"):
+    check_manifest(manifest, file)
+    return manifest
+
+
+def check_manifest(manifest, file: Path) -> None:
+    """FormatError naming ``file`` and the field when a manifest field a reader relies on is
+    missing or of the wrong type or range (a reader must never act on such a value)."""
+    if not isinstance(manifest, dict):
+        raise FormatError(f"{file}: the manifest is not a JSON object")
+    for key in ("format", "n", "image_shape", "options"):
         if key not in manifest:
             raise FormatError(f"{file}: the manifest lacks {key!r}")
-    return manifest
+    if not isinstance(manifest["format"], str):
+        raise FormatError(f"{file}: format must be a string, got {manifest['format']!r}")
+    checked_int(manifest["n"], f"{file}: n", 0, FormatError)
+    shape = manifest["image_shape"]
+    if (not isinstance(shape, list) or len(shape) != 3 or shape[2] != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+        raise FormatError(f"{file}: image_shape must be [height, width, 3], got {shape!r}")
+    for key in ("classes", "class_names"):
+        if not isinstance(manifest.get(key, []), list):
+            raise FormatError(f"{file}: {key} must be a list, got {manifest[key]!r}")
+    if not isinstance(manifest["options"], dict):
+        raise FormatError(f"{file}: options must be a JSON object, got {manifest['options']!r}")
+    if "block_size" in manifest:
+        checked_int(manifest["block_size"], f"{file}: block_size", 1, FormatError)
 
 
 def _write_json(path: Path, obj) -> None:
@@ -396,10 +495,3 @@ def _json_default(obj):
         return str(obj)
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from pathlib import PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import FormatError
+from ..paths import read_regular_file
 from .base import Format, Reader
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
@@ -22,13 +24,16 @@ INDEX = "index.tsv"
 
 
 def _folder_name(class_id: str) -> str:
-    """A class id made safe as a folder name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(class_id)) or "_"
+    """A class id made safe as a folder name (``.`` and ``..`` would name the dataset or its parent)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(class_id)) or "_"
+    return f"_{name}" if name in (".", "..") else name
 
 
 def decode_pil(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
+        if img.mode != "RGB":  # the writer stores 8-bit RGB only; converting e.g. 16-bit would clip
+            raise ValueError(f"stored as PIL mode {img.mode}, not 8-bit RGB")
+        return np.asarray(img)
 
 
 def decode_torchvision(data: bytes) -> np.ndarray:
@@ -60,28 +65,37 @@ class FilesReader(Reader):
         if not index.is_file():
             raise FormatError(f"{index}: missing")
         rel_paths, labels = [], []
-        with open(index) as f:
-            for lineno, line in enumerate(f, 1):
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                    raise FormatError(f"{index}:{lineno}: expected 'path<TAB>label', got {line.rstrip()!r}")
-                rel_paths.append(parts[0])
-                labels.append(int(parts[1]))
+        try:
+            lines = read_regular_file(index).decode("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FormatError(f"{index}: unreadable ({exc})") from None
+        for lineno, line in enumerate(lines, 1):
+            parts = line.split("\t")
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise FormatError(f"{index}:{lineno}: expected 'path<TAB>label', got {line!r}")
+            rel = PurePosixPath(parts[0])
+            if rel.is_absolute() or not rel.parts or ".." in rel.parts or "\\" in parts[0]:
+                raise FormatError(f"{index}:{lineno}: image path {parts[0]!r} points outside the dataset")
+            rel_paths.append(parts[0])
+            labels.append(int(parts[1]))
         self.rel_paths = rel_paths
         return np.asarray(labels, dtype=np.int64)
 
     def _decode_file(self, i: int) -> np.ndarray:
         file = self.path / self.rel_paths[i]
         try:
-            data = file.read_bytes()
+            data = read_regular_file(file)
         except FileNotFoundError:
             raise FormatError(f"{file}: image file missing") from None
+        except OSError as exc:
+            raise FormatError(f"{file}: cannot read image file ({exc.strerror})") from None
         try:
             image = self._decode(data)
-        except (UnidentifiedImageError, OSError, RuntimeError, ValueError) as exc:
-            raise FormatError(f"{file}: cannot decode image ({exc})") from None
-        if image.shape != self.image_shape:
-            raise FormatError(f"{file}: decoded shape {image.shape}, expected {self.image_shape}")
+        except (UnidentifiedImageError, OSError, RuntimeError, ValueError, SyntaxError) as exc:
+            # PIL raises SyntaxError for a broken PNG chunk
+            raise FormatError(f"{file}: cannot decode image ({type(exc).__name__}: {exc})") from None
+        if image.shape != self.image_shape or image.dtype != np.uint8:
+            raise FormatError(f"{file}: decoded {image.dtype} {image.shape}, expected uint8 {self.image_shape}")
         return image
 
     def _read_sorted(self, indices):

@@ -20,10 +20,38 @@ import h5py
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format, Reader, read_setting
 
 READ_PATHS = ("auto", "direct", "chunks", "index", "fancy")
 COMPRESSIONS = ("none", "gzip", "lzf")
+RDCC_NBYTES = 16 * 2**20  # h5py's default chunk cache is 1 MiB: too small for a batch's chunks
+LABEL_CHUNK = 2**16  # labels per chunk when labels are checksummed (Fletcher-32 needs chunking)
+
+
+def check_storage(file_path, dset: h5py.Dataset) -> None:
+    """FormatError unless every byte of ``dset`` was written and lies inside the file.
+
+    HDF5 reads a chunk that was never written (or a contiguous dataset never allocated) as its
+    fill value, zeros, without complaint; a file cut short loses the data at its end.
+    """
+    where = f"{file_path}: dataset {dset.name!r}"
+    size = file_path.stat().st_size
+    if dset.chunks is None:
+        offset, nbytes = dset.id.get_offset(), dset.id.get_storage_size()
+        if dset.size and (offset is None or nbytes < dset.nbytes):
+            raise FormatError(f"{where}: data was never written")
+        if dset.size and offset + nbytes > size:
+            raise FormatError(f"{where}: truncated ({size} bytes, the data needs {offset + nbytes})")
+        return
+    expected = int(np.prod([-(-extent // chunk) for extent, chunk in zip(dset.shape, dset.chunks)]))
+    ends = []
+    dset.id.chunk_iter(lambda info: ends.append(info.byte_offset + info.size))
+    if len(ends) != expected:
+        raise FormatError(f"{where}: {len(ends)} of {expected} chunks stored (HDF5 would read the missing "
+                          "ones as zeros)")
+    end = max(ends, default=0)
+    if end > size:
+        raise FormatError(f"{where}: truncated ({size} bytes, the chunks need {end})")
 
 
 class Hdf5Reader(Reader):
@@ -33,9 +61,11 @@ class Hdf5Reader(Reader):
         if read_path not in READ_PATHS:
             raise ValueError(f"hdf5: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
         self.file_path = path / "data.h5"
-        self.rdcc_nbytes = int(rdcc_nbytes if rdcc_nbytes is not None else manifest["options"]["rdcc_nbytes"])
+        self.rdcc_nbytes = read_setting(path, manifest, "rdcc_nbytes", rdcc_nbytes, RDCC_NBYTES, 0)
         super().__init__(path, manifest)
         dset = self.images
+        for stored in (dset, self._dataset("labels")):
+            check_storage(self.file_path, stored)
         if dset.shape != (self.n, *self.image_shape) or dset.dtype != np.uint8:
             raise FormatError(f"{self.file_path}: dataset 'images' is {dset.dtype} {dset.shape}, "
                               f"expected uint8 {(self.n, *self.image_shape)}")
@@ -69,9 +99,12 @@ class Hdf5Reader(Reader):
 
     def _dataset(self, name: str) -> h5py.Dataset:
         try:
-            return self.file[name]
+            found = self.file[name]
         except KeyError:
             raise FormatError(f"{self.file_path}: the HDF5 file has no dataset {name!r}") from None
+        if not isinstance(found, h5py.Dataset):
+            raise FormatError(f"{self.file_path}: {name!r} is a {type(found).__name__}, not a dataset")
+        return found
 
     @property
     def images(self) -> h5py.Dataset:
@@ -166,7 +199,7 @@ class Hdf5Format(Format):
         "compression": "none",      # none | gzip | lzf
         "compression_level": 4,     # gzip only
         "checksum": False,          # Fletcher-32 per chunk
-        "rdcc_nbytes": 16 * 2**20,  # chunk cache per open file (h5py's default is 1 MiB)
+        "rdcc_nbytes": RDCC_NBYTES,  # chunk cache per open file
         "block_size": 512,          # block-mode unit when contiguous
     }
     reader = Hdf5Reader
@@ -175,6 +208,7 @@ class Hdf5Format(Format):
         self.check_choice(o, "compression", COMPRESSIONS)
         self.check_range(o, "chunk_images", 0)
         self.check_range(o, "compression_level", 0, 9)
+        self.check_range(o, "rdcc_nbytes", 0)
         if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
             raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
 
@@ -190,7 +224,8 @@ class Hdf5Format(Format):
                     layout["compression_opts"] = options["compression_level"]
         with h5py.File(tmp / "data.h5", "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
-            labels = f.create_dataset("labels", shape=(n,), dtype=np.int64)
+            checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}
+            labels = f.create_dataset("labels", shape=(n,), dtype=np.int64, **checked)
             pos = 0
             for chunk, chunk_labels in chunks:
                 images[pos:pos + len(chunk)] = chunk

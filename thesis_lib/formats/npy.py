@@ -6,6 +6,7 @@ indices (done by :meth:`Reader.read`) and gathers, which the kernel turns into p
 from __future__ import annotations
 
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -19,8 +20,8 @@ def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> n
         raise FormatError(f"{file}: missing")
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:  # truncated header or payload, foreign bytes
-        raise FormatError(f"{file}: not a readable .npy file ({exc})") from None
+    except (ValueError, OSError, EOFError, SyntaxError, TokenError) as exc:  # a damaged header or payload
+        raise FormatError(f"{file}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
     if array.dtype != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(shape_tail):
         raise FormatError(
             f"{file}: expected {np.dtype(dtype)} (N, {', '.join(map(str, shape_tail))}) "
@@ -59,9 +60,6 @@ class NpyFormat(Format):
     defaults = {"block_size": 512}
     reader = NpyReader
 
-    def validate_options(self, options):
-        self.check_range(options, "block_size", 1)
-
     def _write(self, chunks, tmp, source, options):
         # Plain appends after the .npy header: writing through a memmap would leave every written
         # page mapped (and counted in RSS) until the end, so memory would grow with the dataset.
@@ -76,8 +74,6 @@ class NpyFormat(Format):
                 np.ascontiguousarray(chunk, dtype=np.uint8).tofile(f)
                 labels[pos:pos + len(chunk)] = chunk_labels
                 pos += len(chunk)
-        if pos != n:
-            raise ValueError(f"{source.name}: yielded {pos} images but reports {n}")
         np.save(tmp / "labels.npy", labels)
         return {"block_size": options["block_size"]}
 

@@ -7,21 +7,29 @@ a CRC32C checksum per chunk, and zarr's async concurrency.
 Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
 concurrent fetch of every chunk touched; a contiguous block is a plain slice. Missing chunks are
 the dangerous case: zarr silently returns the fill value for them, so chunks are always written
-(``write_empty_chunks``) and :meth:`ZarrReader.__init__` counts the stored chunk objects.
+(``write_empty_chunks``) and opening a reader runs :func:`check_stored_objects` on every array,
+before any read path touches it.
 """
 from __future__ import annotations
 
-import os
+import itertools
+import math
+from pathlib import Path
 
 import numpy as np
 import zarr
 import zarr.codecs
+from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
 from ..errors import FormatError
-from .base import Format, Reader, aligned
+from .base import Format, Reader, aligned, read_setting
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks")
+CONCURRENCY = 64
+LEVELS = {"zstd": (-(2**17), 22), "blosc": (0, 9)}  # zstd's fast negative levels down to ZSTD_minCLevel
+SHARD_INDEX_ENTRY = 16  # bytes per inner chunk in a shard index: offset and length, uint64 each
+CRC32C = 4  # bytes a Crc32cCodec appends
 
 
 def _compressors(codec: str, level: int):
@@ -32,8 +40,33 @@ def _compressors(codec: str, level: int):
     return []
 
 
-def _count_files(folder: str) -> int:
-    return sum(len(files) for _, _, files in os.walk(folder))
+def check_stored_objects(folder: Path, array) -> None:
+    """FormatError unless every chunk (or shard) object of ``array`` is stored under its exact key
+    in ``folder`` with a size it can have: exactly the encoded size when nothing compresses, else
+    at least a shard's index plus a byte per chunk. Zarr would read a missing object as zeros; an
+    empty or stray file under another name must not pass for it."""
+    sharding = next((c for c in array.metadata.codecs if isinstance(c, ShardingCodec)), None)
+    outer = array.shards or array.chunks
+    codecs = sharding.codecs if sharding else array.metadata.codecs
+    checksums = sum(isinstance(c, Crc32cCodec) for c in codecs)
+    uncompressed = all(isinstance(c, (BytesCodec, Crc32cCodec)) for c in codecs)
+    chunk_size = math.prod(array.chunks) * array.dtype.itemsize + CRC32C * checksums if uncompressed else 1
+    index_size = 0
+    if sharding:
+        index_size = (math.prod(o // c for o, c in zip(outer, array.chunks)) * SHARD_INDEX_ENTRY
+                      + CRC32C * sum(isinstance(c, Crc32cCodec) for c in sharding.index_codecs))
+    grid = [range(-(-extent // unit)) for extent, unit in zip(array.shape, outer)]
+    for coords in itertools.product(*grid):
+        file = folder / array.metadata.encode_chunk_key(coords)
+        inside = math.prod(-(-(min((k + 1) * o, extent) - k * o) // c)
+                           for k, o, c, extent in zip(coords, outer, array.chunks, array.shape)) if sharding else 1
+        need = index_size + inside * chunk_size
+        size = file.stat().st_size if file.is_file() else None
+        if size is None:
+            raise FormatError(f"{file}: missing (zarr would silently read it as zeros)")
+        if size < need or (uncompressed and size != need):
+            expected = f"{need}" if uncompressed else f"at least {need}"
+            raise FormatError(f"{file}: {size} bytes, expected {expected} (truncated or damaged)")
 
 
 class ZarrReader(Reader):
@@ -43,7 +76,7 @@ class ZarrReader(Reader):
         if read_path not in READ_PATHS:
             raise ValueError(f"zarr: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
         self.read_path = read_path
-        self.concurrency = int(concurrency or manifest["options"]["concurrency"])
+        self.concurrency = read_setting(path, manifest, "concurrency", concurrency, CONCURRENCY, 1)
         super().__init__(path, manifest)
         images = self.images
         if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
@@ -51,15 +84,8 @@ class ZarrReader(Reader):
                               f"expected uint8 {(self.n, *self.image_shape)}")
         self.chunk_images = int(images.chunks[0])
         self.block_size = self.chunk_images
-        self._check_chunks_present(images)
-
-    def _check_chunks_present(self, images) -> None:
-        stored_unit = images.shards[0] if images.shards else images.chunks[0]
-        expected = -(-self.n // stored_unit)
-        found = _count_files(os.path.join(self.path, "images", "c"))
-        if found != expected:
-            raise FormatError(f"{self.path}/images: {found} of {expected} chunk files present "
-                              f"(zarr would silently fill the missing ones)")
+        for name in ("images", "labels"):
+            check_stored_objects(self.path / name, self._array(name))
 
     def _open_group(self):
         zarr.config.set({"async.concurrency": self.concurrency})
@@ -122,7 +148,7 @@ class ZarrFormat(Format):
         "codec": "none",      # none | zstd | blosc
         "level": 3,           # compression level for zstd/blosc
         "checksum": False,    # CRC32C per chunk
-        "concurrency": 64,    # zarr async.concurrency used by readers
+        "concurrency": CONCURRENCY,  # zarr async.concurrency used by readers
     }
     reader = ZarrReader
 
@@ -130,6 +156,8 @@ class ZarrFormat(Format):
         self.check_choice(o, "codec", CODECS)
         self.check_range(o, "chunk_images", 1)
         self.check_range(o, "concurrency", 1)
+        if o["codec"] in LEVELS:
+            self.check_range(o, "level", *LEVELS[o["codec"]])
         if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
@@ -152,7 +180,8 @@ class ZarrFormat(Format):
             images[pos:pos + len(piece)] = piece
             labels[pos:pos + len(piece)] = piece_labels
             pos += len(piece)
-        group.create_array("labels", data=labels, chunks=(max(n, 1),), compressors=None)
+        group.create_array("labels", data=labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
+                           compressors=[zarr.codecs.Crc32cCodec()] if options["checksum"] else None)
         return {"block_size": chunk}
 
 
