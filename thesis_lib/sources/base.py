@@ -7,7 +7,8 @@ formats write from those pieces, so a conversion's memory is bounded by one chun
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -78,6 +79,13 @@ class Source(abc.ABC):
         return f"<{type(self).__name__} {self.name} n={len(self)} shape={self.image_shape}>"
 
 
+def fingerprint(entries: Iterable[tuple]) -> str:
+    """A short hash of ``entries`` (file names with sizes and times, or checksums): what a source's
+    ``spec`` carries so that a converted copy is not reused once the source's files changed."""
+    text = "\n".join(repr(tuple(entry)) for entry in entries)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def check_images(images: np.ndarray, image_shape: Sequence[int], where: str) -> np.ndarray:
     """Check a decoded chunk is uint8 ``(k, *image_shape)``; raise ValueError naming ``where``."""
     if images.dtype != np.uint8 or images.shape[1:] != tuple(image_shape):
@@ -107,10 +115,17 @@ class ArraySource(Source):
         self.classes = list(classes)
         self.class_names = list(class_names) if class_names is not None else list(self.classes)
         self.image_shape = tuple(images.shape[1:])
-        self.spec = spec or {"name": name, "n": len(labels), "shape": list(self.image_shape)}
+        self.spec = spec or {"name": name, "n": len(labels), "shape": list(self.image_shape),
+                             "content": _array_digest(images, labels)}
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
         return self._images[start:stop]
+
+
+def _array_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images))
+    digest.update(np.ascontiguousarray(labels))
+    return digest.hexdigest()[:16]
 
 
 class LimitedSource(Source):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceError
-from .base import BlockedSource
+from .base import BlockedSource, fingerprint
 from .download import dataset_root, extract, find_or_fetch
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -78,7 +78,9 @@ class Cifar10Source(BlockedSource):
         per_batch = [self._labels(path) for path in self.batches]
         self.labels = np.concatenate(per_batch)
         self.block_starts = np.cumsum([0] + [len(labels) for labels in per_batch])
-        self.spec = {"name": self.name, "root": str(folder), "split": split}
+        files = [meta, *self.batches]
+        self.spec = {"name": self.name, "root": str(folder), "split": split,
+                     "content": fingerprint((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)}
 
     def _labels(self, path: Path) -> np.ndarray:
         labels = np.asarray(_field(load_pickle(path), "labels", path), dtype=np.int64)

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SourceError
-from .base import Source
+from ..paths import read_regular_file
+from .base import Source, fingerprint
 from .download import dataset_root
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -38,6 +39,7 @@ class DirStore:
 
     def __init__(self, path: Path):
         self.path = path
+        self._fingerprint = None
 
     def files(self, prefix: str = "") -> list[str]:
         names = []
@@ -49,12 +51,19 @@ class DirStore:
 
     def read(self, name: str) -> bytes:
         try:
-            return (self.path / name).read_bytes()
+            return read_regular_file(self.path / name)
         except OSError as error:
             raise SourceError(f"{self.where(name)}: cannot read ({error.strerror})") from error
 
     def where(self, name: str = "") -> str:
         return str(self.path / name) if name else str(self.path)
+
+    def fingerprint(self) -> str:
+        """Every file's name, size and modification time, hashed."""
+        if self._fingerprint is None:
+            stats = ((name, (self.path / name).stat()) for name in sorted(self.files()))
+            self._fingerprint = fingerprint((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+        return self._fingerprint
 
 
 class ZipStore:
@@ -65,10 +74,21 @@ class ZipStore:
         self.path = path
         try:
             with zipfile.ZipFile(path) as archive:
-                self._names = [n for n in archive.namelist() if not n.endswith("/")]
+                members = [info for info in archive.infolist() if not info.filename.endswith("/")]
         except (zipfile.BadZipFile, OSError) as error:
             raise SourceError(f"{path}: not a readable zip archive ({error})") from error
+        for info in members:
+            _check_member_name(info.filename, self.where(info.filename))
+        self._names = [info.filename for info in members]
+        stat = path.stat()
+        # The central directory's checksums identify every member's bytes without reading them.
+        self._fingerprint = fingerprint([(stat.st_size, stat.st_mtime_ns),
+                                         *((i.filename, i.CRC, i.file_size) for i in members)])
         self._archive, self._pid = None, None
+
+    def fingerprint(self) -> str:
+        """The archive's size and modification time, and every member's name, CRC-32 and size, hashed."""
+        return self._fingerprint
 
     def files(self, prefix: str = "") -> list[str]:
         return [n for n in self._names if n.startswith(prefix) and not _hidden(n)]
@@ -90,6 +110,14 @@ class ZipStore:
         return {**self.__dict__, "_archive": None, "_pid": None}
 
 
+def _check_member_name(name: str, where: str) -> None:
+    """SourceError for a member whose name is absolute or climbs out of the archive (its class
+    would be read as ``""`` or ``..``)."""
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or any(part in ("", ".", "..") for part in parts):
+        raise SourceError(f"{where}: unsafe member name (absolute, empty or '.'/'..' path parts)")
+
+
 def open_store(path: Path) -> DirStore | ZipStore:
     """A folder or a zip file as a store; SourceError when the path is neither."""
     if path.is_dir():
@@ -108,11 +136,24 @@ def _opened(data: bytes, where: str) -> Iterator[Image.Image]:
         raise SourceError(f"{where}: cannot decode image ({error})") from error
 
 
+def _as_rgb(image: Image.Image, where: str) -> Image.Image:
+    """8-bit RGB: 16-bit grey scaled down (PIL's own conversion would clip it to 255); 32-bit
+    integer and float images refused, as their value range is unknown."""
+    if image.mode.startswith("I;16"):
+        wide = np.asarray(image, dtype=np.uint32)
+        image = Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8), mode="L")
+    elif image.mode in ("I", "F"):
+        kind = "32-bit integer" if image.mode == "I" else "floating-point"
+        raise SourceError(f"{where}: a {kind} image (PIL mode {image.mode}) has no known value range; "
+                          "convert it to 8 or 16 bits per channel first")
+    return image.convert("RGB")
+
+
 def decode_image(data: bytes, where: str, size: int | None = None) -> np.ndarray:
-    """Decode to uint8 HWC RGB (grayscale, palette and alpha images too); with ``size``, center-crop
-    to a square and resize to ``size x size``."""
+    """Decode to uint8 HWC RGB (grayscale, 16-bit grayscale, palette and alpha images too); with
+    ``size``, center-crop to a square and resize to ``size x size``."""
     with _opened(data, where) as image:
-        image = image.convert("RGB")
+        image = _as_rgb(image, where)
     if size is not None and image.size != (size, size):
         w, h = image.size
         side = min(w, h)
@@ -142,7 +183,7 @@ class FileSource(Source):
                 self.image_shape = (first.height, first.width, 3)
         else:
             self.image_shape = (image_size, image_size, 3)
-        self.spec = {**spec, "n": len(self.members)}
+        self.spec = {**spec, "n": len(self.members), "content": store.fingerprint()}
         if image_size is not None:
             self.spec["image_size"] = image_size
 
@@ -162,34 +203,53 @@ class FileSource(Source):
         return out
 
 
-def class_tree(names: Sequence[str], split: str, where: str) -> list[tuple[str, str]]:
-    """Sorted ``(class, member)`` pairs of one split of a ``[wrapper/][split/]<class>/<image>`` tree."""
-    parts = [n.split("/") for n in names if is_image(n)]
+def class_tree(names: Sequence[str], split: str, where: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The classes of a ``[wrapper/][split/]<class>/<image>`` tree and the sorted ``(class, member)``
+    pairs of one split.
+
+    The classes are one list for every split: each folder that holds an image in some split (as
+    torchvision's ``find_classes`` takes the class folders), so a class has one index everywhere.
+    A split that lacks one of those folders altogether is a SourceError naming the classes.
+    """
+    everything = [n.split("/") for n in names]
+    parts = [p for p in everything if is_image(p[-1])]
     depth = 0
     # A single wrapper folder (e.g. the archive's own name) above the split or class folders.
     while (parts and len({p[depth] for p in parts}) == 1 and all(len(p) > depth + 2 for p in parts)
            and parts[0][depth] not in SPLIT_FOLDERS):
         depth += 1
-    splits = {p[depth] for p in parts if len(p) > depth + 2} & set(SPLIT_FOLDERS)
+    wrapper = parts[0][:depth] if parts else []
+    everything = [p[depth:] for p in everything if p[:depth] == wrapper]
+    parts = [p[depth:] for p in parts]
+    splits = {p[0] for p in parts if len(p) > 2} & set(SPLIT_FOLDERS)
     if splits:
         if split not in splits:
             raise SourceError(f"{where}: no split {split!r} (found: {', '.join(sorted(splits))})")
-        parts, depth = [p for p in parts if p[depth] == split], depth + 1
+        folders = {s: {p[1] for p in everything if p[0] == s and len(p) > 2} for s in splits}
+        classes = sorted({p[1] for p in parts if p[0] in splits and len(p) > 2})
+        parts, present = [p[1:] for p in parts if p[0] == split], folders[split]
     elif split != "train":
         raise SourceError(f"{where}: has no split folders ({', '.join(SPLIT_FOLDERS)}), "
                           f"so its only split is 'train', not {split!r}")
-    pairs = sorted((p[depth], "/".join(p)) for p in parts if len(p) > depth + 1)
+    else:
+        classes = sorted({p[0] for p in parts if len(p) > 1})
+        present = set(classes)
+    pairs = sorted((p[0], "/".join([*wrapper, *([split] if splits else []), *p])) for p in parts if len(p) > 1)
     if not pairs:
         raise SourceError(f"{where}: wrong layout: expected images in [<split>/]<class>/<image> folders")
-    return pairs
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise SourceError(f"{where}: split {split!r} has no folder for class{'es' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)}, which other splits have images of; its labels would not "
+                          "match theirs")
+    return classes, pairs
 
 
 def imagefolder(path: Path, split: str, image_size: int | None, *, name: str = "imagefolder",
                 names: Mapping[str, str] | None = None) -> FileSource:
     """An image-folder tree (folder or zip) as a source; ``names`` maps folder names to class names."""
     store = open_store(path)
-    pairs = class_tree(store.files(), split, store.where())
-    classes = sorted({c for c, _ in pairs})
+    classes, pairs = class_tree(store.files(), split, store.where())
     index = {c: i for i, c in enumerate(classes)}
     return FileSource(
         store, [m for _, m in pairs], [index[c] for c, _ in pairs], classes=classes,

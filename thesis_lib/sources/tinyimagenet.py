@@ -42,6 +42,20 @@ def _lines(store: Store, name: str) -> list[tuple[int, str]]:
     return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
+def _wnids(store: Store, name: str) -> list[str]:
+    """The class ids in label order; SourceError when there are none or one repeats (a repeated
+    id would leave a label no image can have)."""
+    numbered = _lines(store, name)
+    if not numbered:
+        raise SourceError(f"{store.where(name)}: lists no classes")
+    first_seen: dict[str, int] = {}
+    for number, wnid in numbered:
+        if wnid in first_seen:
+            raise SourceError(f"{store.where(name)}, line {number}: class {wnid!r} repeats line {first_seen[wnid]}")
+        first_seen[wnid] = number
+    return list(first_seen)
+
+
 def _optional_lines(store: Store, name: str) -> list[tuple[int, str]]:
     try:
         return _lines(store, name)
@@ -100,9 +114,7 @@ def open_tiny_imagenet(root: str | os.PathLike | None, split: str, image_size: i
                                   checksum=CHECKSUM, expected=f"{FOLDER}/ (with wnids.txt) or {ARCHIVE}")
     if split not in SPLITS:
         raise SourceError(f"{store.where(prefix)}: tiny-imagenet has no split {split!r} (valid: train, val)")
-    wnids = [line for _, line in _lines(store, prefix + "wnids.txt")]
-    if not wnids:
-        raise SourceError(f"{store.where(prefix + 'wnids.txt')}: lists no classes")
+    wnids = _wnids(store, prefix + "wnids.txt")
     index = {wnid: i for i, wnid in enumerate(wnids)}
     words = dict(line.split("\t", 1) for _, line in _optional_lines(store, prefix + "words.txt") if "\t" in line)
     pairs = SPLITS[split](store, prefix, index)
