@@ -439,7 +439,8 @@ def read_resident(reader, device: torch.device, chunk_size: int) -> torch.Tensor
 
 # -- the factory ---------------------------------------------------------------------------------------
 def resolve_options(mode: str, options: dict) -> dict:
-    """Defaults of ``mode`` merged with ``options``; ValueError naming an unknown mode or option."""
+    """Defaults of ``mode`` merged with ``options``; ValueError naming an unknown mode or option,
+    or an option whose value is invalid."""
     if mode not in MODES:
         raise ValueError(f"unknown access mode {mode!r}; valid modes: {', '.join(MODES)}")
     defaults = {**TRANSFORM_OPTIONS, **MODE_OPTIONS[mode]}
@@ -447,7 +448,37 @@ def resolve_options(mode: str, options: dict) -> dict:
     if unknown:
         raise ValueError(f"make_loader(mode={mode!r}): unknown option {unknown[0]!r}; "
                          f"valid options: {', '.join(sorted(defaults))}")
-    return {**defaults, **options}
+    resolved = {**defaults, **options}
+    check_option_values(resolved)
+    return resolved
+
+
+def check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"make_loader: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_option_values(options: dict) -> None:
+    """ValueError naming the first option whose value would make a loader misbehave (a negative
+    chunk size reads nothing and leaves the resident tensor uninitialised)."""
+    for name in ("chunk_size", "window", "prefetch_factor"):
+        if name in options:
+            check_int(name, options[name], 1)
+    if options.get("block_size") is not None:
+        check_int("block_size", options["block_size"], 1)
+    if options["crop_padding"] is not None:  # 0 is valid: flips without shifts
+        check_int("crop_padding", options["crop_padding"], 0)
+    if not isinstance(options["normalize"], bool):
+        raise ValueError(f"make_loader: normalize must be True or False, got {options['normalize']!r}")
+    for name, low in (("mean", -math.inf), ("std", 0.0)):
+        values = np.asarray(options[name], dtype=object)
+        if values.shape != (3,) or not all(isinstance(v, (int, float, np.number)) and math.isfinite(v)
+                                           and v > low for v in values):
+            bound = "finite numbers" if name == "mean" else "finite numbers > 0"
+            raise ValueError(f"make_loader: {name} must be three {bound} (one per channel), got {options[name]!r}")
+    if "mp_context" in options and options["mp_context"] not in (None, "fork", "spawn", "forkserver"):
+        raise ValueError(f"make_loader: mp_context must be 'fork', 'spawn' or 'forkserver', "
+                         f"got {options['mp_context']!r}")
 
 
 def resolve_rank(distributed: bool, rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -496,10 +527,9 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     """
     started = time.perf_counter()
     options = resolve_options(mode, mode_options)
-    if batch_size < 1:
-        raise ValueError(f"make_loader: batch_size must be >= 1, got {batch_size}")
-    if workers < 0:
-        raise ValueError(f"make_loader: workers must be >= 0, got {workers}")
+    check_int("batch_size", batch_size, 1)
+    check_int("workers", workers, 0)
+    check_int("seed", seed, 0)
     if reader.on_device and workers and mode != "resident":
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
