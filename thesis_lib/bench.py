@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import converted, formats, loading, machine, models, paths, sources, training
+from . import cache, converted, formats, loading, machine, models, paths, sources, training
 from .errors import SourceError
 from .formats.base import _json_default
 from .machine import peak_rss_mb
@@ -23,6 +26,7 @@ from .stats import h100_demand, median_ci
 
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
+MAX_SEED = 2**32 - 1  # NumPy's and most tools' seed range
 
 
 @dataclass
@@ -57,11 +61,14 @@ class BenchConfig:
         for name in ("epochs", "batch_size", "repeats"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("workers", self.workers, minimum=0)
+        _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         for name in ("image_size", "limit", "eval_limit"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
-        if self.emulate_rate is not None and (not isinstance(self.emulate_rate, (int, float)) or self.emulate_rate < 0):
-            raise ValueError(f"emulate_rate must be a number >= 0 (img/s), got {self.emulate_rate!r}")
+        if self.emulate_rate is not None and not _finite_number(self.emulate_rate, minimum=0):
+            raise ValueError(f"emulate_rate must be a finite number >= 0 (img/s), got {self.emulate_rate!r}")
+        if self.lr is not None and not (_finite_number(self.lr, minimum=0) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if self.model != "emulate" and self.emulate_rate is not None:
             raise ValueError("emulate_rate applies only with model='emulate'")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -81,9 +88,16 @@ class BenchConfig:
                 f"-w{self.workers}-b{self.batch_size}-s{self.seed}")
 
 
-def _check_int(name: str, value, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def _check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> None:
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _finite_number(value, *, minimum: float) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and math.isfinite(value)
+            and value >= minimum)
 
 
 def environment() -> dict:
@@ -107,12 +121,16 @@ def _eval_reader(config: BenchConfig):
 def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
     """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
     config.validate()
+    out = record_path(config, out)
     rank, world_size = _init_distributed(config)
     device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
                           limit=config.limit)
     path, conversion = _convert_once(source, config, rank, progress)
     reader = formats.get(config.fmt).open(path)
+    if config.cache == "cold" and not cache.can_evict(reader.path):
+        warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
+                      "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
     training_model = config.model != "emulate"
     eval_reader = _eval_reader(config) if training_model and rank == 0 else None
     num_classes = len(source.classes)
@@ -147,10 +165,33 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     for epoch, total in zip(epochs, totals):
         epoch["samples_per_s_total"] = total
     record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
-    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
     write_record(record, out)
     record["path"] = str(out)
     return record
+
+
+def record_path(config: BenchConfig, out: str | Path | None) -> Path:
+    """Where the run's record goes, checked before any work: a run must not train for an hour
+    and then fail to save what it measured."""
+    path = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    if path.is_dir():
+        raise ValueError(f"out={path} is a folder; give the record's file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"out={path}: cannot write the record there ({exc.strerror or exc})") from None
+    return path
+
+
+def cache_state(requested: str, epochs: list[dict]) -> str:
+    """``cold-unavailable`` when cold epochs were asked for but eviction left the files cached
+    (a memory-backed file system), else what was asked for."""
+    fractions = [e.get("cached_fraction") for e in epochs]
+    if requested == "cold" and any(f is not None and f > cache.COLD_CACHED_LIMIT for f in fractions):
+        return "cold-unavailable"
+    return requested
 
 
 def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
@@ -202,6 +243,7 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "run": config.run_name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **{k: v for k, v in dataclasses.asdict(config).items() if k not in ("fmt_options", "root")},
+        "cache": cache_state(config.cache, epochs),
         "root": config.root,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),
@@ -240,8 +282,19 @@ def write_record(record: dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(_strict(record), indent=2, default=_json_default, allow_nan=False))
     os.replace(tmp, path)
+
+
+def _strict(obj):
+    """``obj`` with NaN and infinities as None (JSON null): strict JSON has no such numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _strict(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(value) for value in obj]
+    return obj
 
 
 def headline(record: dict) -> dict:

@@ -23,6 +23,8 @@ import numpy as np
 
 #: File systems whose files live in memory: eviction cannot drop their pages.
 MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs", "hugetlbfs"})
+#: An epoch whose files were still cached above this fraction after eviction was not cold.
+COLD_CACHED_LIMIT = 0.5
 
 PROT_READ, MAP_SHARED = 0x1, 0x01
 MAP_FAILED = ctypes.c_void_p(-1).value

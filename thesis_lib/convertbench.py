@@ -16,32 +16,51 @@ import pandas as pd
 
 from . import formats, paths
 from .bench import write_record
+from .errors import FormatError, SourceError, ThesisLabError
 
 # Linux keeps a process's peak RSS across fork and exec, so the child would inherit this process's
 # high-water mark: it resets it (clear_refs "5") and reads VmHWM, the peak since the reset.
 CHILD = """
 import json, sys
-from thesis_lib import formats, sources
+from thesis_lib import ThesisLabError, formats, sources
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
 name, size, limit, out, dataset, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:7]
-source = sources.load(dataset, root or None, image_size=size, limit=limit)
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS")
-stats = formats.get(name).write(source, out, progress=False)
+try:
+    source = sources.load(dataset, root or None, image_size=size, limit=limit)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    stats = formats.get(name).write(source, out, progress=False)
+except (ThesisLabError, ValueError, FileExistsError) as exc:  # bad input: the message says it all
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+    sys.exit(1)
 print(json.dumps({**stats, "baseline_rss_mb": before, "peak_rss_mb": status("VmHWM")}))
 """
+# The errors a child reports by name, raised again here with its message (not its traceback).
+CHILD_ERRORS = {error.__name__: error for error in (SourceError, FormatError, ValueError, FileExistsError)}
 
 
 def convert_in_child(fmt: str, dataset: str, image_size: int, limit: int, target: Path, root: str | None) -> dict:
     result = subprocess.run([sys.executable, "-c", CHILD, fmt, str(image_size), str(limit), str(target), dataset,
                              root or ""], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"converting {dataset} to {fmt} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    report = _last_json_line(result.stdout)
+    if result.returncode == 0 and report is not None:
+        return report
+    if report is not None and "error" in report:
+        error = CHILD_ERRORS.get(report["error"], ThesisLabError)
+        raise error(f"converting {dataset} to {fmt}: {report['message']}")
+    raise RuntimeError(f"converting {dataset} to {fmt} failed:\n{result.stderr[-2000:]}")
+
+
+def _last_json_line(stdout: str) -> dict | None:
+    lines = stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
 
 
 def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int = 32, sizes=(10_000, 40_000),

@@ -111,6 +111,9 @@ def main(*, dataset: str = "synthetic", image_size: int = 32, limit: int = 50_00
     cores = os.cpu_count() or 1
     workers = cores if workers is None else workers
     source = sources.load(dataset, image_size=image_size, limit=limit)
+    if len(source) < BATCH:
+        raise ValueError(f"loaderbench: {len(source)} images (limit={limit}) is less than one batch of {BATCH}; "
+                         f"use a limit of at least {BATCH}")
     demand, _ = h100_demand(source.image_shape[0])
     rows = []
 

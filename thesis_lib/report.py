@@ -12,11 +12,22 @@ RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 KERNEL = "thesis-lab"
 
 
+def existing_results_dir(results_dir: str | Path | None) -> Path:
+    """``results_dir`` made absolute (default: ``data/results``); ValueError when it is not a folder,
+    so a misspelt name never renders an empty report."""
+    if not results_dir:
+        return paths.data_dir("results")
+    folder = Path(results_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir?)")
+    return folder
+
+
 def execute_results(results_dir: str | Path | None = None) -> Path:
     """Execute results.ipynb over ``results_dir`` into ``<results_dir>/report/results.ipynb``."""
     import papermill
 
-    results_dir = Path(results_dir).resolve() if results_dir else paths.data_dir("results")
+    results_dir = existing_results_dir(results_dir)
     out = results_dir / "report" / "results.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(RESULTS_NOTEBOOK), str(out), kernel_name=KERNEL, progress_bar=False,
@@ -57,7 +68,7 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 
     ``bench_runs``: names of executed bench notebooks in ``results_dir`` (default: all of them).
     """
-    results_dir = Path(results_dir).resolve() if results_dir else paths.data_dir("results")
+    results_dir = existing_results_dir(results_dir)
     out_dir = Path(out_dir) if out_dir else paths.data_dir("appendix")
     notebooks = sorted((paths.REPO_ROOT / "notebooks").glob("theory_*.ipynb"))
     notebooks.append(execute_results(results_dir))

@@ -39,6 +39,7 @@ import pandas as pd
 import seaborn as sns
 
 from . import paths
+from .cache import COLD_CACHED_LIMIT
 from .stats import h100_demand, median_ci
 
 # Keys without which a JSON file is not a benchmark record.
@@ -50,6 +51,13 @@ RECORD_COLUMNS = ("run", "created", "dataset", "root", "image_size", "limit", "f
                   "epoch_time_s_ci95", "samples_per_s_median", "samples_per_s_ci95", "au_median", "au_ci95",
                   "data_wait_s_median", "bytes_on_disk", "convert_s", "converted_reused", "peak_rss_mb", "accuracy",
                   "f1_macro", "accuracy_per_repeat", "path", "notebook", "epochs_per_repeat")
+# Fields a record must hold as text, and those that must be numbers when present.
+RECORD_TEXT = ("run", "dataset", "fmt", "access", "model")
+RECORD_NUMBERS = ("emulate_rate", "repeats", "batch_size", "workers", "n_train", "bytes_on_disk", "convert_s",
+                  "accuracy", "f1_macro", "epoch_time_s_median", "samples_per_s_median", "au_median",
+                  "data_wait_s_median", "peak_rss_mb", "h100_demand")
+EPOCH_NUMBERS = ("wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au",
+                 "cached_fraction", "loss")
 FORMAT_ORDER = ("files", "npy", "cupy", "hdf5", "zarr")
 ACCESS_ORDER = ("sample", "batch", "block", "resident")
 # Settings that split the `setting` label when they differ between the loaded runs.
@@ -77,7 +85,8 @@ def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
 
 
 def read_record(path: Path) -> dict | None:
-    """One record, or None (with a warning) when the file is not valid JSON or not a record."""
+    """One record, or None (with a warning naming the file) when the file is not valid JSON, not a
+    record, or a record with a field of the wrong type."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -87,7 +96,39 @@ def read_record(path: Path) -> dict | None:
     if missing:
         warnings.warn(f"skipping {path}: not a benchmark record (no {', '.join(missing)})", stacklevel=2)
         return None
+    problem = record_problem(record)
+    if problem:
+        warnings.warn(f"skipping {path}: {problem}", stacklevel=2)
+        return None
     return record
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record: dict) -> str | None:
+    """What is wrong with the types of a record's fields that the figures and tables use, or None."""
+    for key in RECORD_TEXT:
+        if not isinstance(record[key], str):
+            return f"{key} must be text, got {record[key]!r}"
+    if not (_is_number(record["image_size"]) and record["image_size"] >= 1):
+        return f"image_size must be a positive number, got {record['image_size']!r}"
+    for key in RECORD_NUMBERS:
+        if record.get(key) is not None and not _is_number(record[key]):
+            return f"{key} must be a number, got {record[key]!r}"
+    if not isinstance(record.get("fmt_options", {}), dict):
+        return f"fmt_options must be a mapping, got {record['fmt_options']!r}"
+    epochs = record["epochs"]
+    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
+        return "epochs must be a list of per-epoch records"
+    for k, epoch in enumerate(epochs):
+        if not _is_number(epoch.get("wall_s")):
+            return f"epoch {k}: wall_s must be a number, got {epoch.get('wall_s')!r}"
+        wrong = next((key for key in EPOCH_NUMBERS if epoch.get(key) is not None and not _is_number(epoch[key])), None)
+        if wrong:
+            return f"epoch {k}: {wrong} must be a number, got {epoch[wrong]!r}"
+    return None
 
 
 def record_paths(results_dir: Path) -> list[Path]:
@@ -189,7 +230,7 @@ def block_units(runs: pd.DataFrame) -> pd.Series:
     return pd.Series([unit(row) for _, row in runs.iterrows()], index=runs.index, dtype=object)
 
 
-EPOCH_COLUMNS = ("repeat", "epoch", "cold", "wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s",
+EPOCH_COLUMNS = ("repeat", "epoch", "cold", "cached_fraction", "wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s",
                  "samples_per_s_total", "au", "peak_rss_mb", "loss")
 RUN_COLUMNS = ("run", "setting", "workload", "format", "fmt", "access", "cache", "dataset", "image_size",
                "n_train", "model", "emulate_rate", "batch_size", "workers", "device", "world_size", "seed",
@@ -199,7 +240,8 @@ RUN_COLUMNS = ("run", "setting", "workload", "format", "fmt", "access", "cache",
 def epochs_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
     """One row per measured epoch (``wall_s``, ``data_wait_s``, ``compute_s``, ``samples_per_s``,
     ``samples_per_s_total``, ``au``, ``loss``, ``repeat``, ``epoch``, ``cold``...), with the run's
-    configuration columns and ``cache_state`` ("cold" or "warm", per epoch)."""
+    configuration columns and ``cache_state`` ("warm", "cold", or "cold-unavailable" when the
+    eviction left the files cached, per epoch)."""
     runs = records if isinstance(records, pd.DataFrame) else load_records(records)
     columns = [c for c in RUN_COLUMNS if c in runs]
     rows = [{**{c: run[c] for c in columns}, **epoch}
@@ -208,7 +250,10 @@ def epochs_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFra
     epochs = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *EPOCH_COLUMNS, *extra])))
     epochs["samples_per_s_total"] = epochs["samples_per_s_total"].fillna(epochs["samples_per_s"])
     epochs["cold"] = epochs["cold"].fillna(False).astype(bool)
-    epochs["cache_state"] = np.where(epochs["cold"], "cold", "warm")
+    # An epoch whose files stayed cached through the eviction (tmpfs) was not cold, whatever was asked.
+    still_cached = pd.to_numeric(epochs["cached_fraction"], errors="coerce") > COLD_CACHED_LIMIT
+    epochs["cache_state"] = np.select([epochs["cold"] & still_cached, epochs["cold"]],
+                                      ["cold-unavailable", "cold"], "warm")
     return epochs
 
 
@@ -358,7 +403,8 @@ def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
         return message_figure(title, "no cold-cache runs in these records")
     epochs = epochs.merge(cold, on=condition).rename(columns={"cache_state": "page cache"})
     epochs["format / access"] = epochs["format"] + " / " + epochs["access"]
-    return _bar_grid(epochs, x="format / access", y="wall_s", hue="page cache", hue_order=["warm", "cold"],
+    states = [state for state in ("warm", "cold", "cold-unavailable") if state in set(epochs["page cache"])]
+    return _bar_grid(epochs, x="format / access", y="wall_s", hue="page cache", hue_order=states,
                      xlabel="Storage format / access mode", ylabel="Epoch time (s)", title=title)
 
 

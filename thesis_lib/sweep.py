@@ -86,20 +86,21 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
     with tqdm(points, desc="sweep", unit="run") as bar:
-        for point in bar:
-            name = run_name(point)
-            bar.set_postfix_str(name, refresh=True)
-            if _record_complete(results_dir / f"{name}.json"):
-                done += 1
-                continue
-            reason = skip_reason(point)
-            if reason:
-                skipped.append((name, reason))
-                continue
-            try:
+        for k, point in enumerate(bar):
+            name = f"point-{k}"
+            try:  # one failing point, even one whose parameters are invalid, must not stop the sweep
+                name = run_name(point)
+                bar.set_postfix_str(name, refresh=True)
+                if _record_complete(results_dir / f"{name}.json"):
+                    done += 1
+                    continue
+                reason = skip_reason(point)
+                if reason:
+                    skipped.append((name, reason))
+                    continue
                 run_point(point, results_dir)
                 done += 1
-            except Exception as exc:  # one failing point must not stop the sweep
+            except Exception as exc:
                 failures.append((name, _short_error(exc)))
                 (results_dir / f"{name}.error.txt").write_text(traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
