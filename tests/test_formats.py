@@ -155,6 +155,13 @@ def test_a_plain_dataset_folder_opens_and_is_overwritten_into_a_version(tmp_path
     assert_only_published(tmp_path, "ds")
 
 
+def test_overwrite_replaces_an_empty_folder(tmp_path):
+    (tmp_path / "ds").mkdir()
+    formats.get("npy").write(random_source(20), tmp_path / "ds", overwrite=True, progress=False)
+    assert len(formats.get("npy").open(tmp_path / "ds")) == 20
+    assert_only_published(tmp_path, "ds")
+
+
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
 def test_unknown_or_invalid_option_names_it(tmp_path, fmt):
     with pytest.raises(ValueError, match="unknown option 'colour'"):

@@ -247,6 +247,15 @@ def test_checksum_covers_the_labels(tmp_path, fmt, options):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("fmt", ["files", "npy"])
+def test_writers_refuse_source_labels_outside_its_classes(tmp_path, fmt):
+    images = array_source(6).read_range(0, 6)
+    with pytest.raises(SourceError, match="a label outside the 2 classes 0..1"):
+        write(fmt, tmp_path / "ds", ArraySource(images, np.arange(6), classes=["a", "b"]))
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.timeout(30)
 def test_labels_outside_the_classes_are_refused(tmp_path):
     path = write("npy", tmp_path / "ds")
     np.save(path / "labels.npy", np.full(100, 12, np.int64))

@@ -58,12 +58,13 @@ def _points_into_versions(path: Path) -> bool:
 
 def check_replaceable(path: Path, overwrite: bool) -> None:
     """FileExistsError unless writing at ``path`` may go ahead: nothing is there, or ``overwrite``
-    is set and what is there is one of this project's datasets (never a user's file or folder)."""
+    is set and what is there is one of this project's datasets or an empty folder (never a user's
+    file or files)."""
     if not os.path.lexists(path):
         return
     if not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    if _points_into_versions(path) or (path.is_dir() and is_dataset_dir(path)):
+    if _points_into_versions(path) or (path.is_dir() and (is_dataset_dir(path) or not any(path.iterdir()))):
         return
     what = "a file" if path.is_file() else "a folder" if path.is_dir() else "something else"
     raise FileExistsError(f"{path} is {what} that is not a thesis-lab dataset (no {MANIFEST} naming a "

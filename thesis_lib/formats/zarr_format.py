@@ -58,15 +58,20 @@ def check_stored_objects(folder: Path, array) -> None:
     grid = [range(-(-extent // unit)) for extent, unit in zip(array.shape, outer)]
     for coords in itertools.product(*grid):
         file = folder / array.metadata.encode_chunk_key(coords)
-        inside = math.prod(-(-(min((k + 1) * o, extent) - k * o) // c)
-                           for k, o, c, extent in zip(coords, outer, array.chunks, array.shape)) if sharding else 1
-        need = index_size + inside * chunk_size
+        need = index_size + _chunks_inside(coords, outer, array.chunks, array.shape) * chunk_size
         size = file.stat().st_size if file.is_file() else None
         if size is None:
             raise FormatError(f"{file}: missing (zarr would silently read it as zeros)")
         if size < need or (uncompressed and size != need):
             expected = f"{need}" if uncompressed else f"at least {need}"
             raise FormatError(f"{file}: {size} bytes, expected {expected} (truncated or damaged)")
+
+
+def _chunks_inside(coords, outer, inner, shape) -> int:
+    """The chunks of shape ``inner`` that the object (a shard, or a chunk itself) at grid position
+    ``coords`` stores: those that overlap the array (zarr writes no chunk wholly past its end)."""
+    return math.prod(-(-(min((k + 1) * o, extent) - k * o) // c)
+                     for k, o, c, extent in zip(coords, outer, inner, shape))
 
 
 class ZarrReader(Reader):

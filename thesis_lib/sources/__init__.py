@@ -3,8 +3,9 @@
 >>> src = load("synthetic", limit=1000)            # the offline default, CIFAR-10-shaped
 >>> images, labels = next(src.chunks(256))          # uint8 (256, 32, 32, 3), int64 (256,)
 
-Each source's ``spec`` identifies its content exactly, so converted copies are reused only for the
-same images.
+Each source's ``spec`` identifies its content: what it is and how it was read, plus a fingerprint of
+its files (sizes and modification times; for zips, the members' checksums), so converted copies
+are reused only for the same images.
 """
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ class DirStore:
     def fingerprint(self) -> str:
         """Every file's name, size and modification time, hashed."""
         if self._fingerprint is None:
-            stats = ((name, (self.path / name).stat()) for name in sorted(self.files()))
+            root = str(self.path)
+            stats = ((name, os.stat(os.path.join(root, name))) for name in sorted(self.files()))
             self._fingerprint = fingerprint((name, st.st_size, st.st_mtime_ns) for name, st in stats)
         return self._fingerprint
 
