@@ -217,11 +217,19 @@ class Reader(abc.ABC):
 
 
 class Format(abc.ABC):
-    """One storage format: how images are written and how they are read back."""
+    """One storage format: how images are written and how they are read back.
+
+    Two kinds of option, kept apart so a read-time setting never triggers a re-conversion:
+    write options (:attr:`defaults`) change the bytes on disk and key the converted copy; open
+    options (:attr:`open_defaults`: read path, decoder, cache sizes, concurrency, block-mode
+    unit) change only how a reader reads them.
+    """
 
     name: str = ""
-    #: Option name -> default. Unknown options raise ValueError naming them.
+    #: Write option name -> default. Unknown options raise ValueError naming them.
     defaults: dict = {}
+    #: Open (read-time) option name -> default, passed to the reader as keyword arguments.
+    open_defaults: dict = {}
     reader: type[Reader]
 
     # -- what a format provides -------------------------------------------------------------
@@ -238,22 +246,42 @@ class Format(abc.ABC):
 
     # -- options ----------------------------------------------------------------------------
     def resolve_options(self, options: dict) -> dict:
-        """Defaults merged with ``options``; strings (from the CLI) parsed; unknown names rejected."""
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.defaults)) or "none"
-            raise ValueError(f"format {self.name!r}: unknown option {unknown[0]!r}; valid options: {valid}")
-        resolved = dict(self.defaults)
-        for key, value in options.items():
-            try:
-                resolved[key] = _parse_value(value, self.defaults[key])
-            except ValueError as exc:
-                raise ValueError(f"format {self.name!r}: option {key}={value!r}: {exc}") from None
+        """Write-option defaults merged with ``options``; strings (from the CLI) parsed; unknown
+        names rejected, with a pointer to :meth:`resolve_open_options` for a read-time one."""
+        resolved = self._resolve(options, self.defaults, "write", self.open_defaults, "open")
         self.validate_options(resolved)
         return resolved
 
+    def resolve_open_options(self, options: dict) -> dict:
+        """Open-option defaults merged with ``options`` (strings parsed, unknown names rejected)."""
+        resolved = self._resolve(options, self.open_defaults, "open", self.defaults, "write")
+        self.validate_open_options(resolved)
+        return resolved
+
+    def _resolve(self, options: dict, defaults: dict, kind: str, other: dict, other_kind: str) -> dict:
+        if not isinstance(options, dict):
+            raise ValueError(f"format {self.name!r}: {kind} options must be a mapping, got {options!r}")
+        unknown = sorted(set(options) - set(defaults))
+        if unknown:
+            valid = ", ".join(sorted(defaults)) or "none"
+            hint = f" (it is one of the {other_kind} options)" if unknown[0] in other else ""
+            raise ValueError(f"format {self.name!r}: unknown {kind} option {unknown[0]!r}{hint}; "
+                             f"valid {kind} options: {valid}")
+        resolved = dict(defaults)
+        for key, value in options.items():
+            try:
+                resolved[key] = _parse_value(value, defaults[key])
+            except ValueError as exc:
+                raise ValueError(f"format {self.name!r}: {kind} option {key}={value!r}: {exc}") from None
+        return resolved
+
     def validate_options(self, options: dict) -> None:
-        """Raise ValueError naming an option whose value is invalid."""
+        """Raise ValueError naming a write option whose value is invalid."""
+
+    def validate_open_options(self, options: dict) -> None:
+        """Raise ValueError naming an open option whose value is invalid."""
+        if "block_size" in options:
+            self.check_range(options, "block_size", 1)
 
     def check_choice(self, options: dict, key: str, valid) -> None:
         if options[key] not in valid:
@@ -261,9 +289,10 @@ class Format(abc.ABC):
 
     def check_range(self, options: dict, key: str, low: int, high: int | None = None) -> None:
         value = options[key]
-        if value < low or (high is not None and value > high):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+                high is not None and value > high):
             bound = f"{low}..{high}" if high is not None else f">= {low}"
-            raise ValueError(f"format {self.name!r}: option {key} must be {bound}, got {value}")
+            raise ValueError(f"format {self.name!r}: option {key} must be an integer {bound}, got {value!r}")
 
     # -- write ------------------------------------------------------------------------------
     def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int | None = None,
@@ -352,11 +381,15 @@ class Format(abc.ABC):
 
     # -- open -------------------------------------------------------------------------------
     def open(self, path, **open_options) -> Reader:
-        """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign."""
+        """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign.
+
+        ``open_options`` are read-time settings (:attr:`open_defaults`); they never change the data.
+        """
+        options = self.resolve_open_options(open_options)
         manifest = read_manifest(path)
         if manifest.get("format") != self.name:
             raise FormatError(f"{path}: holds format {manifest.get('format')!r}, not {self.name!r}")
-        return self._open(Path(path), manifest, **open_options)
+        return self._open(Path(path), manifest, **options)
 
 
 def read_manifest(path) -> dict:

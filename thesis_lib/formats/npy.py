@@ -34,9 +34,9 @@ class NpyReader(Reader):
     _handles = ("_images",)
     gathers_any_order = True
 
-    def __init__(self, path, manifest):
+    def __init__(self, path, manifest, *, block_size: int = 512):
         super().__init__(path, manifest)
-        self.block_size = int(manifest.get("block_size", 512))
+        self.block_size = block_size
         self.images  # map once at open so a truncated or mismatched file fails here
 
     def _load_labels(self):
@@ -56,11 +56,8 @@ class NpyReader(Reader):
 
 class NpyFormat(Format):
     name = "npy"
-    defaults = {"block_size": 512}
+    open_defaults = {"block_size": 512}  # block-mode unit (images)
     reader = NpyReader
-
-    def validate_options(self, options):
-        self.check_range(options, "block_size", 1)
 
     def _write(self, chunks, tmp, source, options):
         # Plain appends after the .npy header: writing through a memmap would leave every written
@@ -79,7 +76,7 @@ class NpyFormat(Format):
         if pos != n:
             raise ValueError(f"{source.name}: yielded {pos} images but reports {n}")
         np.save(tmp / "labels.npy", labels)
-        return {"block_size": options["block_size"]}
+        return {}
 
 
 FORMAT = NpyFormat()

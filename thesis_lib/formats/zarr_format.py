@@ -39,11 +39,9 @@ def _count_files(folder: str) -> int:
 class ZarrReader(Reader):
     _handles = ("_group",)
 
-    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int | None = None):
-        if read_path not in READ_PATHS:
-            raise ValueError(f"zarr: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
+    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int = 64):
         self.read_path = read_path
-        self.concurrency = int(concurrency or manifest["options"]["concurrency"])
+        self.concurrency = concurrency
         super().__init__(path, manifest)
         images = self.images
         if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
@@ -122,17 +120,23 @@ class ZarrFormat(Format):
         "codec": "none",      # none | zstd | blosc
         "level": 3,           # compression level for zstd/blosc
         "checksum": False,    # CRC32C per chunk
-        "concurrency": 64,    # zarr async.concurrency used by readers
+    }
+    open_defaults = {
+        "read_path": "oindex",  # oindex | chunks
+        "concurrency": 64,      # zarr's async.concurrency while reading
     }
     reader = ZarrReader
 
     def validate_options(self, o):
         self.check_choice(o, "codec", CODECS)
         self.check_range(o, "chunk_images", 1)
-        self.check_range(o, "concurrency", 1)
         if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
+
+    def validate_open_options(self, o):
+        self.check_choice(o, "read_path", READ_PATHS)
+        self.check_range(o, "concurrency", 1)
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)
@@ -153,7 +157,7 @@ class ZarrFormat(Format):
             labels[pos:pos + len(piece)] = piece_labels
             pos += len(piece)
         group.create_array("labels", data=labels, chunks=(max(n, 1),), compressors=None)
-        return {"block_size": chunk}
+        return {}
 
 
 FORMAT = ZarrFormat()
