@@ -62,7 +62,7 @@ def figure_text(fig) -> str:
 
 # --- records with chosen epoch times, in the schema bench writes ---------------------------
 
-TEMPLATE = RECORDS / "synthetic-32-npy-batch-emulate36300-warm-w0-b128-s0.json"
+TEMPLATE = next(RECORDS.glob("synthetic-32-n512-npy-batch-emulate36300-warm-*.json"))
 CIFAR_ROOT = "../shared/data/cifar10-jpeg.zip"
 
 
@@ -72,14 +72,14 @@ def made_record(wall_s: list[float], *, fmt: str = "npy", access: str = "batch",
     """A record as bench writes it (``write_options``/``open_options``, ``config_id``, ``run`` =
     ``<name>-<config_id>``), from a real one, with one epoch per value of ``wall_s``."""
     record = json.loads(TEMPLATE.read_text())
-    del record["fmt_options"]
     config = dict(dataset=dataset, root=root, image_size=image_size, limit=n_train, fmt=fmt, access=access,
                   write_options=write_options or {}, open_options=open_options or {}, **changes)
     config_id = hashlib.sha256(json.dumps([config, len(wall_s)], sort_keys=True).encode()).hexdigest()[:8]
     epochs = [{**record["epochs"][0], "epoch": k, "wall_s": w, "samples_per_s": n_train / w,
                "samples_per_s_total": n_train / w} for k, w in enumerate(wall_s)]
     median, low, high = median_ci(wall_s)
-    return {**record, **config, "config_id": config_id, "emulate_rate": h100_demand(image_size)[0], "run": f"{dataset}-{image_size}-{fmt}-{access}-{config_id}",
+    return {**record, **config, "config": {**record["config"], **config}, "config_id": config_id,
+            "emulate_rate": h100_demand(image_size)[0], "source_name": dataset, "run": f"{dataset}-{image_size}-{fmt}-{access}-{config_id}",
             "n_train": n_train, "source_spec": {"name": dataset, "root": root}, "epochs": epochs,
             "epoch_time_s_median": median, "epoch_time_s_ci95": [low, high]}
 
@@ -132,7 +132,7 @@ def test_load_records_of_an_empty_or_missing_folder(tmp_path):
 def test_labels_name_what_differs_between_runs(records_copy):
     changed = next(p for p in sorted(records_copy.glob("synthetic-*files-batch-convnet*.json")))
     record = json.loads(changed.read_text())
-    edit_record(changed, fmt_options={**record["fmt_options"], "encoding": "jpeg"}, workers=2)
+    edit_record(changed, write_options={**record["write_options"], "encoding": "jpeg"}, workers=2)
     loaded = results.load_records(records_copy).set_index("run")
     assert loaded.loc[record["run"], "format"] == "files (JPEG)"
     assert set(loaded.loc[loaded["fmt"] == "files", "format"]) == {"files (JPEG)", "files (PNG)"}
@@ -259,33 +259,61 @@ def test_figures_come_one_per_dataset_named_in_the_title(runs):
     assert "synthetic" not in figure_text(cifar)
 
 
+def drawn_tick_labels(axis) -> list[matplotlib.text.Text]:
+    """The tick labels of ``axis`` inside its view (matplotlib keeps labels for ticks outside it, undrawn)."""
+    low, high = sorted(axis.get_view_interval())
+    along = 0 if axis.axis_name == "x" else 1
+    return [t for t in axis.get_ticklabels() if low <= t.get_position()[along] <= high]
+
+
+def panel_labels(fig) -> list[matplotlib.text.Text]:
+    """Every panel title and tick label that is drawn."""
+    return [t for ax in fig.axes for t in (ax.title, *drawn_tick_labels(ax.xaxis), *drawn_tick_labels(ax.yaxis))
+            if t.get_text() and t.get_visible()]
+
+
 def overlapping_labels(fig) -> list[tuple[str, str]]:
-    """Pairs of panel titles or x tick labels whose drawn boxes overlap."""
+    """Pairs of panel titles or tick labels whose drawn boxes overlap."""
     renderer = fig.canvas.get_renderer()
-    texts = [t for ax in fig.axes for t in (ax.title, *ax.get_xticklabels()) if t.get_text()]
+    texts = panel_labels(fig)
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
     return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
 
 
-def test_facet_titles_and_format_labels_stay_legible_with_many_panels():
-    long_root = "/data/imagefolder-of-photographs-taken-in-riga-2024.zip"
-    records = [made_record([1.0, 1.1, 1.2], fmt=fmt, dataset="imagefolder", root=long_root, image_size=size,
-                           n_train=n, workers=workers, write_options=options)
-               for size, n, workers in itertools.product((16, 32, 64), (10_000, 25_000, 50_000), (0, 2))
-               for fmt, options in (("zarr", {"chunk_images": 1024, "codec": "zstd"}),
-                                    ("zarr", {"chunk_images": 64, "codec": "none"}), ("npy", {}), ("hdf5", {}),
-                                    ("files", {}))]
+THESIS_VARIANTS = (("npy", {}), ("hdf5", {"chunk_images": 0, "compression": "none"}),
+                   ("hdf5", {"chunk_images": 64, "compression": "gzip"}), ("zarr", {"chunk_images": 64, "codec": "none"}),
+                   ("zarr", {"chunk_images": 1024, "codec": "none"}), ("zarr", {"chunk_images": 64, "codec": "zstd"}),
+                   ("zarr", {"chunk_images": 1024, "codec": "zstd"}), ("files", {"encoding": "png"}),
+                   ("files", {"encoding": "jpeg"}))
+
+
+LONG_ROOTS = ("/data/imagefolder-of-photographs-taken-in-riga-2024.zip", "/data/imagefolder-of-scanned-herbarium-sheets")
+
+
+@pytest.mark.parametrize("roots, sizes, variants", [
+    (LONG_ROOTS, (16, 32, 64), THESIS_VARIANTS[2:7]),  # 18 panels titled by long dataset names: wrapped titles
+    (LONG_ROOTS[:1], (32, 64), THESIS_VARIANTS),        # 6 panels of the thesis grid's 9 format variants
+], ids=["18 panels", "9 variants"])
+def test_facet_titles_and_format_labels_stay_legible(roots, sizes, variants):
+    records = [made_record([1.0, 1.1, 1.2], fmt=fmt, dataset="imagefolder", root=root, image_size=size, n_train=n,
+                           write_options=options)
+               for root, size, n in itertools.product(roots, sizes, (10_000, 25_000, 50_000))
+               for fmt, options in variants]
     fig = results.epoch_time_figure(frame(*records))
     fig.canvas.draw()
-    titles = [ax.get_title() for ax in fig.axes]
-    assert len(titles) == 18 and all(titles)
-    assert "imagefolder (imagefolder-of-photographs-taken-in-riga-2024.zip)" in fig.get_suptitle()
+    titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
+    assert len(titles) == len(roots) * len(sizes) * 3 and all(titles)
+    named = "photographs-taken-in-riga-2024.zip)"  # the dataset's name: in the titles where it varies
+    assert named in (titles[0] if len(roots) > 1 else fig.get_suptitle())
+    ticks = {t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.get_yticklabels()}
+    assert {"zarr (chunk 1024, zstd)", "zarr (chunk 64, uncompressed)"} <= ticks
     assert overlapping_labels(fig) == []
+    assert min(t.get_fontsize() for t in panel_labels(fig)) >= 7
 
 
 def errorbar_intervals(fig) -> set[tuple[float, float]]:
-    """(low, high) of every error bar seaborn drew (one line each, caps included)."""
-    return {(round(float(np.nanmin(line.get_ydata())), 9), round(float(np.nanmax(line.get_ydata())), 9))
+    """(low, high) of every error bar seaborn drew across the horizontal bars (one line each, caps included)."""
+    return {(round(float(np.nanmin(line.get_xdata())), 9), round(float(np.nanmax(line.get_xdata())), 9))
             for ax in fig.axes for line in ax.lines}
 
 
@@ -293,7 +321,7 @@ def test_epoch_time_bars_are_medians_with_bootstrap_intervals(runs):
     trained = runs[runs["model"] != "emulate"]
     fig = results.epoch_time_figure(trained)
     epochs = results.epochs_frame(trained)
-    bars = {round(p.get_height(), 9) for ax in fig.axes for p in ax.patches}
+    bars = {round(p.get_width(), 9) for ax in fig.axes for p in ax.patches}
     intervals = errorbar_intervals(fig)
     for _, group in epochs.groupby(["format", "access"]):
         median, low, high = median_ci(group["wall_s"])
@@ -523,7 +551,7 @@ def test_alt_text_says_what_a_figure_shows(runs):
     cifar = runs[runs["dataset_name"] == "CIFAR-10"]
     alt = report.alt_text(results.epoch_time_figure(cifar))
     assert alt.startswith("Epoch time per storage format (warm cache): median with bootstrap 95% interval. CIFAR-10")
-    for part in ("2 panels: 512 images; 1,024 images", "x axis: Storage format; y axis: Epoch time (s)",
+    for part in ("2 panels: 512 images; 1,024 images", "x axis: Epoch time (s); y axis: Storage format",
                  "legend access: batch"):
         assert part in alt
     assert "no cold-cache runs in these records" in report.alt_text(results.cold_warm_figure(cifar))

@@ -142,8 +142,9 @@ def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
         for column in ("dataset_name", "workload", "format", "setting", "block_unit"):
             runs[column] = pd.Series(dtype=object)
         return runs
+    sources = _column(runs, "source_name").fillna(_column(runs, "source_spec.name"))
     runs["dataset_name"] = [labels.dataset_name(d, r, source=s) for d, r, s in
-                            zip(runs["dataset"], _column(runs, "root"), _column(runs, "source_spec.name"))]
+                            zip(runs["dataset"], _column(runs, "root"), sources)]
     runs["workload"] = [workload_label(m, r, s) for m, r, s in
                         zip(runs["model"], _column(runs, "emulate_rate"), runs["image_size"])]
     runs["format"] = format_labels(runs)
@@ -309,77 +310,93 @@ def panel_context(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
 
 def wrap_label(text: str, width: int) -> str:
     """``text`` in lines of at most ``width`` characters, broken between its ``" · "`` parts
-    where it can and between words where a part alone is too long."""
+    where it can, else between words, else at hyphens or inside a word too long for a line."""
     lines: list[str] = []
     for part in str(text).split(" · "):
         if lines and len(lines[-1]) + 3 + len(part) <= width:
             lines[-1] += " · " + part
         else:
             lines.append(part)
-    return "\n".join(textwrap.fill(line, max(width, 8), break_long_words=False, break_on_hyphens=False)
-                     for line in lines)
+    return "\n".join(textwrap.fill(line, max(width, 8)) for line in lines)
 
 
-def characters_across(fig: plt.Figure, inches: float, fontsize: float) -> int:
+def characters_across(inches: float, fontsize: float) -> int:
     """About how many characters of ``fontsize`` points fit in ``inches`` (a glyph is ~0.6 em wide)."""
-    return max(8, int(inches * 72 / (0.6 * fontsize)))
+    return max(1, int(inches * 72 / (0.6 * fontsize)))
 
 
-def wrap_facet_labels(fig: plt.Figure, *, title_size: float = 10, tick_size: float = 9) -> None:
-    """Wrap every panel title to its panel's width and every x tick label to its share of it,
-    so neighbouring labels never run into each other however many panels there are."""
+def wrap_titles(fig: plt.Figure, *, fontsize: float = 10) -> None:
+    """Wrap every panel title to its panel's width, so that neighbouring titles never run into
+    each other however many panels there are."""
     for ax in fig.axes:
-        width = ax.get_position().width * fig.get_figwidth()
         if ax.get_title():
-            ax.set_title(wrap_label(ax.get_title(), characters_across(fig, width, title_size)), fontsize=title_size)
-        ticks = [t.get_text() for t in ax.get_xticklabels()]
-        if ticks and any(ticks):
-            per_tick = characters_across(fig, width / len(ticks), tick_size)
-            wrapped = [wrap_label(t, per_tick) for t in ticks]
-            longest = max(len(line) for t in wrapped for line in t.splitlines())
-            size = max(6.0, tick_size * min(1.0, per_tick / longest))  # a word longer than its share: smaller type
-            ax.set_xticks(ax.get_xticks(), wrapped, fontsize=size, rotation=0)
+            width = ax.get_position().width * fig.get_figwidth()
+            ax.set_title(wrap_label(ax.get_title(), characters_across(width, fontsize)), fontsize=fontsize)
 
 
 def _finish(grid: sns.FacetGrid, title: str, context: str = "") -> plt.Figure:
-    """Wrap the panel labels, lay out, and put ``title`` (and the shared ``context``) on top."""
-    wrap_facet_labels(grid.figure)
+    """Wrap the panel titles, lay out, and put ``title`` (and the shared ``context``) on top."""
+    wrap_titles(grid.figure)
     grid.tight_layout()
     grid.figure.suptitle("\n".join(t for t in (title, context) if t), y=1.01, va="bottom")
     return grid.figure
 
 
-def _bar_grid(data: pd.DataFrame, *, x: str, y: str, hue: str, xlabel: str, ylabel: str, title: str,
-              col: str = "panel", row: str | None = None, hue_order=None, sharey: bool = False,
-              reference: tuple[float, str] | None = None) -> plt.Figure:
-    """Median bars with bootstrap 95% intervals, one panel per ``col`` (wrapped) or per ``row`` ×
-    ``col``; ``reference`` (value, label) draws a labelled horizontal line on every panel. Panels
-    are titled by what differs between them; what they share goes under the figure's title."""
+# Horizontal bars: a category (a format with its options) per line, its label read across and
+# wrapped at this many characters; a panel is this wide, and tall enough for its bars.
+CATEGORY_CHARACTERS = 26
+CATEGORY_POINTS = 9
+PANEL_INCHES = 4.2
+
+
+def category_labels(values: Iterable[str], preferred: Iterable[str]) -> dict[str, str]:
+    """Each distinct value, in :func:`ordered` order, with its wrapped label."""
+    return {v: wrap_label(v, CATEGORY_CHARACTERS) for v in ordered(values, preferred)}
+
+
+def panel_height(categories: int, hues: int) -> float:
+    """Inches for a panel of horizontal bars: room for each category's group of bars and for a
+    two-line label (at :data:`CATEGORY_POINTS`)."""
+    return max(2.4, 1.0 + 0.38 * categories * (1 + 0.35 * (max(hues, 1) - 1)))
+
+
+def _bar_grid(data: pd.DataFrame, *, category: str, value: str, hue: str, category_label: str,
+              value_label: str, title: str, col: str = "panel", row: str | None = None, hue_order=None,
+              share_values: bool = False, reference: tuple[float, str] | None = None) -> plt.Figure:
+    """Median bars (horizontal, one line per ``category``) with bootstrap 95% intervals, one panel
+    per ``col`` (wrapped) or per ``row`` × ``col``; ``reference`` (value, label) draws a labelled
+    line on every panel. Panels are titled by what differs between them; what they share goes
+    under the figure's title."""
     context = panel_context(data)
     data = with_panel(data)
-    wrap = None if row else min(3, data[col].nunique())
-    grid = sns.catplot(data=data, kind="bar", x=x, y=y, hue=hue, col=col, row=row, col_wrap=wrap,
-                       order=ordered(data[x], FORMAT_ORDER), hue_order=hue_order or ordered(data[hue], ACCESS_ORDER),
-                       col_order=reading_order(data, col), row_order=reading_order(data, row) if row else None,
-                       estimator="median", errorbar=bootstrap_interval,
-                       capsize=0.1, sharey=sharey, height=3.4, aspect=1.25)
-    grid.set_axis_labels(xlabel, ylabel)
+    labels_of = category_labels(data[category], FORMAT_ORDER)
+    hue_order = hue_order or ordered(data[hue], ACCESS_ORDER)
+    height = panel_height(len(labels_of), len(hue_order))
+    grid = sns.catplot(data=data.assign(**{category: data[category].map(labels_of)}), kind="bar", x=value,
+                       y=category, orient="h", hue=hue, col=col, row=row,
+                       col_wrap=None if row else min(3, data[col].nunique()), order=list(labels_of.values()),
+                       hue_order=hue_order, col_order=reading_order(data, col),
+                       row_order=reading_order(data, row) if row else None, estimator="median",
+                       errorbar=bootstrap_interval, capsize=0.1, sharex=share_values, height=height,
+                       aspect=PANEL_INCHES / height)
+    grid.set_axis_labels(value_label, category_label)
     grid.set_titles(col_template="{col_name}", row_template="{row_name}")
     for ax in grid.axes.flat:
         ax.set_title(ax.get_title().strip(" |"))  # a row or column with one unnamed panel
+        ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
         if reference:
-            ax.axhline(reference[0], color="crimson", ls="--", lw=1.2)
-            ax.annotate(reference[1], (1, reference[0]), xycoords=("axes fraction", "data"), ha="right",
-                        va="bottom", color="crimson", fontsize=8)
+            ax.axvline(reference[0], color="crimson", ls="--", lw=1.2)
+            ax.annotate(reference[1], (reference[0], 1), xycoords=("data", "axes fraction"), xytext=(-2, -2),
+                        textcoords="offset points", ha="right", va="top", color="crimson", fontsize=8)
     return _finish(grid, title, context)
 
 
-def _bars_or_message(data: pd.DataFrame, *, y: str, title: str, empty: str, **grid) -> plt.Figure:
-    """:func:`_bar_grid` over the rows of ``data`` that have ``y``, or a figure saying ``empty``."""
-    data = data.dropna(subset=[y])
+def _bars_or_message(data: pd.DataFrame, *, value: str, title: str, empty: str, **grid) -> plt.Figure:
+    """:func:`_bar_grid` over the rows of ``data`` that have ``value``, or a figure saying ``empty``."""
+    data = data.dropna(subset=[value])
     if data.empty:
         return message_figure(title, empty)
-    return _bar_grid(data, y=y, title=title, **grid)
+    return _bar_grid(data, value=value, title=title, **grid)
 
 
 def warm_epochs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -390,8 +407,8 @@ def warm_epochs(runs: pd.DataFrame) -> pd.DataFrame:
 
 def epoch_time_figure(runs: pd.DataFrame) -> plt.Figure:
     """Epoch time per format, one panel per setting and workload; bars by access mode."""
-    return _bars_or_message(warm_epochs(runs), y="wall_s", x="format", hue="access",
-                            xlabel="Storage format", ylabel="Epoch time (s)",
+    return _bars_or_message(warm_epochs(runs), value="wall_s", category="format", hue="access",
+                            category_label="Storage format", value_label="Epoch time (s)",
                             title="Epoch time per storage format (warm cache): median with bootstrap 95% interval",
                             empty="no warm-cache epochs in these records")
 
@@ -439,8 +456,9 @@ def emulated_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def au_figure(runs: pd.DataFrame) -> plt.Figure:
     """Accelerator utilisation under the emulated load, with the 90% MLPerf Storage threshold."""
     epochs = warm_epochs(emulated_runs(runs))
-    return _bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), y="au_percent", x="format", hue="access",
-                            xlabel="Storage format", ylabel="AU = compute / wall (%)", sharey=True,
+    return _bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), value="au_percent", category="format",
+                            hue="access", category_label="Storage format", value_label="AU = compute / wall (%)",
+                            share_values=True,
                             reference=(100 * MLPERF_AU_THRESHOLD, "MLPerf Storage: 90%"),
                             empty="no emulated-accelerator runs in these records",
                             title="Accelerator utilisation under an emulated accelerator: median with bootstrap 95% "
@@ -457,8 +475,9 @@ def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
         return message_figure(title, "no cold-cache runs in these records")
     epochs = epochs.merge(cold, on=condition).rename(columns={"cache_state": "page cache"})
     epochs["format / access"] = epochs["format"] + " / " + epochs["access"]
-    return _bar_grid(epochs, x="format / access", y="wall_s", hue="page cache", hue_order=["warm", "cold"],
-                     xlabel="Storage format / access mode", ylabel="Epoch time (s)", title=title)
+    return _bar_grid(epochs, category="format / access", value="wall_s", hue="page cache",
+                     hue_order=["warm", "cold"], category_label="Storage format / access mode",
+                     value_label="Epoch time (s)", title=title)
 
 
 def storage_frame(runs: pd.DataFrame) -> pd.DataFrame:
@@ -479,16 +498,17 @@ def storage_figure(runs: pd.DataFrame) -> plt.Figure:
     copies = storage_frame(runs)
     if copies.empty:
         return message_figure(title, "no records")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    order, hue_order = ordered(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    labels_of, hue_order = category_labels(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    copies = copies.assign(format=copies["format"].map(labels_of))
+    fig, axes = plt.subplots(1, 2, figsize=(11, panel_height(len(labels_of), len(hue_order))), sharey=True)
     for ax, column, label in ((axes[0], "mib_on_disk", "Size on disk (MiB)"),
                               (axes[1], "convert_s", "Conversion time (s)")):
-        sns.barplot(data=copies, x="format", y=column, hue="copy", order=order, hue_order=hue_order,
-                    errorbar=None, ax=ax, legend=ax is axes[0])
-        ax.set(xlabel="Storage format", ylabel=label, title=label.split(" (")[0])
+        sns.barplot(data=copies, x=column, y="format", orient="h", hue="copy", order=list(labels_of.values()),
+                    hue_order=hue_order, errorbar=None, ax=ax, legend=ax is axes[0])
+        ax.set(ylabel="Storage format" if ax is axes[0] else "", xlabel=label, title=label.split(" (")[0])
+        ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
     handles, names = axes[0].get_legend_handles_labels()
     axes[0].get_legend().remove()
-    wrap_facet_labels(fig)
     fig.tight_layout()
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(3, len(names)),
                title="converted copy", fontsize=8, frameon=False)
@@ -509,8 +529,9 @@ def quality_frame(runs: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_figure(runs: pd.DataFrame) -> plt.Figure:
     """Test accuracy and macro F1 per format; lossless formats should give identical bars."""
-    return _bars_or_message(quality_frame(runs), y="percent", x="format", hue="access", col="metric", row="panel",
-                            xlabel="Storage format", ylabel="Test set (%)", sharey=True,
+    return _bars_or_message(quality_frame(runs), value="percent", category="format", hue="access", col="metric",
+                            row="panel", category_label="Storage format", value_label="Test set (%)",
+                            share_values=True,
                             title="Test accuracy and macro F1 per storage format: median over runs, "
                                   "bootstrap 95% interval",
                             empty="no trained-model runs (with accuracy) in these records")
