@@ -164,9 +164,35 @@ def test_overwrite_replaces_an_empty_folder(tmp_path):
 
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
 def test_unknown_or_invalid_option_names_it(tmp_path, fmt):
-    with pytest.raises(ValueError, match="unknown option 'colour'"):
+    with pytest.raises(ValueError, match="unknown write option 'colour'"):
         formats.get(fmt).write(random_source(5), tmp_path / "ds", colour="blue")
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("fmt,option,kind", [("hdf5", "rdcc_nbytes", "open"), ("zarr", "concurrency", "open"),
+                                             ("npy", "block_size", "open"), ("files", "decoder", "open")])
+def test_read_time_option_is_refused_as_write_option(tmp_path, fmt, option, kind):
+    """A read-time setting must not re-convert the data: passed to write, it is refused, pointing at
+    the open options; passed to open, a write option is refused likewise."""
+    with pytest.raises(ValueError, match=f"unknown write option '{option}' \\(it is one of the open options\\)"):
+        formats.get(fmt).write(random_source(5), tmp_path / "ds", **{option: 1})
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("fmt,option", [("hdf5", "chunk_images"), ("zarr", "codec"), ("files", "encoding")])
+def test_write_option_is_refused_as_open_option(tmp_path, fmt, option):
+    formats.get(fmt).write(random_source(5), tmp_path / "ds", progress=False)
+    with pytest.raises(ValueError, match=f"unknown open option '{option}' \\(it is one of the write options\\)"):
+        formats.get(fmt).open(tmp_path / "ds", **{option: 1})
+
+
+@pytest.mark.parametrize("fmt,options", [("hdf5", {"read_path": "mmap"}), ("zarr", {"read_path": "fast"}),
+                                         ("zarr", {"concurrency": 0}), ("files", {"decoder": "cv2"}),
+                                         ("npy", {"block_size": 0}), ("hdf5", {"rdcc_nbytes": -1})])
+def test_invalid_open_option_value_names_it(tmp_path, fmt, options):
+    formats.get(fmt).write(random_source(5), tmp_path / "ds", progress=False)
+    with pytest.raises(ValueError, match=f"format '{fmt}': option {next(iter(options))}"):
+        formats.get(fmt).open(tmp_path / "ds", **options)
 
 
 @pytest.mark.parametrize("fmt,option", [("hdf5", {"compression": "brotli"}), ("zarr", {"codec": "lz77"}),

@@ -19,7 +19,7 @@ IMAGES, LABELS = id_images(N)
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory):
-    return write("npy", IMAGES, LABELS, tmp_path_factory.mktemp("npy") / "set", block_size=BLOCK)
+    return write("npy", IMAGES, LABELS, tmp_path_factory.mktemp("npy") / "set", open_options={"block_size": BLOCK})
 
 
 def epoch(loader) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,7 +37,7 @@ def order(reader, mode, batch_size=50, **kwargs) -> np.ndarray:
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
 def test_every_mode_yields_the_source_once(fmt, tmp_path):
     options = {"block_size": BLOCK} if fmt == "npy" else {}
-    reader = write(fmt, IMAGES, LABELS, tmp_path / fmt, **options)
+    reader = write(fmt, IMAGES, LABELS, tmp_path / fmt, open_options=options)
     for mode in MODES:
         mode_options = {"window": 2} if mode == "block" else {}
         ids, images, labels = epoch(make_loader(reader, batch_size=64, mode=mode, normalize=False, **mode_options))

@@ -5,100 +5,22 @@ epoch's timings, and the medians with bootstrap 95% intervals.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import cache, converted, formats, loading, machine, models, paths, sources, training
+from .config import BenchConfig
 from .errors import SourceError
 from .formats.base import _json_default
 from .machine import peak_rss_mb
 from .stats import h100_demand, median_ci
-
-CACHE_STATES = ("warm", "cold")
-DEVICES = ("cpu", "cuda")
-MAX_SEED = 2**32 - 1  # NumPy's and most tools' seed range
-
-
-@dataclass
-class BenchConfig:
-    dataset: str = "synthetic"
-    root: str | None = None
-    image_size: int | None = None
-    limit: int | None = None
-    fmt: str = "npy"
-    fmt_options: dict = field(default_factory=dict)
-    access: str = "batch"
-    model: str = "convnet"
-    epochs: int = 2
-    batch_size: int = 512
-    workers: int = 0
-    device: str = "cpu"
-    cache: str = "warm"
-    emulate_rate: float | None = None
-    repeats: int = 1
-    seed: int = 0
-    lr: float | None = None
-    eval_limit: int | None = 10_000
-    distributed: bool = False
-
-    def validate(self) -> "BenchConfig":
-        """Raise ValueError naming the first bad parameter, listing valid values where there are few."""
-        choices = {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
-                   "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES)}
-        for name, valid in choices.items():
-            if getattr(self, name) not in valid:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not valid; choose one of: {', '.join(valid)}")
-        for name in ("epochs", "batch_size", "repeats"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("workers", self.workers, minimum=0)
-        _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
-        for name in ("image_size", "limit", "eval_limit"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
-        if self.emulate_rate is not None and not _finite_number(self.emulate_rate, minimum=0):
-            raise ValueError(f"emulate_rate must be a finite number >= 0 (img/s), got {self.emulate_rate!r}")
-        if self.lr is not None and not (_finite_number(self.lr, minimum=0) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if self.model != "emulate" and self.emulate_rate is not None:
-            raise ValueError("emulate_rate applies only with model='emulate'")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' but torch sees no CUDA GPU")
-        if self.fmt == "cupy" and self.device != "cuda":
-            raise ValueError("fmt='cupy' loads into GPU memory: it needs device='cuda'")
-        formats.get(self.fmt).resolve_options(self.fmt_options)
-        return self
-
-    @property
-    def run_name(self) -> str:
-        size = self.image_size or "native"
-        model = self.model
-        if model == "emulate":
-            model += "H100" if self.emulate_rate is None else f"{self.emulate_rate:g}"
-        return (f"{self.dataset}-{size}-{self.fmt}-{self.access}-{model}-{self.cache}"
-                f"-w{self.workers}-b{self.batch_size}-s{self.seed}")
-
-
-def _check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
-            or (maximum is not None and value > maximum)):
-        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
-
-
-def _finite_number(value, *, minimum: float) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and math.isfinite(value)
-            and value >= minimum)
-
 
 def environment() -> dict:
     return machine.environment(paths.data_root())
@@ -121,13 +43,16 @@ def _eval_reader(config: BenchConfig):
 def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
     """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
     config.validate()
-    out = record_path(config, out)
+    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    if out.is_dir():
+        raise ValueError(f"out={out} is a folder; give the record's file name")
+    _check_writable(out.parent)  # before any work, not after an hour of training
     rank, world_size = _init_distributed(config)
     device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
-                          limit=config.limit)
+                          limit=config.limit, download=config.download)
     path, conversion = _convert_once(source, config, rank, progress)
-    reader = formats.get(config.fmt).open(path)
+    reader = formats.get(config.fmt).open(path, **config.open_options)
     if config.cache == "cold" and not cache.can_evict(reader.path):
         warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
                       "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
@@ -170,19 +95,15 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     return record
 
 
-def record_path(config: BenchConfig, out: str | Path | None) -> Path:
-    """Where the run's record goes, checked before any work: a run must not train for an hour
-    and then fail to save what it measured."""
-    path = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
-    if path.is_dir():
-        raise ValueError(f"out={path} is a folder; give the record's file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.check-"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"out={path}: cannot write the record there ({exc.strerror or exc})") from None
-    return path
+def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
+    """Rank 0 converts (or reuses); the other ranks wait, then use its copy."""
+    if rank == 0:
+        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=progress)
+    if config.distributed:
+        torch.distributed.barrier()
+    if rank != 0:
+        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=False)
+    return result
 
 
 def cache_state(requested: str, epochs: list[dict]) -> str:
@@ -194,15 +115,13 @@ def cache_state(requested: str, epochs: list[dict]) -> str:
     return requested
 
 
-def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
-    """Rank 0 converts (or reuses); the other ranks wait, then use its copy."""
-    if rank == 0:
-        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=progress)
-    if config.distributed:
-        torch.distributed.barrier()
-    if rank != 0:
-        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=False)
-    return result
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"results folder {folder}: cannot create it ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"results folder {folder}: not writable")
 
 
 def _local_rank() -> int:
@@ -239,16 +158,18 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
     au = median_ci([e["au"] for e in epochs])
     last_eval = evaluations[-1] if evaluations else {}
     demand, extrapolated = h100_demand(source.image_shape[0])
+    identity = config.identity()
     return {
         "run": config.run_name,
+        "config_id": config.config_id,
+        "config": identity,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **{k: v for k, v in dataclasses.asdict(config).items() if k not in ("fmt_options", "root")},
+        **identity,
         "cache": cache_state(config.cache, epochs),
-        "root": config.root,
+        "source_name": source.name,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),
         "num_classes": len(source.classes),
-        "fmt_options": conversion["options"],
         "lossless": reader.manifest.get("lossless", True),
         "block_size": reader.block_size,
         "source_spec": source.spec,

@@ -1,12 +1,28 @@
-"""Rendering: results.ipynb executed over the records, and notebooks turned into HTML (and PDF)."""
+"""Rendering: the report's tables, results.ipynb executed over the records, and notebooks turned
+into HTML (and PDF).
+
+>>> write_report_tables(runs, "data/results/report")   # headline, summary and findings (.md, .tex)
+>>> show(results.epoch_time_figure(runs))              # in a notebook: the figure, with alt text
+>>> build("data/results")                              # data/results/report/results.html
+
+The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` carry
+alt text describing them; :class:`AltTextImages` hands it to nbconvert, whose templates would
+otherwise drop it.
+"""
 from __future__ import annotations
 
+import html
+import io
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+import matplotlib.pyplot as plt
+from nbconvert.preprocessors import Preprocessor
+
+from . import findings, headline, paths, results
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 KERNEL = "thesis-lab"
@@ -35,11 +51,18 @@ def execute_results(results_dir: str | Path | None = None) -> Path:
     return out
 
 
-def to_html(notebook: Path, out_dir: Path) -> Path:
-    """Render an (already executed) notebook to standalone HTML in ``out_dir``."""
+def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
+    """Render an (already executed) notebook to standalone HTML in ``out_dir``, atomically;
+    ``hide_code`` leaves out the code cells and prompts (nbconvert's ``--no-input``)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    exporter.register_preprocessor(AltTextImages, enabled=True)
+    body, _ = exporter.from_filename(str(notebook))
     out_dir.mkdir(parents=True, exist_ok=True)
-    _nbconvert(notebook, out_dir, "html")
-    return out_dir / f"{notebook.stem}.html"
+    out = out_dir / f"{Path(notebook).stem}.html"
+    write_atomic(out, body)
+    return out
 
 
 def to_pdf(notebook: Path, out_dir: Path) -> Path | None:
@@ -59,7 +82,7 @@ def _nbconvert(notebook: Path, out_dir: Path, to: str) -> None:
 def build(results_dir: str | Path | None = None, *, html: bool = True) -> Path:
     """Execute results.ipynb and (by default) render it to HTML; return the report's path."""
     executed = execute_results(results_dir)
-    return to_html(executed, executed.parent) if html else executed
+    return to_html(executed, executed.parent, hide_code=True) if html else executed
 
 
 def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None = None,
@@ -71,14 +94,111 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
     results_dir = existing_results_dir(results_dir)
     out_dir = Path(out_dir) if out_dir else paths.data_dir("appendix")
     notebooks = sorted((paths.REPO_ROOT / "notebooks").glob("theory_*.ipynb"))
-    notebooks.append(execute_results(results_dir))
+    executed = execute_results(results_dir)
+    notebooks.append(executed)
     benches = sorted(results_dir.glob("*.ipynb"))
     if bench_runs:
         benches = [b for b in benches if b.stem in set(bench_runs)]
     notebooks += benches
     written = []
     for notebook in notebooks:
-        written.append(to_html(notebook, out_dir))
+        written.append(to_html(notebook, out_dir, hide_code=notebook == executed))
         if pdf and (found := to_pdf(notebook, out_dir)):
             written.append(found)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the headline table (``headline.md``, ``headline.tex``), the summary (``summary.md``,
+    ``summary.tex``) and the findings (``findings.md``) into ``out_dir``, each atomically; return
+    their paths by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = headline.headline_tables(runs)
+    summary = results.summary_table(runs)
+    texts = {
+        "headline.md": "# Headline: epoch time per format, dataset and size\n\n" + headline.to_markdown(tables),
+        "headline.tex": headline.to_latex(tables),
+        "summary.md": "# Benchmark summary\n\n" + results.to_markdown(summary),
+        "summary.tex": results.to_latex(summary),
+        "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2),
+    }
+    written = {}
+    for name, text in texts.items():
+        write_atomic(out_dir / name, text)
+        written[name] = out_dir / name
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Figures with alt text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def alt_text(fig: plt.Figure) -> str:
+    """What a figure shows, in words, from its own labels: title, panels, axes, legend and any
+    message it carries instead of data."""
+    parts = [_one_line(line) for line in fig.get_suptitle().splitlines()]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    titles = [_one_line(ax.get_title()) for ax in axes if ax.get_title()]
+    if len(titles) > 1:
+        parts.append(f"{len(titles)} panels: {'; '.join(titles)}")
+    elif titles:
+        parts.append(titles[0])
+    x = next((ax.get_xlabel() for ax in axes if ax.get_xlabel()), "")
+    y = next((ax.get_ylabel() for ax in axes if ax.get_ylabel()), "")
+    if x or y:
+        parts.append(f"x axis: {_one_line(x) or 'none'}; y axis: {_one_line(y) or 'none'}")
+    for legend in [*fig.legends, *(ax.get_legend() for ax in axes if ax.get_legend())]:
+        entries = ", ".join(_one_line(t.get_text()) for t in legend.get_texts())
+        parts.append(f"legend {_one_line(legend.get_title().get_text())}: {entries}".replace("legend :", "legend:"))
+    parts += [_one_line(t.get_text()) for ax in axes for t in ax.texts if not ax.axison and t.get_text()]
+    return ". ".join(p.rstrip(".") for p in parts if p) + "." if parts else "A figure without labels."
+
+
+def figure_image(fig: plt.Figure):
+    """``fig`` as an :class:`IPython.display.Image` (PNG) whose alt text is :func:`alt_text`."""
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png", alt=alt_text(fig))
+
+
+def show(fig: plt.Figure) -> None:
+    """Display ``fig`` in a notebook with its alt text, and release it."""
+    from IPython.display import display
+
+    display(figure_image(fig))
+    plt.close(fig)
+
+
+class AltTextImages(Preprocessor):
+    """Hand a PNG output's alt text (IPython keeps ``Image(alt=...)`` in the output's metadata) to
+    the HTML: nbconvert's templates ignore that metadata and write ``<img>`` without ``alt``. The
+    output gains an ``<img alt=...>`` as ``text/html``, which the HTML exporter prefers; the PNG
+    stays for other exporters (LaTeX, PDF)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if alt and "image/png" in data and "text/html" not in data:
+                png = "".join(data["image/png"].split())
+                data["text/html"] = (f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}" '
+                                     f'style="max-width: 100%">')
+        return cell, resources

@@ -7,28 +7,35 @@ folder of them and knows nothing of how they were made.
 >>> epochs = epochs_frame(runs)                  # one row per measured epoch
 >>> epoch_time_figure(runs)                      # seaborn figures, one function each
 >>> check_lossless_agreement(runs)               # lossless formats must train identically
->>> write_report_tables(runs, "data/results/report")   # summary.md, summary.tex, findings.md
+>>> summary_table(runs)                           # one row per condition, medians with 95% intervals
 
 Medians and their 95% intervals always come from :func:`thesis_lib.stats.median_ci` (percentile
 bootstrap) over the per-epoch values, in the figures and in the tables alike.
 
 Labels the figures and tables share, derived once in :func:`load_records`:
 
+``dataset_name``
+    what the thesis calls the data (:func:`thesis_lib.labels.dataset_name`): ``CIFAR-10`` (also
+    ``imagefolder`` over a CIFAR-10 tree or zip), ``Tiny ImageNet``, ``High-res``, and
+    ``synthetic (generated)`` or ``High-res (synthetic stand-in)`` for generated images.
 ``setting``
-    ``"<dataset> · <size> px"``, plus any of training-set size, batch size, workers, device and
-    ranks that differ between the loaded runs (so runs measured differently never share a bar).
+    ``"<dataset name> · <size> px"``, plus any of training-set size, batch size, workers, device,
+    ranks and epochs per repeat that differ between the loaded runs (so runs measured differently
+    never share a bar).
 ``workload``
     the model's name; ``"emulated H100"`` for the emulated accelerator at the rate one H100 consumes
     at that image size; ``"emulated <rate> img/s"`` at any other rate; ``"loader only"`` at rate 0.
 ``format``
-    the format's name, plus the options that differ between the loaded runs of that format
-    (``"files (encoding=jpeg)"``).
+    the format's name, plus the options that differ between the loaded runs of that format: write
+    options in parentheses, then open options (``"zarr (chunk 1024, zstd)"``, ``"hdf5, fancy"``).
+    Older records hold ``fmt_options`` only; they are read as ``write_options``.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import textwrap
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,8 +45,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import paths
+from . import labels, paths
 from .cache import COLD_CACHED_LIMIT
+from .labels import OPTION_KINDS, dataset_rank, is_missing
 from .stats import h100_demand, median_ci
 
 # Keys without which a JSON file is not a benchmark record.
@@ -61,14 +69,11 @@ EPOCH_NUMBERS = ("wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s
 FORMAT_ORDER = ("files", "npy", "cupy", "hdf5", "zarr")
 ACCESS_ORDER = ("sample", "batch", "block", "resident")
 # Settings that split the `setting` label when they differ between the loaded runs.
-SECONDARY_SETTINGS = {"n_train": "{} images", "batch_size": "batch {}", "workers": "{} workers",
-                      "device": "{}", "world_size": "{} ranks"}
+SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat")
 # The training configuration that, with identical bytes, must give an identical model.
-TRAINING_CONFIG = ("dataset", "image_size", "n_train", "model", "seed", "epochs_per_repeat", "repeats",
+TRAINING_CONFIG = ("dataset", "dataset_name", "image_size", "n_train", "model", "seed", "epochs_per_repeat", "repeats",
                    "access", "block_unit", "batch_size", "workers", "device", "lr", "eval_limit",
                    "world_size")
-# What findings compare formats within; dataset and image size lead so that sizes sort as numbers.
-COMPARISON = ("dataset", "image_size", "setting", "workload", "cache")
 MLPERF_AU_THRESHOLD = 0.90
 MIB = 2**20
 
@@ -117,8 +122,9 @@ def record_problem(record: dict) -> str | None:
     for key in RECORD_NUMBERS:
         if record.get(key) is not None and not _is_number(record[key]):
             return f"{key} must be a number, got {record[key]!r}"
-    if not isinstance(record.get("fmt_options", {}), dict):
-        return f"fmt_options must be a mapping, got {record['fmt_options']!r}"
+    for key in ("write_options", "open_options", "fmt_options"):
+        if not isinstance(record.get(key, {}), dict):
+            return f"{key} must be a mapping, got {record[key]!r}"
     epochs = record["epochs"]
     if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
         return "epochs must be a list of per-epoch records"
@@ -139,8 +145,8 @@ def record_paths(results_dir: Path) -> list[Path]:
 
 def load_records(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per run: every record key, nested dicts flattened (``env.gpu``,
-    ``fmt_options.codec``), lists kept as objects, plus the ``setting``, ``workload`` and
-    ``format`` labels, ``epochs_per_repeat``, ``block_unit``, ``path`` and ``notebook`` (the
+    ``write_options.codec``, ``open_options.read_path``), lists kept as objects, plus the
+    ``dataset_name``, ``setting``, ``workload`` and ``format`` labels, ``epochs_per_repeat``, ``block_unit``, ``path`` and ``notebook`` (the
     executed bench notebook beside the record, or None)."""
     folder = resolve_results_dir(results_dir)
     if not folder.is_dir():
@@ -158,18 +164,29 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     """Flatten records into a frame; lists (per-epoch stats, intervals) stay objects."""
     if not records:
         return pd.DataFrame(columns=list(RECORD_COLUMNS))
-    frame = pd.json_normalize(records, max_level=1)
+    frame = pd.json_normalize([with_split_options(r) for r in records], max_level=1)
     frame["epochs_per_repeat"] = [len(e) // max(1, int(r or 1)) for e, r in zip(frame["epochs"], frame["repeats"])]
     return frame
 
 
+def with_split_options(record: dict) -> dict:
+    """``record`` with ``write_options`` (and ``open_options`` when it has them): a record from
+    before the split keeps its format options in ``fmt_options``, read here as write options."""
+    if "fmt_options" not in record or "write_options" in record:
+        return record
+    return {**{k: v for k, v in record.items() if k != "fmt_options"}, "write_options": record["fmt_options"]}
+
+
 def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with the ``workload``, ``format``, ``setting`` and ``block_unit`` columns."""
+    """``runs`` with the ``dataset_name``, ``workload``, ``format``, ``setting`` and ``block_unit`` columns."""
     runs = runs.copy()
     if runs.empty:
-        for column in ("workload", "format", "setting", "block_unit"):
+        for column in ("dataset_name", "workload", "format", "setting", "block_unit"):
             runs[column] = pd.Series(dtype=object)
         return runs
+    sources = _column(runs, "source_name").fillna(_column(runs, "source_spec.name"))
+    runs["dataset_name"] = [labels.dataset_name(d, r, source=s) for d, r, s in
+                            zip(runs["dataset"], _column(runs, "root"), sources)]
     runs["workload"] = [workload_label(m, r, s) for m, r, s in
                         zip(runs["model"], _column(runs, "emulate_rate"), runs["image_size"])]
     runs["format"] = format_labels(runs)
@@ -187,33 +204,34 @@ def workload_label(model: str, emulate_rate: float | None, image_size: int) -> s
     """What the accelerator did: a model's name, ``emulated H100``, ``emulated N img/s`` or ``loader only``."""
     if model != "emulate":
         return str(model)
-    if emulate_rate is None or _isnan(emulate_rate) or math.isclose(emulate_rate, h100_demand(int(image_size))[0]):
+    if is_missing(emulate_rate) or math.isclose(emulate_rate, h100_demand(int(image_size))[0]):
         return "emulated H100"
     return "loader only" if emulate_rate == 0 else f"emulated {emulate_rate:,.0f} img/s"
 
 
-def _isnan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def varying_columns(frame: pd.DataFrame, columns: Iterable[str]) -> list[str]:
+    """Those of ``columns`` that ``frame`` has and that take two or more values in it."""
+    return [c for c in columns if c in frame and frame[c].astype(str).nunique() > 1]
 
 
 def format_labels(runs: pd.DataFrame) -> pd.Series:
-    """The format's name, plus ``key=value`` for each option that differs among that format's runs."""
-    option_columns = [c for c in runs.columns if c.startswith("fmt_options.")]
-    labels = runs["fmt"].astype(str).copy()
+    """The format's name, plus a phrase for each write option (in parentheses) and open option
+    (after a comma) that differs among that format's runs: ``"zarr (chunk 1024, zstd), chunks"``."""
+    options = {kind: [c for c in runs.columns if c.startswith(f"{kind}.")] for kind in OPTION_KINDS}
+    names = runs["fmt"].astype(str).copy()
     for fmt, group in runs.groupby("fmt"):
-        varying = [c for c in option_columns if group[c].astype(str).nunique() > 1]
+        varying = {kind: varying_columns(group, columns) for kind, columns in options.items()}
         for index, row in group.iterrows():
-            details = ", ".join(f"{c.removeprefix('fmt_options.')}={row[c]}" for c in varying)
-            labels[index] = f"{fmt} ({details})" if details else fmt
-    return labels
+            phrases = {kind: [labels.option_phrase(c, row[c]) for c in columns if not is_missing(row[c])]
+                       for kind, columns in varying.items()}
+            names[index] = labels.format_label(fmt, phrases["write_options"], phrases["open_options"])
+    return names
 
 
 def setting_labels(runs: pd.DataFrame) -> pd.Series:
-    """``"<dataset> · <size> px"`` plus the secondary settings that differ between the runs."""
-    varying = [c for c in SECONDARY_SETTINGS if c in runs and runs[c].astype(str).nunique() > 1]
-    return pd.Series([" · ".join([f"{row['dataset']} · {row['image_size']} px",
-                                  *(SECONDARY_SETTINGS[c].format(row[c]) for c in varying)])
-                      for _, row in runs.iterrows()], index=runs.index, dtype=object)
+    """``"<dataset name> · <size> px"`` plus the secondary settings that differ between the runs."""
+    parts = ["dataset_name", "image_size", *varying_columns(runs, SECONDARY_SETTINGS)]
+    return pd.Series([labels.describe(row, parts) for _, row in runs.iterrows()], index=runs.index, dtype=object)
 
 
 def block_units(runs: pd.DataFrame) -> pd.Series:
@@ -222,19 +240,20 @@ def block_units(runs: pd.DataFrame) -> pd.Series:
     def unit(row) -> int | None:
         if row.get("access") != "block":
             return None
-        for key in ("block_size", "fmt_options.chunk_images", "fmt_options.block_size"):
+        for key in ("block_size", "open_options.block_size", "write_options.chunk_images",
+                    "write_options.block_size"):
             value = row.get(key)
-            if value is not None and not _isnan(value) and value:
+            if not is_missing(value) and value:
                 return int(min(value, row.get("n_train") or value))
         return None
     return pd.Series([unit(row) for _, row in runs.iterrows()], index=runs.index, dtype=object)
 
 
-EPOCH_COLUMNS = ("repeat", "epoch", "cold", "cached_fraction", "wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s",
-                 "samples_per_s_total", "au", "peak_rss_mb", "loss")
-RUN_COLUMNS = ("run", "setting", "workload", "format", "fmt", "access", "cache", "dataset", "image_size",
-               "n_train", "model", "emulate_rate", "batch_size", "workers", "device", "world_size", "seed",
-               "lossless")
+EPOCH_COLUMNS = ("repeat", "epoch", "cold", "cached_fraction", "wall_s", "data_wait_s", "compute_s", "samples",
+                 "samples_per_s", "samples_per_s_total", "au", "peak_rss_mb", "loss")
+RUN_COLUMNS = ("run", "setting", "workload", "format", "fmt", "access", "cache", "dataset", "dataset_name",
+               "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "device", "world_size",
+               "epochs_per_repeat", "seed", "lossless")
 
 
 def epochs_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
@@ -275,9 +294,14 @@ def bootstrap_interval(values) -> tuple[float, float]:
     return low, high
 
 
+# The label (``Figure.get_label``) of a figure that says why there is nothing to draw.
+EMPTY_FIGURE = "nothing to draw"
+
+
 def message_figure(title: str, message: str) -> plt.Figure:
-    """A small figure that says why there is nothing to draw."""
+    """A small figure that says why there is nothing to draw (labelled :data:`EMPTY_FIGURE`)."""
     fig, ax = plt.subplots(figsize=(7, 1.6))
+    fig.set_label(EMPTY_FIGURE)
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.45, message, ha="center", va="center", fontsize=11, transform=ax.transAxes)
@@ -285,62 +309,152 @@ def message_figure(title: str, message: str) -> plt.Figure:
 
 
 def reading_order(data: pd.DataFrame, column: str) -> list:
-    """Distinct values of ``column``, ordered by dataset and image size (as numbers) where known."""
-    by = [c for c in ("dataset", "image_size") if c in data] + [column]
-    return list(dict.fromkeys(data.sort_values(by)[column]))
+    """Distinct values of ``column``, ordered by dataset (the thesis's order), image size and
+    training-set size (as numbers) where known."""
+    keys = [c for c in ("image_size", "n_train") if c in data] + [column]
+    if "dataset_name" in data:
+        data = data.assign(_dataset=[dataset_rank(n) for n in data["dataset_name"]])
+        keys = ["_dataset", *keys]
+    return list(dict.fromkeys(data.sort_values(keys)[column]))
 
 
-def with_panel(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``panel`` = ``"<setting> · <workload>"``: one figure panel per comparable group."""
-    return frame.assign(panel=frame["setting"].astype(str) + " · " + frame["workload"].astype(str))
+def per_dataset(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``(dataset name, its runs)`` for each dataset in ``runs``, in the thesis's order."""
+    names = sorted(runs["dataset_name"].dropna().unique(), key=dataset_rank) if "dataset_name" in runs else []
+    return [(name, runs[runs["dataset_name"] == name]) for name in names]
 
 
-def _finish(grid: sns.FacetGrid, title: str) -> plt.Figure:
+def figures_per_dataset(draw, runs: pd.DataFrame) -> list[plt.Figure]:
+    """``draw`` (one of :data:`FIGURES`) over each dataset's runs: one figure per dataset that has
+    something to draw; when none has, one figure over all of ``runs`` saying why."""
+    figures = [draw(subset) for _, subset in per_dataset(runs)]
+    drawn = [fig for fig in figures if fig.get_label() != EMPTY_FIGURE]
+    for fig in figures:
+        if fig not in drawn:
+            plt.close(fig)
+    return drawn or [draw(runs)]
+
+
+# What a panel's title is made of, in reading order: the settings, then the workload.
+PANEL_PARTS = ("dataset_name", "image_size", *SECONDARY_SETTINGS, "workload")
+
+
+def with_panel(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """``frame`` with ``panel``: the :data:`PANEL_PARTS` that differ within ``frame`` (less
+    ``exclude``), so panel titles name only what tells panels apart (:func:`panel_context` says the rest)."""
+    varying = varying_columns(frame, [c for c in PANEL_PARTS if c not in exclude])
+    return frame.assign(panel=[labels.describe(row, varying) for _, row in frame.iterrows()])
+
+
+def panel_context(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
+    """What every panel of ``frame`` shares (the :data:`PANEL_PARTS` with one value), e.g.
+    ``"CIFAR-10 · 32 px · emulated H100"``; empty for an empty frame."""
+    parts = [c for c in PANEL_PARTS if c in frame and c not in exclude]
+    shared = [c for c in parts if c not in varying_columns(frame, parts)]
+    return labels.describe(frame.iloc[0], shared) if len(frame) else ""
+
+
+def wrap_label(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, broken between its ``" · "`` parts
+    where it can, else between words, else at hyphens or inside a word too long for a line."""
+    lines: list[str] = []
+    for part in str(text).split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(textwrap.fill(line, max(width, 8)) for line in lines)
+
+
+def characters_across(inches: float, fontsize: float) -> int:
+    """About how many characters of ``fontsize`` points fit in ``inches`` (a glyph is ~0.6 em wide)."""
+    return max(1, int(inches * 72 / (0.6 * fontsize)))
+
+
+def wrap_titles(fig: plt.Figure, *, fontsize: float = 10) -> None:
+    """Wrap every panel title to its panel's width, so that neighbouring titles never run into
+    each other however many panels there are."""
+    for ax in fig.axes:
+        if ax.get_title():
+            width = ax.get_position().width * fig.get_figwidth()
+            ax.set_title(wrap_label(ax.get_title(), characters_across(width, fontsize)), fontsize=fontsize)
+
+
+def _finish(grid: sns.FacetGrid, title: str, context: str = "") -> plt.Figure:
+    """Wrap the panel titles, lay out, and put ``title`` (and the shared ``context``) on top."""
+    wrap_titles(grid.figure)
     grid.tight_layout()
-    grid.figure.suptitle(title, y=1.03)
+    grid.figure.suptitle("\n".join(t for t in (title, context) if t), y=1.01, va="bottom")
     return grid.figure
 
 
-def _bar_grid(data: pd.DataFrame, *, x: str, y: str, hue: str, xlabel: str, ylabel: str, title: str,
-              col: str = "panel", row: str | None = None, hue_order=None, sharey: bool = False,
-              reference: tuple[float, str] | None = None) -> plt.Figure:
-    """Median bars with bootstrap 95% intervals, one panel per ``col`` (wrapped) or per ``row`` ×
-    ``col``; ``reference`` (value, label) draws a labelled horizontal line on every panel."""
-    wrap = None if row else min(3, data[col].nunique())
-    grid = sns.catplot(data=data, kind="bar", x=x, y=y, hue=hue, col=col, row=row, col_wrap=wrap,
-                       order=ordered(data[x], FORMAT_ORDER), hue_order=hue_order or ordered(data[hue], ACCESS_ORDER),
-                       col_order=reading_order(data, col), row_order=reading_order(data, row) if row else None,
-                       estimator="median", errorbar=bootstrap_interval,
-                       capsize=0.1, sharey=sharey, height=3.4, aspect=1.25)
-    grid.set_axis_labels(xlabel, ylabel)
+# Horizontal bars: a category (a format with its options) per line, its label read across and
+# wrapped at this many characters; a panel is this wide, and tall enough for its bars.
+CATEGORY_CHARACTERS = 26
+CATEGORY_POINTS = 9
+PANEL_INCHES = 4.2
+
+
+def category_labels(values: Iterable[str], preferred: Iterable[str]) -> dict[str, str]:
+    """Each distinct value, in :func:`ordered` order, with its wrapped label."""
+    return {v: wrap_label(v, CATEGORY_CHARACTERS) for v in ordered(values, preferred)}
+
+
+def panel_height(categories: int, hues: int) -> float:
+    """Inches for a panel of horizontal bars: room for each category's group of bars and for a
+    two-line label (at :data:`CATEGORY_POINTS`)."""
+    return max(2.4, 1.0 + 0.38 * categories * (1 + 0.35 * (max(hues, 1) - 1)))
+
+
+def _bar_grid(data: pd.DataFrame, *, category: str, value: str, hue: str, category_label: str,
+              value_label: str, title: str, col: str = "panel", row: str | None = None, hue_order=None,
+              share_values: bool = False, reference: tuple[float, str] | None = None) -> plt.Figure:
+    """Median bars (horizontal, one line per ``category``) with bootstrap 95% intervals, one panel
+    per ``col`` (wrapped) or per ``row`` × ``col``; ``reference`` (value, label) draws a labelled
+    line on every panel. Panels are titled by what differs between them; what they share goes
+    under the figure's title."""
+    context = panel_context(data)
+    data = with_panel(data)
+    labels_of = category_labels(data[category], FORMAT_ORDER)
+    hue_order = hue_order or ordered(data[hue], ACCESS_ORDER)
+    height = panel_height(len(labels_of), len(hue_order))
+    grid = sns.catplot(data=data.assign(**{category: data[category].map(labels_of)}), kind="bar", x=value,
+                       y=category, orient="h", hue=hue, col=col, row=row,
+                       col_wrap=None if row else min(3, data[col].nunique()), order=list(labels_of.values()),
+                       hue_order=hue_order, col_order=reading_order(data, col),
+                       row_order=reading_order(data, row) if row else None, estimator="median",
+                       errorbar=bootstrap_interval, capsize=0.1, sharex=share_values, height=height,
+                       aspect=PANEL_INCHES / height)
+    grid.set_axis_labels(value_label, category_label)
     grid.set_titles(col_template="{col_name}", row_template="{row_name}")
     for ax in grid.axes.flat:
-        ax.tick_params(axis="x", labelrotation=20)
+        ax.set_title(ax.get_title().strip(" |"))  # a row or column with one unnamed panel
+        ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
         if reference:
-            ax.axhline(reference[0], color="crimson", ls="--", lw=1.2)
-            ax.annotate(reference[1], (1, reference[0]), xycoords=("axes fraction", "data"), ha="right",
-                        va="bottom", color="crimson", fontsize=8)
-    return _finish(grid, title)
+            ax.axvline(reference[0], color="crimson", ls="--", lw=1.2)
+            ax.annotate(reference[1], (reference[0], 1), xycoords=("data", "axes fraction"), xytext=(-2, -2),
+                        textcoords="offset points", ha="right", va="top", color="crimson", fontsize=8)
+    return _finish(grid, title, context)
 
 
-def _bars_or_message(data: pd.DataFrame, *, y: str, title: str, empty: str, **grid) -> plt.Figure:
-    """:func:`_bar_grid` over the rows of ``data`` that have ``y``, or a figure saying ``empty``."""
-    data = data.dropna(subset=[y])
+def _bars_or_message(data: pd.DataFrame, *, value: str, title: str, empty: str, **grid) -> plt.Figure:
+    """:func:`_bar_grid` over the rows of ``data`` that have ``value``, or a figure saying ``empty``."""
+    data = data.dropna(subset=[value])
     if data.empty:
         return message_figure(title, empty)
-    return _bar_grid(data, y=y, title=title, **grid)
+    return _bar_grid(data, value=value, title=title, **grid)
 
 
 def warm_epochs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Epochs of warm-cache runs, with the ``panel`` label."""
-    epochs = with_panel(epochs_frame(runs))
+    """Epochs of warm-cache runs."""
+    epochs = epochs_frame(runs)
     return epochs[epochs["cache_state"] == "warm"]
 
 
 def epoch_time_figure(runs: pd.DataFrame) -> plt.Figure:
     """Epoch time per format, one panel per setting and workload; bars by access mode."""
-    return _bars_or_message(warm_epochs(runs), y="wall_s", x="format", hue="access",
-                            xlabel="Storage format", ylabel="Epoch time (s)",
+    return _bars_or_message(warm_epochs(runs), value="wall_s", category="format", hue="access",
+                            category_label="Storage format", value_label="Epoch time (s)",
                             title="Epoch time per storage format (warm cache): median with bootstrap 95% interval",
                             empty="no warm-cache epochs in these records")
 
@@ -359,8 +473,11 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
     epochs = warm_epochs(runs).dropna(subset=["samples_per_s_total"])
     if epochs.empty:
         return message_figure(title, "no warm-cache epochs in these records")
+    context = panel_context(epochs, exclude=["image_size"])
+    epochs = with_panel(epochs, exclude=["image_size"])
     grid = sns.relplot(data=epochs, kind="line", x="image_size", y="samples_per_s_total", hue="format",
-                       style="access", col="workload", col_order=sorted(epochs["workload"].unique()),
+                       style="access", col="panel", col_order=reading_order(epochs, "panel"),
+                       col_wrap=min(3, epochs["panel"].nunique()),
                        hue_order=ordered(epochs["format"], FORMAT_ORDER),
                        style_order=ordered(epochs["access"], ACCESS_ORDER), estimator="median",
                        errorbar=bootstrap_interval, err_style="bars", markers=True, dashes=False,
@@ -373,7 +490,7 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
         ax.xaxis.set_minor_locator(plt.NullLocator())
     grid.set_axis_labels("Image size (px, log scale)", "Samples/s (log scale)")
     grid.set_titles(col_template="{col_name}")
-    return _finish(grid, title)
+    return _finish(grid, title, context)
 
 
 def emulated_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -385,8 +502,9 @@ def emulated_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def au_figure(runs: pd.DataFrame) -> plt.Figure:
     """Accelerator utilisation under the emulated load, with the 90% MLPerf Storage threshold."""
     epochs = warm_epochs(emulated_runs(runs))
-    return _bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), y="au_percent", x="format", hue="access",
-                            xlabel="Storage format", ylabel="AU = compute / wall (%)", sharey=True,
+    return _bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), value="au_percent", category="format",
+                            hue="access", category_label="Storage format", value_label="AU = compute / wall (%)",
+                            share_values=True,
                             reference=(100 * MLPERF_AU_THRESHOLD, "MLPerf Storage: 90%"),
                             empty="no emulated-accelerator runs in these records",
                             title="Accelerator utilisation under an emulated accelerator: median with bootstrap 95% "
@@ -396,28 +514,28 @@ def au_figure(runs: pd.DataFrame) -> plt.Figure:
 def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
     """Cold-cache against warm-cache epoch times, for the conditions that have cold epochs."""
     title = "Cold against warm page cache: median epoch time with bootstrap 95% interval"
-    epochs = with_panel(epochs_frame(runs)).dropna(subset=["wall_s"])
-    condition = ["panel", "format", "access"]
+    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
+    condition = [c for c in (*PANEL_PARTS, "format", "access") if c in epochs]
     cold = epochs.loc[epochs["cold"], condition].drop_duplicates()
     if cold.empty:
         return message_figure(title, "no cold-cache runs in these records")
     epochs = epochs.merge(cold, on=condition).rename(columns={"cache_state": "page cache"})
     epochs["format / access"] = epochs["format"] + " / " + epochs["access"]
     states = [state for state in ("warm", "cold", "cold-unavailable") if state in set(epochs["page cache"])]
-    return _bar_grid(epochs, x="format / access", y="wall_s", hue="page cache", hue_order=states,
-                     xlabel="Storage format / access mode", ylabel="Epoch time (s)", title=title)
+    return _bar_grid(epochs, category="format / access", value="wall_s", hue="page cache",
+                     hue_order=states, category_label="Storage format / access mode",
+                     value_label="Epoch time (s)", title=title)
 
 
 def storage_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per converted copy: its dataset label, format, MiB on disk and conversion seconds
     (medians over the runs that used it)."""
-    keys = ["dataset", "image_size", "n_train", "format"]
+    keys = ["dataset_name", "image_size", "n_train", "format"]
     if runs.empty:
         return pd.DataFrame(columns=[*keys, "copy", "mib_on_disk", "convert_s"])
     copies = runs.groupby(keys, as_index=False)[["bytes_on_disk", "convert_s"]].median()
     copies["mib_on_disk"] = copies["bytes_on_disk"] / MIB
-    copies["copy"] = [f"{d} · {s} px · {n} images" for d, s, n in
-                      zip(copies["dataset"], copies["image_size"], copies["n_train"])]
+    copies["copy"] = [labels.describe(row, keys[:3]) for _, row in copies.iterrows()]
     return copies
 
 
@@ -427,33 +545,40 @@ def storage_figure(runs: pd.DataFrame) -> plt.Figure:
     copies = storage_frame(runs)
     if copies.empty:
         return message_figure(title, "no records")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    order, hue_order = ordered(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    labels_of, hue_order = category_labels(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    copies = copies.assign(format=copies["format"].map(labels_of))
+    fig, axes = plt.subplots(1, 2, figsize=(11, panel_height(len(labels_of), len(hue_order))), sharey=True)
     for ax, column, label in ((axes[0], "mib_on_disk", "Size on disk (MiB)"),
                               (axes[1], "convert_s", "Conversion time (s)")):
-        sns.barplot(data=copies, x="format", y=column, hue="copy", order=order, hue_order=hue_order,
-                    errorbar=None, ax=ax)
-        ax.set(xlabel="Storage format", ylabel=label, title=label.split(" (")[0])
-        ax.tick_params(axis="x", labelrotation=20)
-        ax.legend(title="dataset", fontsize=8)
-    fig.suptitle(title)
+        sns.barplot(data=copies, x=column, y="format", orient="h", hue="copy", order=list(labels_of.values()),
+                    hue_order=hue_order, errorbar=None, ax=ax, legend=ax is axes[0])
+        ax.set(ylabel="Storage format" if ax is axes[0] else "", xlabel=label, title=label.split(" (")[0])
+        ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
+    handles, names = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
     fig.tight_layout()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(3, len(names)),
+               title="converted copy", fontsize=8, frameon=False)
+    context = copies["dataset_name"].iloc[0] if copies["dataset_name"].nunique() == 1 else ""
+    fig.suptitle("\n".join(t for t in (title, context) if t), y=1.01, va="bottom")
     return fig
 
 
 def quality_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Accuracy and macro F1 (%) of trained runs, long form: one row per run and metric."""
-    trained = with_panel(runs.dropna(subset=["accuracy"]) if "accuracy" in runs else runs.iloc[0:0])
+    trained = runs.dropna(subset=["accuracy"]) if "accuracy" in runs else runs.iloc[0:0]
     trained = trained.assign(**{"accuracy (%)": 100 * pd.to_numeric(trained["accuracy"], errors="coerce"),
                                 "macro F1 (%)": 100 * pd.to_numeric(_column(trained, "f1_macro"), errors="coerce")})
-    return trained.melt(id_vars=["dataset", "image_size", "panel", "format", "access", "lossless", "run"],
+    keys = [c for c in (*PANEL_PARTS, "format", "access", "lossless", "run") if c in trained]
+    return trained.melt(id_vars=keys,
                         value_vars=["accuracy (%)", "macro F1 (%)"], var_name="metric", value_name="percent")
 
 
 def accuracy_figure(runs: pd.DataFrame) -> plt.Figure:
     """Test accuracy and macro F1 per format; lossless formats should give identical bars."""
-    return _bars_or_message(quality_frame(runs), y="percent", x="format", hue="access", col="metric", row="panel",
-                            xlabel="Storage format", ylabel="Test set (%)", sharey=True,
+    return _bars_or_message(quality_frame(runs), value="percent", category="format", hue="access", col="metric",
+                            row="panel", category_label="Storage format", value_label="Test set (%)",
+                            share_values=True,
                             title="Test accuracy and macro F1 per storage format: median over runs, "
                                   "bootstrap 95% interval",
                             empty="no trained-model runs (with accuracy) in these records")
@@ -506,8 +631,8 @@ def check_lossless_agreement(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> 
 def summary_keys(runs: pd.DataFrame) -> list[str]:
     """Summary rows: dataset × image size × the secondary settings that vary × workload × cache
     × format × access."""
-    varying = [c for c in SECONDARY_SETTINGS if c in runs and runs[c].astype(str).nunique() > 1]
-    return ["dataset", "image_size", *varying, "workload", "cache", "format", "access"]
+    return ["dataset_name", "image_size", *varying_columns(runs, SECONDARY_SETTINGS), "workload", "cache", "format",
+            "access"]
 
 
 def _median_with_interval(values: pd.Series) -> pd.Series:
@@ -542,9 +667,11 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def sort_conditions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in reading order: dataset, size, workload, cache, then format and access in design order."""
-    rank = {"format": ordered(frame["format"], FORMAT_ORDER), "access": ordered(frame["access"], ACCESS_ORDER)}
-    by = [c for c in ("dataset", "image_size", "workload", "cache", "format", "access") if c in frame]
+    """Rows in reading order: dataset (the thesis's order), size, training-set size, workload,
+    cache, then format and access in design order."""
+    rank = {"dataset_name": sorted(frame["dataset_name"].unique(), key=dataset_rank),
+            "format": ordered(frame["format"], FORMAT_ORDER), "access": ordered(frame["access"], ACCESS_ORDER)}
+    by = [c for c in ("dataset_name", "image_size", "n_train", "workload", "cache", "format", "access") if c in frame]
     return frame.sort_values(by, key=lambda s: s.map({v: i for i, v in enumerate(rank[s.name])})
                              if s.name in rank else s)
 
@@ -553,9 +680,14 @@ def _number(value, spec: str) -> str:
     return "–" if value is None or pd.isna(value) else format(value, spec)
 
 
-DISPLAY_LABELS = {"dataset": "Dataset", "image_size": "Size (px)", "n_train": "Images", "batch_size": "Batch",
-                  "workers": "Workers", "device": "Device", "world_size": "Ranks", "workload": "Workload",
-                  "cache": "Cache", "format": "Format", "access": "Access"}
+def interval_text(median: float, low: float, high: float, spec: str = ".3g") -> str:
+    """``"0.123 [0.120, 0.130]"``: a median and its 95% interval, as the tables print them."""
+    return f"{_number(median, spec)} [{_number(low, spec)}, {_number(high, spec)}]"
+
+
+DISPLAY_LABELS = {"dataset_name": "Dataset", "image_size": "Size (px)", "n_train": "Images", "batch_size": "Batch",
+                  "workers": "Workers", "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
+                  "workload": "Workload", "cache": "Cache", "format": "Format", "access": "Access"}
 
 
 # (summary column, displayed label, scale, format spec)
@@ -570,8 +702,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown = table[keys].rename(columns=DISPLAY_LABELS).astype(str)
     shown["Runs"] = table["runs"].astype(str)
     shown["Epoch time (s), median [95% CI]"] = [
-        f"{_number(m, '.3g')} [{_number(lo, '.3g')}, {_number(hi, '.3g')}]"
-        for m, lo, hi in zip(table["epoch_time_s"], table["epoch_time_lo"], table["epoch_time_hi"])]
+        interval_text(m, lo, hi) for m, lo, hi in zip(table["epoch_time_s"], table["epoch_time_lo"], table["epoch_time_hi"])]
     for column, label, scale, spec in DISPLAY_NUMBERS:
         shown[label] = [_number(v * scale if pd.notna(v) else v, spec) for v in table[column]]
     return shown
@@ -585,154 +716,9 @@ def to_markdown(table: pd.DataFrame) -> str:
 def to_latex(table: pd.DataFrame) -> str:
     """:func:`summary_table` as a LaTeX ``table`` (booktabs rules)."""
     shown = display_table(table)
-    labels = sum(column in DISPLAY_LABELS.values() for column in shown.columns)
+    text_columns = sum(column in DISPLAY_LABELS.values() for column in shown.columns)
     return shown.to_latex(
-        index=False, escape=True, column_format="l" * labels + "r" * (len(shown.columns) - labels),
+        index=False, escape=True, column_format="l" * text_columns + "r" * (len(shown.columns) - text_columns),
         caption="Benchmark summary: median epoch time with percentile-bootstrap 95\\% interval, "
                 "throughput, accelerator utilisation, storage cost and model quality.",
         label="tab:format-summary")
-
-
-# --------------------------------------------------------------------------------------------
-# Findings
-
-
-def median_epoch_times(runs: pd.DataFrame) -> pd.Series:
-    """Median epoch wall time (s) per (setting, workload, cache, format, access)."""
-    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
-    return epochs.groupby([*COMPARISON, "format", "access"])["wall_s"].median()
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.3g} s"
-
-
-def _faster(ratio: float) -> str:
-    """``"2.31× faster"``, or ``"4.2% faster"`` when the ratio is below 1.1."""
-    return f"{ratio:.2f}× faster" if ratio >= 1.1 else f"{100 * (ratio - 1):.1f}% faster"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"the one {noun}" if n == 1 else f"all {n} {noun}s"
-
-
-def fastest_format_sentence(context: str, times: pd.DataFrame) -> str:
-    """Which format is fastest (at its best access mode) and by how much; ``times`` is format × access."""
-    best = times.min(axis=1).dropna().sort_values()
-    mode = times.idxmin(axis=1)
-    fastest, t0 = best.index[0], best.iloc[0]
-    if len(best) == 1:
-        return f"{context}: only {fastest} was measured ({_seconds(t0)} per epoch, {mode[fastest]} access)."
-    lead = f"{context}: {fastest} is the fastest format ({_seconds(t0)} per epoch with {mode[fastest]} access)"
-    nxt, slowest = best.index[1], best.index[-1]
-    if len(best) == 2:
-        return f"{lead}, {_faster(best[nxt] / t0)} than {nxt} ({_seconds(best[nxt])}), the only other format."
-    return (f"{lead}, {_faster(best[slowest] / t0)} than the slowest, {slowest} ({_seconds(best[slowest])}), "
-            f"and {_faster(best[nxt] / t0)} than the next, {nxt} ({_seconds(best[nxt])}).")
-
-
-def spreads(times: pd.DataFrame, axis: int) -> pd.DataFrame:
-    """Slowest/fastest ratio along ``axis`` of a format × access table (1: across access modes, per
-    format; 0: across formats, per access mode), with the slowest and fastest labels; only where
-    two or more cells are measured."""
-    counts = times.notna().sum(axis=axis)
-    ratio = times.max(axis=axis) / times.min(axis=axis)
-    frame = pd.DataFrame({"ratio": ratio, "slow": times.idxmax(axis=axis), "fast": times.idxmin(axis=axis)})
-    return frame[counts >= 2].sort_values("ratio", ascending=False)
-
-
-def access_versus_format_sentences(context: str, times: pd.DataFrame) -> list[str]:
-    """Where the access mode mattered more than the format, or the other way round, with numbers."""
-    by_access, by_format = spreads(times, axis=1), spreads(times, axis=0)
-    if by_access.empty:
-        return []
-    if by_format.empty:
-        fmt, row = next(by_access.iterrows())
-        return [f"{context}: for {fmt}, {row.slow} access is {row.ratio:.2f}× slower than {row.fast} access."]
-    widest_mode, widest = by_format.index[0], by_format.iloc[0]
-    stronger = by_access[by_access["ratio"] > widest["ratio"]]
-    if stronger.empty:
-        fmt, row = next(by_access.iterrows())
-        return [f"{context}: the format mattered more than the access mode: formats differ up to "
-                f"{widest.ratio:.2f}× ({widest.slow} vs {widest.fast}, {widest_mode} access), access modes at most "
-                f"{row.ratio:.2f}× (for {fmt})."]
-    return [f"{context}: for {fmt}, the access mode mattered more than the format: {row.slow} access is "
-            f"{row.ratio:.2f}× slower than {row.fast} access ({_seconds(times.loc[fmt, row.slow])} vs "
-            f"{_seconds(times.loc[fmt, row.fast])}), while changing format under one access mode changes "
-            f"epoch time at most {widest.ratio:.2f}× ({widest_mode} access)."
-            for fmt, row in stronger.iterrows()]
-
-
-def au_sentences(runs: pd.DataFrame) -> list[str]:
-    """Which format/access pairs keep the emulated accelerator at or above 90% utilisation."""
-    epochs = warm_epochs(emulated_runs(runs)).dropna(subset=["au"])
-    sentences = []
-    for (_, _, setting, workload), group in epochs.groupby(["dataset", "image_size", "setting", "workload"]):
-        au = group.groupby(["format", "access"])["au"].median().sort_values(ascending=False)
-        above, below = (", ".join(f"{f}/{a} ({100 * v:.1f}%)" for (f, a), v in part.items())
-                        for part in (au[au >= MLPERF_AU_THRESHOLD], au[au < MLPERF_AU_THRESHOLD]))
-        sentences.append(f"{setting}, {workload}: AU ≥ 90% (the MLPerf Storage bar) with "
-                         f"{above or 'no format/access pair'}; "
-                         f"{'below it: ' + below if below else 'every pair measured reaches it'}.")
-    return sentences
-
-
-def lossless_sentence(runs: pd.DataFrame) -> str | None:
-    """Whether lossless formats trained identical models, or None when nothing was comparable."""
-    comparisons = lossless_comparisons(runs)
-    if comparisons.empty:
-        return None
-    disagree = comparisons[~comparisons["agree"].astype(bool)]
-    if disagree.empty:
-        return (f"Lossless formats trained identical models: accuracy and macro F1 agree in "
-                f"{_count(len(comparisons), 'comparable training configuration')}.")
-    where = "; ".join(f"{', '.join(r.formats)} at {r.dataset} · {r.image_size} px, {r.model}, {r.access} access "
-                      f"(accuracy {100 * r.accuracy_min:.2f}–{100 * r.accuracy_max:.2f}%, "
-                      f"macro F1 {100 * r.f1_min:.2f}–{100 * r.f1_max:.2f}%)"
-                      for r in disagree.itertuples())
-    return (f"WARNING: lossless formats disagree in {len(disagree)} of {len(comparisons)} comparable training "
-            f"configurations: {where}. Identical bytes should train identically.")
-
-
-def findings(runs: pd.DataFrame) -> list[str]:
-    """Sentences with numbers, generated from the records: per setting, workload and cache state the
-    fastest format and by how much, and whether the access mode or the format mattered more; then
-    utilisation under the emulated accelerator and the lossless-agreement check."""
-    if runs.empty:
-        return ["No benchmark records were found."]
-    sentences = []
-    for key, cell in median_epoch_times(runs).groupby(level=list(COMPARISON)):
-        context = "{}, {}, {} cache".format(*key[2:])
-        times = cell.droplevel(list(COMPARISON)).unstack("access")
-        sentences += [fastest_format_sentence(context, times), *access_versus_format_sentences(context, times)]
-    lossless = lossless_sentence(runs)
-    return sentences + au_sentences(runs) + ([lossless] if lossless else [])
-
-
-# --------------------------------------------------------------------------------------------
-# Report
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_report_tables(runs: pd.DataFrame, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write ``summary.md``, ``summary.tex`` and ``findings.md`` into ``out_dir``, each atomically;
-    return their paths by name."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = summary_table(runs)
-    texts = {
-        "summary.md": "# Benchmark summary\n\n" + to_markdown(table),
-        "summary.tex": to_latex(table),
-        "findings.md": "# Findings\n\n" + "".join(f"- {s}\n" for s in findings(runs)),
-    }
-    written = {}
-    for name, text in texts.items():
-        write_atomic(out_dir / name, text)
-        written[name] = out_dir / name
-    return written

@@ -104,15 +104,6 @@ def checked_int(value, what: str, minimum: int, error: type[Exception] = ValueEr
     return int(value)
 
 
-def read_setting(path: Path, manifest: dict, name: str, given, default: int, minimum: int) -> int:
-    """A reader's integer setting: the open option when ``given``, else the manifest's option (or
-    ``default``); ValueError naming a bad open option, FormatError naming a bad manifest value."""
-    if given is not None:
-        return checked_int(given, f"{manifest['format']}: open option {name}", minimum)
-    value = manifest.get("options", {}).get(name, default)
-    return checked_int(value, f"{Path(path) / MANIFEST}: option {name}", minimum, FormatError)
-
-
 class CheckedChunks:
     """A source's chunks for a writer, each checked to be what the source claims (uint8 images of
     its shape, one label per image, labels among its classes, no more images than it reports), and
@@ -151,8 +142,6 @@ class Reader(abc.ABC):
     """
 
     _handles: tuple[str, ...] = ()
-    #: Images per natural contiguous unit (an HDF5/Zarr chunk); block-mode loaders align to it.
-    block_size: int = 1
     #: Whether :meth:`read` returns device (CuPy) arrays rather than NumPy.
     on_device: bool = False
     #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
@@ -170,6 +159,17 @@ class Reader(abc.ABC):
         self.n = int(manifest["n"])
         self._pid = os.getpid()
         self.labels = self._check_labels(self._load_labels())
+
+    @property
+    def block_size(self) -> int:
+        """Images per natural contiguous unit (an HDF5/Zarr chunk, else the ``block_size`` open
+        option); block-mode loaders align to it."""
+        return self.__dict__.get("_block_size", 1)
+
+    @block_size.setter
+    def block_size(self, value) -> None:
+        # Checked here, wherever the value comes from: 0 would make block mode divide by zero.
+        self._block_size = checked_int(value, "open option block_size", 1)
 
     # -- what a format provides -------------------------------------------------------------
     @abc.abstractmethod
@@ -295,11 +295,19 @@ class Reader(abc.ABC):
 
 
 class Format(abc.ABC):
-    """One storage format: how images are written and how they are read back."""
+    """One storage format: how images are written and how they are read back.
+
+    Two kinds of option, kept apart so a read-time setting never triggers a re-conversion:
+    write options (:attr:`defaults`) change the bytes on disk and key the converted copy; open
+    options (:attr:`open_defaults`: read path, decoder, cache sizes, concurrency, block-mode
+    unit) change only how a reader reads them.
+    """
 
     name: str = ""
-    #: Option name -> default. Unknown options raise ValueError naming them.
+    #: Write option name -> default. Unknown options raise ValueError naming them.
     defaults: dict = {}
+    #: Open (read-time) option name -> default, passed to the reader as keyword arguments.
+    open_defaults: dict = {}
     reader: type[Reader]
 
     # -- what a format provides -------------------------------------------------------------
@@ -316,24 +324,42 @@ class Format(abc.ABC):
 
     # -- options ----------------------------------------------------------------------------
     def resolve_options(self, options: dict) -> dict:
-        """Defaults merged with ``options``; strings (from the CLI) parsed; unknown names rejected."""
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.defaults)) or "none"
-            raise ValueError(f"format {self.name!r}: unknown option {unknown[0]!r}; valid options: {valid}")
-        resolved = dict(self.defaults)
-        for key, value in options.items():
-            try:
-                resolved[key] = _parse_value(value, self.defaults[key])
-            except ValueError as exc:
-                raise ValueError(f"format {self.name!r}: option {key}={value!r}: {exc}") from None
-        if "block_size" in resolved:
-            self.check_range(resolved, "block_size", 1)
+        """Write-option defaults merged with ``options``; strings (from the CLI) parsed; unknown
+        names rejected, with a pointer to :meth:`resolve_open_options` for a read-time one."""
+        resolved = self._resolve(options, self.defaults, "write", self.open_defaults, "open")
         self.validate_options(resolved)
         return resolved
 
+    def resolve_open_options(self, options: dict) -> dict:
+        """Open-option defaults merged with ``options`` (strings parsed, unknown names rejected)."""
+        resolved = self._resolve(options, self.open_defaults, "open", self.defaults, "write")
+        self.validate_open_options(resolved)
+        return resolved
+
+    def _resolve(self, options: dict, defaults: dict, kind: str, other: dict, other_kind: str) -> dict:
+        if not isinstance(options, dict):
+            raise ValueError(f"format {self.name!r}: {kind} options must be a mapping, got {options!r}")
+        unknown = sorted(set(options) - set(defaults))
+        if unknown:
+            valid = ", ".join(sorted(defaults)) or "none"
+            hint = f" (it is one of the {other_kind} options)" if unknown[0] in other else ""
+            raise ValueError(f"format {self.name!r}: unknown {kind} option {unknown[0]!r}{hint}; "
+                             f"valid {kind} options: {valid}")
+        resolved = dict(defaults)
+        for key, value in options.items():
+            try:
+                resolved[key] = _parse_value(value, defaults[key])
+            except ValueError as exc:
+                raise ValueError(f"format {self.name!r}: {kind} option {key}={value!r}: {exc}") from None
+        return resolved
+
     def validate_options(self, options: dict) -> None:
-        """Raise ValueError naming an option whose value is invalid."""
+        """Raise ValueError naming a write option whose value is invalid."""
+
+    def validate_open_options(self, options: dict) -> None:
+        """Raise ValueError naming an open option whose value is invalid."""
+        if "block_size" in options:
+            self.check_range(options, "block_size", 1)
 
     def check_choice(self, options: dict, key: str, valid) -> None:
         if options[key] not in valid:
@@ -341,9 +367,10 @@ class Format(abc.ABC):
 
     def check_range(self, options: dict, key: str, low: int, high: int | None = None) -> None:
         value = options[key]
-        if value < low or (high is not None and value > high):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+                high is not None and value > high):
             bound = f"{low}..{high}" if high is not None else f">= {low}"
-            raise ValueError(f"format {self.name!r}: option {key} must be {bound}, got {value}")
+            raise ValueError(f"format {self.name!r}: option {key} must be an integer {bound}, got {value!r}")
 
     # -- write ------------------------------------------------------------------------------
     def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int | None = None,
@@ -408,15 +435,17 @@ class Format(abc.ABC):
     def open(self, path, **open_options) -> Reader:
         """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign.
 
+        ``open_options`` are read-time settings (:attr:`open_defaults`); they never change the data.
         The reader reads the version ``path`` names now (its ``path`` is that version's folder) and
         holds it, so a later overwrite of ``path`` neither changes nor deletes what it reads.
         """
+        options = self.resolve_open_options(open_options)
         version, held = publish.resolve(Path(path))
         try:
             manifest = _read_manifest_at(version, shown=Path(path))
             if manifest["format"] != self.name:
                 raise FormatError(f"{path}: holds format {manifest['format']!r}, not {self.name!r}")
-            reader = self._open(version, manifest, **open_options)
+            reader = self._open(version, manifest, **options)
         except BaseException:
             if held is not None:
                 held.close()
@@ -475,8 +504,6 @@ def check_manifest(manifest, file: Path) -> None:
             raise FormatError(f"{file}: {key} must be a list, got {manifest[key]!r}")
     if not isinstance(manifest["options"], dict):
         raise FormatError(f"{file}: options must be a JSON object, got {manifest['options']!r}")
-    if "block_size" in manifest:
-        checked_int(manifest["block_size"], f"{file}: block_size", 1, FormatError)
 
 
 def _write_json(path: Path, obj) -> None:

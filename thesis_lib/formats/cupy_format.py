@@ -42,7 +42,8 @@ class CupyReader(Reader):
     on_device = True
     _handles = ("_file", "_host_map")
 
-    def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None):
+    def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None,
+                 block_size: int = 512):
         self.cp, kvikio = cuda_modules()
         if use_kvikio and kvikio is None:
             raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12)")
@@ -55,7 +56,7 @@ class CupyReader(Reader):
         if size != expected:
             raise FormatError(f"{self.file_path}: {size} bytes, expected {expected} "
                               f"({self.n} images of {self.image_shape})")
-        self.block_size = int(manifest.get("block_size", 512))
+        self.block_size = block_size
         self.resident = None
         if resident:
             self.resident = self._read_bytes(0, self.n)
@@ -138,7 +139,7 @@ class CupyReader(Reader):
 
 class CupyFormat(Format):
     name = "cupy"
-    defaults = {"block_size": 512}
+    open_defaults = {"resident": False, "use_kvikio": None, "block_size": 512}
     reader = CupyReader
 
     def _write(self, chunks, tmp, source, options):
@@ -150,7 +151,7 @@ class CupyFormat(Format):
                 labels[pos:pos + len(images)] = chunk_labels
                 pos += len(images)
         np.save(tmp / "labels.npy", labels)
-        return {"block_size": options["block_size"], "layout": "raw uint8 NHWC, C order, offset 0"}
+        return {"layout": "raw uint8 NHWC, C order, offset 0"}
 
 
 FORMAT = CupyFormat()

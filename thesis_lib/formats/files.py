@@ -52,13 +52,11 @@ _DECODE = {"pil": decode_pil, "torchvision": decode_torchvision}
 
 
 class FilesReader(Reader):
-    def __init__(self, path, manifest, *, decoder: str = "pil"):
-        if decoder not in DECODERS:
-            raise ValueError(f"files: unknown decoder {decoder!r}; valid: {', '.join(DECODERS)}")
+    def __init__(self, path, manifest, *, decoder: str = "pil", block_size: int = 512):
         self.decoder = decoder
         self._decode = _DECODE[decoder]
         super().__init__(path, manifest)
-        self.block_size = int(manifest.get("block_size", 512))
+        self.block_size = block_size
 
     def _load_labels(self):
         index = self.path / INDEX
@@ -114,14 +112,18 @@ class FilesFormat(Format):
         "encoding": "png",   # png (lossless) | jpeg
         "quality": 90,       # JPEG quality
         "png_level": 6,      # zlib level for PNG (PIL's default)
-        "block_size": 512,   # block-mode unit
     }
+    open_defaults = {"decoder": "pil", "block_size": 512}
     reader = FilesReader
 
     def validate_options(self, o):
         self.check_choice(o, "encoding", ENCODINGS)
         self.check_range(o, "quality", 1, 100)
         self.check_range(o, "png_level", 0, 9)
+
+    def validate_open_options(self, o):
+        super().validate_open_options(o)
+        self.check_choice(o, "decoder", DECODERS)
 
     def lossless(self, options=None):
         return (options or self.defaults)["encoding"] == "png"
@@ -142,7 +144,7 @@ class FilesFormat(Format):
                     Image.fromarray(image).save(tmp / rel, **save)
                     index.write(f"{rel}\t{int(label)}\n")
                     pos += 1
-        return {"block_size": options["block_size"]}
+        return {}
 
 
 FORMAT = FilesFormat()

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader, read_setting
+from .base import Format, Reader, checked_int
 
 READ_PATHS = ("auto", "direct", "chunks", "index", "fancy")
 COMPRESSIONS = ("none", "gzip", "lzf")
@@ -57,11 +57,11 @@ def check_storage(file_path, dset: h5py.Dataset) -> None:
 class Hdf5Reader(Reader):
     _handles = ("_file", "_map")
 
-    def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int | None = None):
-        if read_path not in READ_PATHS:
-            raise ValueError(f"hdf5: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
+    def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
+                 block_size: int = 512):
         self.file_path = path / "data.h5"
-        self.rdcc_nbytes = read_setting(path, manifest, "rdcc_nbytes", rdcc_nbytes, RDCC_NBYTES, 0)
+        self.rdcc_nbytes = checked_int(rdcc_nbytes, "hdf5: open option rdcc_nbytes", 0)
+        block_size = checked_int(block_size, "hdf5: open option block_size", 1)
         super().__init__(path, manifest)
         dset = self.images
         for stored in (dset, self._dataset("labels")):
@@ -70,7 +70,7 @@ class Hdf5Reader(Reader):
             raise FormatError(f"{self.file_path}: dataset 'images' is {dset.dtype} {dset.shape}, "
                               f"expected uint8 {(self.n, *self.image_shape)}")
         self.chunk_images = dset.chunks[0] if dset.chunks else 0
-        self.block_size = self.chunk_images or int(manifest.get("block_size", 512))
+        self.block_size = self.chunk_images or block_size
         unfiltered = not dset.compression and not dset.fletcher32 and not dset.shuffle
         if read_path == "auto":
             read_path = "direct" if unfiltered else "chunks"
@@ -199,8 +199,11 @@ class Hdf5Format(Format):
         "compression": "none",      # none | gzip | lzf
         "compression_level": 4,     # gzip only
         "checksum": False,          # Fletcher-32 per chunk
+    }
+    open_defaults = {
+        "read_path": "auto",
         "rdcc_nbytes": RDCC_NBYTES,  # chunk cache per open file
-        "block_size": 512,          # block-mode unit when contiguous
+        "block_size": 512,           # block-mode unit when contiguous (chunked: the chunk)
     }
     reader = Hdf5Reader
 
@@ -208,9 +211,13 @@ class Hdf5Format(Format):
         self.check_choice(o, "compression", COMPRESSIONS)
         self.check_range(o, "chunk_images", 0)
         self.check_range(o, "compression_level", 0, 9)
-        self.check_range(o, "rdcc_nbytes", 0)
         if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
             raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
+
+    def validate_open_options(self, o):
+        super().validate_open_options(o)
+        self.check_choice(o, "read_path", READ_PATHS)
+        self.check_range(o, "rdcc_nbytes", 0)
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)
@@ -232,7 +239,7 @@ class Hdf5Format(Format):
                 labels[pos:pos + len(chunk)] = chunk_labels
                 pos += len(chunk)
             f.attrs["classes"] = list(source.classes)
-        return {"block_size": options["chunk_images"] or options["block_size"]}
+        return {}
 
 
 FORMAT = Hdf5Format()

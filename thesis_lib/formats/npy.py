@@ -35,9 +35,9 @@ class NpyReader(Reader):
     _handles = ("_images",)
     gathers_any_order = True
 
-    def __init__(self, path, manifest):
+    def __init__(self, path, manifest, *, block_size: int = 512):
         super().__init__(path, manifest)
-        self.block_size = int(manifest.get("block_size", 512))
+        self.block_size = block_size
         self.images  # map once at open so a truncated or mismatched file fails here
 
     def _load_labels(self):
@@ -57,7 +57,7 @@ class NpyReader(Reader):
 
 class NpyFormat(Format):
     name = "npy"
-    defaults = {"block_size": 512}
+    open_defaults = {"block_size": 512}  # block-mode unit (images)
     reader = NpyReader
 
     def _write(self, chunks, tmp, source, options):
@@ -75,7 +75,7 @@ class NpyFormat(Format):
                 labels[pos:pos + len(chunk)] = chunk_labels
                 pos += len(chunk)
         np.save(tmp / "labels.npy", labels)
-        return {"block_size": options["block_size"]}
+        return {}
 
 
 FORMAT = NpyFormat()

@@ -22,7 +22,7 @@ import zarr.codecs
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
 from ..errors import FormatError
-from .base import Format, Reader, aligned, read_setting
+from .base import Format, Reader, aligned, checked_int
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks")
@@ -77,11 +77,9 @@ def _chunks_inside(coords, outer, inner, shape) -> int:
 class ZarrReader(Reader):
     _handles = ("_group",)
 
-    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int | None = None):
-        if read_path not in READ_PATHS:
-            raise ValueError(f"zarr: unknown read_path {read_path!r}; valid: {', '.join(READ_PATHS)}")
+    def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int = CONCURRENCY):
         self.read_path = read_path
-        self.concurrency = read_setting(path, manifest, "concurrency", concurrency, CONCURRENCY, 1)
+        self.concurrency = checked_int(concurrency, "zarr: open option concurrency", 1)  # 0 hangs zarr
         super().__init__(path, manifest)
         images = self.images
         if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
@@ -153,19 +151,25 @@ class ZarrFormat(Format):
         "codec": "none",      # none | zstd | blosc
         "level": 3,           # compression level for zstd/blosc
         "checksum": False,    # CRC32C per chunk
-        "concurrency": CONCURRENCY,  # zarr async.concurrency used by readers
+    }
+    open_defaults = {
+        "read_path": "oindex",        # oindex | chunks
+        "concurrency": CONCURRENCY,   # zarr's async.concurrency while reading
     }
     reader = ZarrReader
 
     def validate_options(self, o):
         self.check_choice(o, "codec", CODECS)
         self.check_range(o, "chunk_images", 1)
-        self.check_range(o, "concurrency", 1)
         if o["codec"] in LEVELS:
             self.check_range(o, "level", *LEVELS[o["codec"]])
         if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
+
+    def validate_open_options(self, o):
+        self.check_choice(o, "read_path", READ_PATHS)
+        self.check_range(o, "concurrency", 1)
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)
@@ -187,7 +191,7 @@ class ZarrFormat(Format):
             pos += len(piece)
         group.create_array("labels", data=labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
                            compressors=[zarr.codecs.Crc32cCodec()] if options["checksum"] else None)
-        return {"block_size": chunk}
+        return {}
 
 
 FORMAT = ZarrFormat()
