@@ -10,8 +10,8 @@ import torch
 from tiny_data import CPU_FORMATS, decode_ids, disk_dir, id_images, write  # noqa: F401 (fixture)
 
 from thesis_lib import cache
-from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, contiguous_runs,
-                                make_loader, random_crop_flip, rebatch)
+from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, batch_cuts,
+                                contiguous_runs, make_loader, random_crop_flip, rebatch)
 
 N, BLOCK = 301, 32  # N is not a multiple of the block, the batch or the world sizes used below
 IMAGES, LABELS = id_images(N)
@@ -124,32 +124,50 @@ def test_sample_mode_reads_one_image_at_a_time(reader):
 
 
 # -- block mode ------------------------------------------------------------------------------------
-def test_block_mode_reads_whole_aligned_blocks(tmp_path):
+def test_block_mode_reads_whole_aligned_blocks_once_into_one_buffer(tmp_path):
+    """Chunked storage: each window is one read of whole aligned blocks into the dataset's buffer,
+    every image read exactly once per epoch, the batches gathered from that buffer."""
     reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK)
-    with mock.patch.object(reader, "read_range", wraps=reader.read_range) as read_range:
+    with mock.patch.object(reader, "read_ranges_into", wraps=reader.read_ranges_into) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
-    for call in read_range.call_args_list:
-        start, stop = call.args
+    assert read.call_count == 4  # 10 blocks, 3 per window
+    ranges = [r for call in read.call_args_list for r in call.args[0]]
+    for start, stop in ranges:
         assert start % BLOCK == 0 and (stop % BLOCK == 0 or stop == N), (start, stop)
-    assert sum(stop - start for start, stop in (c.args for c in read_range.call_args_list)) == N
+    assert sum(stop - start for start, stop in ranges) == N
+    assert len({id(call.args[1]) for call in read.call_args_list}) == 1  # the buffer is reused
 
 
-def test_block_mode_over_a_memory_map_gathers_whole_aligned_blocks(reader):
-    """A memory-mapped reader gets each window in one gather, of whole aligned blocks."""
+def test_block_mode_over_a_memory_map_gathers_each_batch_from_one_window(reader):
+    """A memory-mapped reader gathers each batch straight from its map: one read per batch (per
+    share of a batch at a window's edge), all of its indices inside one window's blocks."""
     assert reader.gathers_any_order
+    windows = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False).windows()
+    window_of = {int(i): k for k, window in enumerate(windows) for i in window}
     with mock.patch.object(reader, "read", wraps=reader.read) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
     for call in read.call_args_list:
-        blocks = np.unique(np.asarray(call.args[0]) // BLOCK)
-        expected = np.concatenate([np.arange(b * BLOCK, min((b + 1) * BLOCK, N)) for b in blocks])
-        np.testing.assert_array_equal(np.sort(call.args[0]), expected)
+        assert len(call.args[0]) <= 50 and len({window_of[int(i)] for i in call.args[0]}) == 1
+    firsts = np.cumsum([0] + [len(w) for w in windows[:-1]])
+    assert read.call_count == sum(len(batch_cuts(f, len(w), 50)) - 1 for f, w in zip(firsts, windows)) > 7
+
+
+@pytest.mark.parametrize("first,count,cuts", [(0, 96, [0, 50, 96]), (96, 96, [0, 4, 54, 96]),
+                                              (100, 50, [0, 50]), (90, 5, [0, 5])])
+def test_batch_cuts_follow_the_epochs_batches(first, count, cuts):
+    assert batch_cuts(first, count, 50).tolist() == cuts
 
 
 def test_block_windows_are_unions_of_shuffled_blocks(reader):
-    windows = list(BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
-                                drop_last=False))
+    sampler = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False)
+    windows = sampler.windows()
+    firsts, visited = zip(*sampler)
+    assert list(firsts) == np.cumsum([0] + [len(w) for w in windows[:-1]]).tolist()  # where each begins
+    assert all(a is b for a, b in zip(visited, windows))
     assert len(windows) == 4  # 10 blocks (the last one 13 images), 3 per window
     for window in windows:
         blocks = np.unique(window // BLOCK)

@@ -103,6 +103,9 @@ class Reader(abc.ABC):
     #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
     #: batch then restoring its order would only add a copy, so callers may skip it.
     gathers_any_order: bool = False
+    #: False when a forked child cannot use this reader (a library whose thread pool does not
+    #: survive fork); DataLoader workers must then be spawned, and a forked child gets an error.
+    fork_safe: bool = True
 
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -129,6 +132,12 @@ class Reader(abc.ABC):
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._read_sorted(np.arange(start, stop))
 
+    def _read_ranges_into(self, ranges: list[tuple[int, int]], out: np.ndarray) -> None:
+        pos = 0
+        for start, stop in ranges:
+            out[pos:pos + stop - start] = self._read_range(start, stop)
+            pos += stop - start
+
     def _handle(self, name: str, opener):
         """The open handle ``name``, (re)opened by ``opener()`` on first use in this process.
 
@@ -136,6 +145,11 @@ class Reader(abc.ABC):
         survive that, so a handle is reopened whenever the process id changed.
         """
         if self._pid != os.getpid():
+            # Only a fork carries a reader into another process unpickled (__setstate__ resets the pid).
+            if not self.fork_safe:
+                raise FormatError(f"{self.path}: {type(self).__name__} cannot be used in a forked process "
+                                  "(its library's threads do not survive fork); start DataLoader workers "
+                                  "with the 'spawn' or 'forkserver' context")
             for handle in self._handles:
                 self.__dict__.pop(handle, None)
             self._pid = os.getpid()
@@ -165,6 +179,24 @@ class Reader(abc.ABC):
         if start == stop:
             return np.empty((0, *self.image_shape), np.uint8)
         return self._read_range(start, stop)
+
+    def read_ranges_into(self, ranges, out: np.ndarray) -> np.ndarray:
+        """The images of each ``(start, stop)`` range, one range after another, written into the
+        first rows of ``out`` (a caller's buffer, reused from read to read); returns those rows."""
+        total = 0
+        for start, stop in ranges:
+            if not (0 <= start < stop <= self.n):
+                raise IndexError(f"{self.path}: range [{start}, {stop}) outside 0..{self.n}")
+            total += stop - start
+        if out.dtype != np.uint8 or out.shape[1:] != self.image_shape or len(out) < total:
+            raise ValueError(f"{self.path}: out must be uint8 (>= {total}, {', '.join(map(str, self.image_shape))}), "
+                             f"got {out.dtype} {out.shape}")
+        self._read_ranges_into(list(ranges), out)
+        return out[:total]
+
+    def limit_threads(self, threads: int) -> None:
+        """Let this reader's library use at most ``threads`` threads in this process (a DataLoader
+        worker's share of the cores). Readers without threads of their own ignore it."""
 
     def files(self) -> list[Path]:
         """Every file of the converted dataset (what a cold-cache epoch evicts)."""

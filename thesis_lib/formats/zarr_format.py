@@ -5,7 +5,9 @@ file, which matters on filesystems that dislike many small files), codec (none, 
 a CRC32C checksum per chunk, and zarr's async concurrency.
 
 Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
-concurrent fetch of every chunk touched; a contiguous block is a plain slice. Missing chunks are
+concurrent fetch of every chunk touched; a contiguous block is a plain slice. The open option
+``read_path="tensorstore"`` reads the same files with TensorStore's compiled zarr3 driver instead
+(:mod:`.zarr_tensorstore`), its chunk cache sized by ``cache_bytes``. Missing chunks are
 the dangerous case: zarr silently returns the fill value for them, so chunks are always written
 (``write_empty_chunks``) and :meth:`ZarrReader.__init__` counts the stored chunk objects.
 """
@@ -16,12 +18,13 @@ import os
 import numpy as np
 import zarr
 import zarr.codecs
+from zarr.buffer.cpu import NDBuffer
 
 from ..errors import FormatError
 from .base import Format, Reader, aligned
 
 CODECS = ("none", "zstd", "blosc")
-READ_PATHS = ("oindex", "chunks")
+READ_PATHS = ("oindex", "chunks", "tensorstore")
 
 
 def _compressors(codec: str, level: int):
@@ -111,6 +114,14 @@ class ZarrReader(Reader):
         images = self.images
         return self._guarded("images", lambda: images[start:stop])
 
+    def _read_ranges_into(self, ranges, out):
+        """Each range decoded by zarr straight into its rows of ``out`` (no intermediate array)."""
+        images, pos = self.images, 0
+        for start, stop in ranges:
+            rows = NDBuffer.from_numpy_array(out[pos:pos + stop - start])
+            self._guarded("images", lambda: images.get_basic_selection(slice(start, stop), out=rows))
+            pos += stop - start
+
 
 class ZarrFormat(Format):
     name = "zarr"
@@ -122,8 +133,9 @@ class ZarrFormat(Format):
         "checksum": False,    # CRC32C per chunk
     }
     open_defaults = {
-        "read_path": "oindex",  # oindex | chunks
-        "concurrency": 64,      # zarr's async.concurrency while reading
+        "read_path": "oindex",  # oindex | chunks (zarr-python) | tensorstore
+        "concurrency": 64,      # zarr-python's async.concurrency while reading
+        "cache_bytes": 0,       # TensorStore's chunk cache pool (read_path=tensorstore); 0 = none
     }
     reader = ZarrReader
 
@@ -137,6 +149,16 @@ class ZarrFormat(Format):
     def validate_open_options(self, o):
         self.check_choice(o, "read_path", READ_PATHS)
         self.check_range(o, "concurrency", 1)
+        self.check_range(o, "cache_bytes", 0)
+        if o["cache_bytes"] and o["read_path"] != "tensorstore":
+            raise ValueError(f"format 'zarr': option cache_bytes sizes TensorStore's cache; it needs "
+                             f"read_path='tensorstore', not {o['read_path']!r}")
+
+    def _open(self, path, manifest, *, read_path, cache_bytes, **options):
+        if read_path == "tensorstore":
+            from .zarr_tensorstore import TensorStoreZarrReader
+            return TensorStoreZarrReader(path, manifest, read_path=read_path, cache_bytes=cache_bytes, **options)
+        return ZarrReader(path, manifest, read_path=read_path, **options)
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)
