@@ -7,14 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ast
+import dataclasses
+import shutil
+
+import nbformat
+import numpy as np
 import papermill
 import pytest
 import yaml
+from PIL import Image
 
-from thesis_lib import bench, paths, sweep
+from thesis_lib import bench, config, paths, sweep
 
 REPO = paths.REPO_ROOT
-RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "fmt_options", "access", "workers", "batch_size", "model",
+RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "write_options", "open_options", "config", "config_id", "access", "workers", "batch_size", "model",
                "device", "seed", "cache", "epochs", "epoch_time_s_median", "samples_per_s_median", "au_median",
                "bytes_on_disk", "convert_s", "peak_rss_mb", "accuracy", "f1_macro", "env"}
 EPOCH_KEYS = {"wall_s", "data_wait_s", "compute_s", "samples_per_s", "au", "cold"}
@@ -39,7 +46,16 @@ def run_env(**extra) -> dict:
     ({"epochs": "two"}, "epochs must be an integer >= 1, got 'two'"),
     ({"workers": -1}, "workers must be an integer >= 0"),
     ({"emulate_rate": 100.0, "model": "convnet"}, "emulate_rate applies only with model='emulate'"),
-    ({"fmt_options": {"colour": 1}}, "unknown option 'colour'"),
+    ({"write_options": {"colour": 1}}, "unknown write option 'colour'"),
+    ({"fmt": "hdf5", "write_options": {"rdcc_nbytes": 2**20}}, "unknown write option 'rdcc_nbytes' (it is one of the open options)"),
+    ({"fmt": "zarr", "open_options": {"chunk_images": 64}}, "unknown open option 'chunk_images' (it is one of the write options)"),
+    ({"fmt": "zarr", "open_options": {"concurrency": 0}}, "option concurrency must be an integer >= 1"),
+    ({"write_options": "[1, 2]"}, "write_options must be a mapping"),
+    ({"emulate_rate": float("nan"), "model": "emulate"}, "emulate_rate must be a finite number >= 0"),
+    ({"emulate_rate": float("inf"), "model": "emulate"}, "emulate_rate must be a finite number >= 0"),
+    ({"lr": float("nan")}, "lr must be a finite number > 0"),
+    ({"seed": -1}, "seed must be an integer in 0..4294967295"),
+    ({"root": "/no/such/cifar.zip", "dataset": "imagefolder"}, "root='/no/such/cifar.zip': no such file or folder"),
 ])
 def test_bad_parameters_name_themselves(change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -58,8 +74,25 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
     assert on_disk["run"] == config.run_name and Path(record["path"]).parent == data_dir / "results"
     assert not record["converted_reused"]
     assert bench.run(config, progress=False)["converted_reused"]
-    other = bench.run(bench.BenchConfig(fmt="hdf5", fmt_options={"chunk_images": 64}, **TINY), progress=False)
-    assert not other["converted_reused"] and other["fmt_options"]["chunk_images"] == 64
+    other = bench.run(bench.BenchConfig(fmt="hdf5", write_options={"chunk_images": 64}, **TINY), progress=False)
+    assert not other["converted_reused"] and other["write_options"]["chunk_images"] == 64
+    reread = bench.run(bench.BenchConfig(fmt="hdf5", open_options={"read_path": "index"}, **TINY), progress=False)
+    assert reread["converted_reused"] and reread["open_options"]["read_path"] == "index"  # read-time: no re-conversion
+    assert len({r["run"] for r in (record, other, reread)}) == 3
+
+
+def test_run_name_is_readable_and_tells_every_measured_setting_apart():
+    base = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate")
+    assert base.run_name.startswith("synthetic-native-n5000-zarr-batch-emulateH100-warm-w0-b512-s0-")
+    changed = [{"limit": 2000}, {"epochs": 1}, {"repeats": 3}, {"write_options": {"chunk_images": 1024}},
+               {"open_options": {"read_path": "chunks"}}, {"emulate_rate": 1000.0}, {"eval_limit": 5},
+               {"root": str(REPO)}, {"image_size": 16}, {"lr": 0.1}]
+    names = {bench.BenchConfig(**{**dataclasses.asdict(base), **change}).run_name for change in changed}
+    assert len(names | {base.run_name}) == len(changed) + 1
+    # Equal configurations have equal names however they are spelt: defaults filled in, text parsed.
+    spelt = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", download=True,
+                              write_options='{"chunk_images": "64"}', open_options={"read_path": "oindex"})
+    assert spelt.run_name == base.run_name
 
 
 def test_emulated_accelerator_sets_au(data_dir):
@@ -72,24 +105,70 @@ def test_emulated_accelerator_sets_au(data_dir):
 
 
 # -- bench.ipynb under papermill -------------------------------------------------------------------
+def image_zip(folder: Path, per_class: int = 40) -> Path:
+    """A small real image-folder zip: ``train/`` and ``test/``, two classes of 8 px PNGs."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("ant", "bee"):
+            (folder / "tree" / split / label).mkdir(parents=True)
+            for k in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                    folder / "tree" / split / label / f"{k}.png")
+    return Path(shutil.make_archive(str(folder / "tiny-set"), "zip", folder / "tree"))
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("where", ["repo root", "notebooks/"])
-def test_bench_notebook_runs_under_papermill(tmp_path, where):
+def test_bench_notebook_runs_under_papermill_on_real_files(tmp_path, where):
+    """Any dataset and any format option reach the notebook: a root (relative to where papermill
+    runs, or absolute), write options as YAML (``-y``) or as JSON text (``-p``)."""
     cwd = REPO if where == "repo root" else REPO / "notebooks"
     out = tmp_path / "out.ipynb"
     notebook = "notebooks/bench.ipynb" if where == "repo root" else "bench.ipynb"
+    # nbval re-runs the notebook from its own folder, where only an absolute root means the same file.
+    root = str(image_zip(tmp_path)) if where == "repo root" else os.path.relpath(image_zip(tmp_path), cwd)
+    options = (["-y", "write_options: {chunk_images: 16}"] if where == "repo root"
+               else ["-p", "write_options", '{"chunk_images": 16}'])
     result = subprocess.run([sys.executable, "-m", "papermill", notebook, str(out), "-p", "fmt", "zarr",
-                             "-p", "limit", "600", "-p", "epochs", "1", "-p", "model", "emulate",
+                             "-p", "dataset", "imagefolder", "-p", "root", root, *options,
+                             "-p", "epochs", "1", "-p", "model", "emulate", "-p", "emulate_rate", "0",
                              "-p", "results_dir", str(tmp_path / "results"), "-k", "thesis-lab"],
-                            cwd=cwd, env=run_env(), capture_output=True, text=True)
+                            cwd=cwd, env=run_env(THESIS_DATA=str(tmp_path / "data")), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     records = list((tmp_path / "results").glob("*.json"))
-    assert len(records) == 1 and json.loads(records[0].read_text())["fmt"] == "zarr"
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert (record["fmt"], record["dataset"], record["n_train"]) == ("zarr", "imagefolder", 80)
+    assert record["write_options"]["chunk_images"] == 16 and record["root"] == str(tmp_path / "tiny-set.zip")
     if where == "repo root":  # the executed notebook, with its injected parameters, passes nbval-lax
         check = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", str(out),
-                                "-p", "no:cacheprovider", "-q"], cwd=tmp_path, env=run_env(),
+                                "-p", "no:cacheprovider", "-q"], cwd=tmp_path, env=run_env(THESIS_DATA=str(tmp_path / "data")),
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout[-2000:]
+
+
+def test_bench_notebook_parameters_are_the_config_fields():
+    """The parameter cell holds one variable per BenchConfig field with its default (plus
+    results_dir), so papermill -p reaches every field and the lists cannot drift apart."""
+    cells = json.loads((REPO / "notebooks" / "bench.ipynb").read_text())["cells"]
+    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    assigned = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body}
+    assert assigned == config.notebook_parameters()
+    assert set(assigned) - {"results_dir"} == set(bench.BenchConfig.field_names())
+
+
+def test_cli_bench_has_a_flag_for_every_field():
+    from thesis_lib.__main__ import build_parser
+
+    args = build_parser().parse_args(["bench", "--dataset", "imagefolder", "--root", "x.zip", "--download",
+                                      "--limit", "none", "--fmt", "zarr", "--write-option", "chunk_images=1024",
+                                      "--option", "codec=zstd", "--open-option", "read_path=chunks",
+                                      "--emulate-rate", "0", "--lr", "0.1", "--eval-limit", "None"])
+    parsed = config.config_from_args(args)
+    assert set(vars(args)) >= set(bench.BenchConfig.field_names())
+    assert parsed.write_options == {"chunk_images": "1024", "codec": "zstd"}
+    assert parsed.open_options == {"read_path": "chunks"} and parsed.download and parsed.limit is None
+    assert parsed.resolved_options()[0]["chunk_images"] == 1024 and parsed.eval_limit is None
 
 
 @pytest.mark.timeout(120)
@@ -126,7 +205,7 @@ def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatc
     assert [name for name, _ in failures] == [sweep.run_name(sweep.load_grid(grid)[2])]
     assert "imagefolder: pass root" in failures[0][1]
     printed = capsys.readouterr().out
-    assert "FAILED imagefolder" in printed and "skipped synthetic-native-cupy" in printed
+    assert "FAILED imagefolder" in printed and "skipped synthetic-native-n600-cupy" in printed
     stamps = {p: p.stat().st_mtime_ns for p in results.glob("*.json")}
     sweep.run_grid(grid, results_dir=results)  # resumes: the finished points are not run again
     assert {p: p.stat().st_mtime_ns for p in results.glob("*.json")} == stamps
@@ -135,8 +214,92 @@ def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatc
 def test_grid_with_an_unknown_parameter_is_refused(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("grids:\n  - {fmt: npy, colour: blue}\n")
-    with pytest.raises(ValueError, match="unknown parameter 'colour'"):
+    with pytest.raises(ValueError, match="unknown parameter 'colour'; valid: dataset, root, download"):
         sweep.load_grid(grid)
+    grid.write_text("grids:\n  - variants: [{fmt: npy, colour: blue}]\n")
+    with pytest.raises(ValueError, match="entry 0, variants: unknown parameter 'colour'"):
+        sweep.load_grid(grid)
+
+
+def test_grid_bundles_datasets_and_variants_and_resolves_roots(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_HOME", str(tmp_path / "home"))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"defaults": {"limit": 100}, "grids": [{
+        "datasets": [{"dataset": "synthetic"}, {"dataset": "imagefolder", "root": "sets/c.zip"},
+                     {"dataset": "tiny-imagenet", "root": "$DATA_HOME/t.zip"}],
+        "variants": [{"fmt": "npy"}, {"fmt": "zarr", "write_options": {"chunk_images": 1024}},
+                     {"fmt": "zarr", "open_options": {"read_path": "chunks"}}],
+        "workers": [0, 2]}]}))
+    points = sweep.load_grid(grid)
+    assert len(points) == 3 * 3 * 2 and all(p["limit"] == 100 for p in points)
+    assert {p.get("root") for p in points} == {None, str(tmp_path / "sets/c.zip"), str(tmp_path / "home/t.zip")}
+    zarr_points = [p for p in points if p["fmt"] == "zarr"]
+    assert sum("write_options" in p for p in zarr_points) == sum("open_options" in p for p in zarr_points) == 6
+    assert len({sweep.run_name(p) for p in points}) == len(points)
+
+
+def test_sweep_skips_data_that_is_not_on_disk_with_the_command_that_fetches_it(tmp_path, capsys):
+    base = {"fmt": "npy", "limit": 60}
+    assert "python -m thesis_lib prepare --dataset tiny-imagenet --download" in sweep.skip_reason(
+        {**base, "dataset": "tiny-imagenet"})
+    assert "python -m thesis_lib prepare --dataset hires --download" in sweep.skip_reason(
+        {**base, "dataset": "hires"})  # not its generated stand-in
+    missing = str(tmp_path / "no" / "cifar10-jpeg.zip")
+    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": missing}) == f"{missing} is not on disk"
+    archive = image_zip(tmp_path)
+    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": str(archive)}) is None
+    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": str(archive), "limit": 500}) == (
+        f"limit 500 but {archive} holds 80 training images")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"grids": [{"dataset": ["tiny-imagenet", "hires"], **base}]}))
+    assert sweep.run_grid(grid, results_dir=tmp_path / "results") == []  # skipped, not failed
+    assert "0 of 2 points done, 2 skipped, 0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(300)
+def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_size(tmp_path):
+    """Once, two such runs shared a record name: the second replaced the first (or was skipped as
+    already recorded), and the thesis would have reported the wrong experiment."""
+    tiny = {"dataset": "synthetic", "fmt": "zarr", "epochs": 1, "batch_size": 128, "model": "emulate",
+            "emulate_rate": 0}
+    by_limit, by_chunk = tmp_path / "limit.yaml", tmp_path / "chunk.yaml"
+    by_limit.write_text(yaml.safe_dump({"defaults": tiny, "grids": [{"limit": [300, 400]}]}))
+    by_chunk.write_text(yaml.safe_dump({"defaults": tiny, "grids": [
+        {"limit": 300, "write_options": [{"chunk_images": 64}, {"chunk_images": 32}]}]}))
+    results = tmp_path / "results"
+    assert sweep.run_grid(by_limit, results_dir=results) == []
+    assert sweep.run_grid(by_chunk, results_dir=results) == []
+    records = [json.loads(p.read_text()) for p in results.glob("*.json")]
+    # chunk 64 is zarr's default: that point is the limit-300 run, already recorded, not run again
+    assert sorted((r["n_train"], r["write_options"]["chunk_images"]) for r in records) == [
+        (300, 32), (300, 64), (400, 64)]
+    assert all(r["run"] == Path(r["path"]).stem for r in records) if all("path" in r for r in records) else True
+
+
+@pytest.mark.timeout(300)
+def test_two_sweeps_into_one_results_folder_lose_and_corrupt_nothing(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"grids": [{"dataset": "synthetic", "fmt": "npy", "limit": 300, "epochs": 1,
+                                               "batch_size": 128, "model": "emulate", "emulate_rate": 0}]}))
+    code = f"from thesis_lib import sweep; raise SystemExit(len(sweep.run_grid({str(grid)!r}, results_dir='results')))"
+    sweeps = [subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=run_env(THESIS_DATA=str(tmp_path / "d")),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=240)[0] for p in sweeps]
+    assert [p.returncode for p in sweeps] == [0, 0], outputs
+    results = tmp_path / "results"
+    name = sweep.run_name(sweep.load_grid(grid)[0])
+    assert sorted(p.name for p in results.iterdir() if p.is_file()) == [f"{name}.ipynb", f"{name}.json"]
+    assert json.loads((results / f"{name}.json").read_text())["epochs"]
+    nbformat.read(results / f"{name}.ipynb", as_version=4)  # a whole notebook, not two interleaved
+
+
+def test_thesis_grid_loads():
+    points = sweep.load_grid(REPO / "thesis_lib" / "grids" / "thesis.yaml")
+    assert {p["dataset"] for p in points} == {"imagefolder", "cifar10", "tiny-imagenet", "hires"}
+    assert {p.get("image_size") for p in points} >= {32, 64, 128}
+    assert len({p.get("limit") for p in points}) >= 3
+    assert len({sweep.run_name(p) for p in points}) == len(points)
 
 
 def test_default_grid_loads():
@@ -162,7 +325,7 @@ def test_cli_prepare_convert_bench(tmp_path):
     stats = json.loads(converted.stdout)
     assert stats["options"]["chunk_images"] == 32 and stats["bytes_on_disk"] > 0 and stats["n"] == 200
     bad = cli("convert", "--dataset", "synthetic", "--limit", "200", "--fmt", "zarr", "--option", "colour=red")
-    assert bad.returncode != 0 and "unknown option 'colour'" in bad.stderr
+    assert bad.returncode != 0 and "unknown write option 'colour'" in bad.stderr
     out = tmp_path / "record.json"
     ran = cli("bench", "--dataset", "synthetic", "--limit", "300", "--fmt", "npy", "--access", "resident",
               "--model", "emulate", "--emulate-rate", "0", "--epochs", "1", "--out", str(out))

@@ -1,4 +1,5 @@
-"""loaderbench on real image files, the peer ImageFolder over the very same files."""
+"""loaderbench on real image files (the peer ImageFolder over the very same files), and the
+TensorStore read path reaching a benchmark run."""
 from __future__ import annotations
 
 import json
@@ -7,11 +8,14 @@ import subprocess
 import sys
 import zipfile
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from thesis_lib import peer, sources
+from thesis_lib import bench, peer, sources
+from thesis_lib.formats.zarr_tensorstore import TensorStoreZarrReader
 
 
 @pytest.fixture
@@ -72,3 +76,17 @@ def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
     with pytest.raises(ValueError, match="no variant matches.*variants: npy, hdf5 contiguous"):
         loaderbench.main(limit=10, only=["parquet"], out=tmp_path / "lb.json")
+
+
+# -- the TensorStore read path in a benchmark run -------------------------------------------------------
+def test_bench_run_reads_through_tensorstore_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    config = bench.BenchConfig(fmt="zarr", open_options={"read_path": "tensorstore"}, limit=300, epochs=1,
+                               batch_size=100, model="emulate", emulate_rate=0)
+    read = TensorStoreZarrReader._read_sorted
+    with mock.patch.object(TensorStoreZarrReader, "_read_sorted", autospec=True, side_effect=read) as spy:
+        record = bench.run(config, progress=False)
+    assert spy.call_count == 3  # the epoch's three batches
+    assert record["open_options"]["read_path"] == "tensorstore" and record["n_train"] == 300
+    assert record["run"] != bench.BenchConfig(fmt="zarr", limit=300, epochs=1, batch_size=100, model="emulate",
+                                              emulate_rate=0).run_name

@@ -188,18 +188,18 @@ def test_tiny_imagenet_train(tiny_root):
     src = sources.load("tiny-imagenet", tiny_root.parent)
     assert src.classes == WNIDS and src.class_names == ["goldfish", "salamander", "eft"]
     assert len(src) == 6 and src.image_shape == (64, 64, 3)
-    np.testing.assert_array_equal(src.labels, [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(src.labels, [0, 1, 2, 0, 1, 2])  # dealt out class by class
     images = src.read_range(0, len(src))
-    gray = images[::2]  # image 0 of each class was saved as grayscale
+    gray = images[:3]  # image 0 of each class was saved as grayscale
     assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
     second = tiny_root / "train" / WNIDS[1] / "images" / f"{WNIDS[1]}_1.JPEG"
-    np.testing.assert_array_equal(images[3], decoded(second))
+    np.testing.assert_array_equal(images[4], decoded(second))
 
 
 def test_tiny_imagenet_val_uses_annotations(tiny_root):
     src = sources.load("tiny-imagenet", tiny_root, split="val")
-    np.testing.assert_array_equal(src.labels, [2, 0, 1, 2])
-    np.testing.assert_array_equal(src.get(1)[0], decoded(tiny_root / "val" / "images" / "val_1.JPEG"))
+    np.testing.assert_array_equal(src.labels, [0, 1, 2, 2])  # annotations say 2, 0, 1, 2: dealt out by class
+    np.testing.assert_array_equal(src.get(0)[0], decoded(tiny_root / "val" / "images" / "val_1.JPEG"))
 
 
 def test_tiny_imagenet_from_zip_matches_folder(tiny_root, tmp_path):
@@ -233,7 +233,7 @@ def test_tiny_imagenet_undecodable_image(tiny_root):
     bad = tiny_root / "train" / WNIDS[1] / "images" / f"{WNIDS[1]}_0.JPEG"
     bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     src = sources.load("tiny-imagenet", tiny_root)
-    src.read_range(0, 2)
+    src.read_range(0, 1)  # class 0's first image; class 1's is the second
     with pytest.raises(SourceError, match=rf"{bad}: cannot decode image"):
         src.read_range(0, len(src))
 
@@ -258,9 +258,24 @@ def test_imagefolder_tree_with_splits(tmp_path):
     written = write_folder(tmp_path / "tree")
     src = sources.load("imagefolder", tmp_path / "tree", split="test")
     assert src.classes == ["ant", "cat"] and len(src) == 6 and src.image_shape == (8, 8, 3)
-    np.testing.assert_array_equal(src.labels, [0, 0, 0, 1, 1, 1])
-    np.testing.assert_array_equal(src.get(4)[0], written["test"]["cat/01"])
-    assert src.spec == {"name": "imagefolder", "root": str(tmp_path / "tree"), "split": "test", "n": 6}
+    np.testing.assert_array_equal(src.labels, [0, 1, 0, 1, 0, 1])
+    np.testing.assert_array_equal(src.get(3)[0], written["test"]["cat/01"])
+    assert src.spec == {"name": "imagefolder", "root": str(tmp_path / "tree"), "split": "test", "n": 6,
+                        "order": "class-interleaved"}
+
+
+def test_folder_sources_deal_classes_out_so_a_limit_stays_balanced(tmp_path):
+    """A limit keeps the first images; class folders listed one after another would give it
+    only the first classes (and a block of contiguous images only one class)."""
+    for cls, count in (("a", 3), ("b", 5), ("c", 2)):
+        for k in range(count):
+            save_image(tmp_path / "tree" / cls / f"{k}.png", rgb(k, 4, 4))
+    full = sources.load("imagefolder", tmp_path / "tree")
+    np.testing.assert_array_equal(full.labels, [0, 1, 2, 0, 1, 2, 0, 1, 1, 1])
+    assert sorted(full.members) == sorted(str(p.relative_to(tmp_path / "tree")) for p in
+                                          (tmp_path / "tree").rglob("*.png"))
+    assert [m.split("/")[-1] for m in full.members if m.startswith("b/")] == [f"{k}.png" for k in range(5)]
+    np.testing.assert_array_equal(np.bincount(sources.load("imagefolder", tmp_path / "tree", limit=6).labels), [2, 2, 2])
 
 
 def test_imagefolder_zip_with_wrapper_folder_matches_tree(tmp_path):
@@ -298,7 +313,7 @@ def test_imagefolder_differing_sizes_need_image_size(tmp_path):
     write_folder(tmp_path / "tree", sizes=[(8, 8), (8, 8), (12, 6)])
     src = sources.load("imagefolder", tmp_path / "tree")
     with pytest.raises(SourceError, match=r"ant/02.png: image is 6x12 px .* pass image_size"):
-        src.read_range(0, 3)
+        src.read_range(0, 5)  # ant/02 is the fifth once the classes are dealt out
     resized = sources.load("imagefolder", tmp_path / "tree", image_size=5)
     assert isinstance(resized, FileSource) and resized.read_range(0, 6).shape == (6, 5, 5, 3)
     assert resized.spec["image_size"] == 5
@@ -335,7 +350,8 @@ def test_real_cifar10_jpeg_zip():
     assert isinstance(src, LimitedSource) and len(src) == 40 and src.base.spec["n"] == 10_000
     assert src.class_names == CIFAR_NAMES
     images, labels = next(src.chunks(64))
-    assert images.shape == (40, 32, 32, 3) and images.dtype == np.uint8 and (labels == 0).all()
+    assert images.shape == (40, 32, 32, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, np.arange(40) % 10)  # every class, not the first one only
     assert 40 < images.mean() < 220 and images.std() > 20  # real photographs, not blank
     big = sources.load("imagefolder", paths.cifar10_jpeg_zip(), image_size=64, limit=3)
     assert big.read_range(0, 3).shape == (3, 64, 64, 3)

@@ -16,16 +16,6 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="fetch the dataset (checksum verified)")
 
 
-def _options(pairs: list[str], flag: str = "--option") -> dict:
-    options = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"{flag} {pair!r}: expected key=value")
-        options[key] = value
-    return options
-
-
 def _load_source(args):
     from . import sources
     return sources.load(args.dataset, args.root, split=args.split, image_size=args.image_size,
@@ -45,7 +35,8 @@ def cmd_prepare(args) -> None:
 def cmd_convert(args) -> None:
     from . import converted, formats
     source = _load_source(args)
-    options = _options(args.option)
+    from .config import key_values
+    options = key_values(args.option, "--option")
     if args.out:
         stats = formats.get(args.fmt).write(source, Path(args.out), overwrite=args.overwrite, **options)
     else:
@@ -54,14 +45,8 @@ def cmd_convert(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from . import bench
-    config = bench.BenchConfig(
-        dataset=args.dataset, root=args.root, image_size=args.image_size, limit=args.limit, fmt=args.fmt,
-        fmt_options=_options(args.option), access=args.access, model=args.model, epochs=args.epochs,
-        batch_size=args.batch_size, workers=args.workers, device=args.device, cache=args.cache,
-        emulate_rate=args.emulate_rate, repeats=args.repeats, seed=args.seed, lr=args.lr,
-        eval_limit=args.eval_limit, distributed=args.distributed)
-    record = bench.run(config, out=args.out)
+    from . import bench, config
+    record = bench.run(config.config_from_args(args), out=args.out)
     if record is not None:
         _print_json(bench.headline(record))
 
@@ -112,23 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="one benchmark run: convert if needed, train, write one JSON record")
-    _dataset_args(p)
-    p.add_argument("--fmt", required=True)
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="format option (repeatable)")
-    p.add_argument("--access", default="batch", help="sample | batch | block | resident")
-    p.add_argument("--model", default="convnet", help="convnet | resnet18 | densenet | googlenet | emulate")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--cache", default="warm", choices=["warm", "cold"])
-    p.add_argument("--emulate-rate", type=float, default=None,
-                   help="img/s of the emulated accelerator (with --model emulate); 0 = loader only")
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--eval-limit", type=int, default=10000, help="test images to evaluate on")
-    p.add_argument("--distributed", action="store_true", help="run under torchrun, one shard per rank")
+    from .config import add_arguments
+    add_arguments(p)  # one flag per BenchConfig field
+    p.add_argument("--option", dest="write_options", action="append", metavar="KEY=VALUE",
+                   help="the same as --write-option")
     p.add_argument("--out", default=None, help="record file (default: data/results/<run>.json)")
     p.set_defaults(func=cmd_bench)
 

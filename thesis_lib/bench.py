@@ -5,86 +5,20 @@ epoch's timings, and the medians with bootstrap 95% intervals.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import converted, formats, loading, machine, models, paths, sources, training
+from .config import BenchConfig
 from .errors import SourceError
 from .formats.base import _json_default
 from .machine import peak_rss_mb
 from .stats import h100_demand, median_ci
-
-CACHE_STATES = ("warm", "cold")
-DEVICES = ("cpu", "cuda")
-
-
-@dataclass
-class BenchConfig:
-    dataset: str = "synthetic"
-    root: str | None = None
-    image_size: int | None = None
-    limit: int | None = None
-    fmt: str = "npy"
-    fmt_options: dict = field(default_factory=dict)
-    access: str = "batch"
-    model: str = "convnet"
-    epochs: int = 2
-    batch_size: int = 512
-    workers: int = 0
-    device: str = "cpu"
-    cache: str = "warm"
-    emulate_rate: float | None = None
-    repeats: int = 1
-    seed: int = 0
-    lr: float | None = None
-    eval_limit: int | None = 10_000
-    distributed: bool = False
-
-    def validate(self) -> "BenchConfig":
-        """Raise ValueError naming the first bad parameter, listing valid values where there are few."""
-        choices = {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
-                   "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES)}
-        for name, valid in choices.items():
-            if getattr(self, name) not in valid:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not valid; choose one of: {', '.join(valid)}")
-        for name in ("epochs", "batch_size", "repeats"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("workers", self.workers, minimum=0)
-        for name in ("image_size", "limit", "eval_limit"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
-        if self.emulate_rate is not None and (not isinstance(self.emulate_rate, (int, float)) or self.emulate_rate < 0):
-            raise ValueError(f"emulate_rate must be a number >= 0 (img/s), got {self.emulate_rate!r}")
-        if self.model != "emulate" and self.emulate_rate is not None:
-            raise ValueError("emulate_rate applies only with model='emulate'")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' but torch sees no CUDA GPU")
-        if self.fmt == "cupy" and self.device != "cuda":
-            raise ValueError("fmt='cupy' loads into GPU memory: it needs device='cuda'")
-        formats.get(self.fmt).resolve_options(self.fmt_options)
-        return self
-
-    @property
-    def run_name(self) -> str:
-        size = self.image_size or "native"
-        model = self.model
-        if model == "emulate":
-            model += "H100" if self.emulate_rate is None else f"{self.emulate_rate:g}"
-        return (f"{self.dataset}-{size}-{self.fmt}-{self.access}-{model}-{self.cache}"
-                f"-w{self.workers}-b{self.batch_size}-s{self.seed}")
-
-
-def _check_int(name: str, value, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
 
 def environment() -> dict:
     return machine.environment(paths.data_root())
@@ -107,12 +41,14 @@ def _eval_reader(config: BenchConfig):
 def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
     """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
     config.validate()
+    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    _check_writable(out.parent)  # before any work, not after an hour of training
     rank, world_size = _init_distributed(config)
     device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
-                          limit=config.limit)
+                          limit=config.limit, download=config.download)
     path, conversion = _convert_once(source, config, rank, progress)
-    reader = formats.get(config.fmt).open(path)
+    reader = formats.get(config.fmt).open(path, **config.open_options)
     training_model = config.model != "emulate"
     eval_reader = _eval_reader(config) if training_model and rank == 0 else None
     num_classes = len(source.classes)
@@ -147,7 +83,6 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     for epoch, total in zip(epochs, totals):
         epoch["samples_per_s_total"] = total
     record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
-    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
     write_record(record, out)
     record["path"] = str(out)
     return record
@@ -156,12 +91,21 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
 def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
     """Rank 0 converts (or reuses); the other ranks wait, then use its copy."""
     if rank == 0:
-        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=progress)
+        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=progress)
     if config.distributed:
         torch.distributed.barrier()
     if rank != 0:
-        result = converted.ensure_converted(source, config.fmt, config.fmt_options, progress=False)
+        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=False)
     return result
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"results folder {folder}: cannot create it ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"results folder {folder}: not writable")
 
 
 def _local_rank() -> int:
@@ -198,15 +142,17 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
     au = median_ci([e["au"] for e in epochs])
     last_eval = evaluations[-1] if evaluations else {}
     demand, extrapolated = h100_demand(source.image_shape[0])
+    identity = config.identity()
     return {
         "run": config.run_name,
+        "config_id": config.config_id,
+        "config": identity,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **{k: v for k, v in dataclasses.asdict(config).items() if k not in ("fmt_options", "root")},
-        "root": config.root,
+        **identity,
+        "source_name": source.name,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),
         "num_classes": len(source.classes),
-        "fmt_options": conversion["options"],
         "lossless": reader.manifest.get("lossless", True),
         "block_size": reader.block_size,
         "source_spec": source.spec,

@@ -1,15 +1,28 @@
 """A resumable sweep: ``bench.ipynb`` executed by papermill once per grid point.
 
-A grid file (YAML) holds ``defaults`` and a list of ``grids``; in each grid a list value is an
-axis and the points are the cartesian product of the axes. Each point's record and executed
-notebook land side by side in the results folder as ``<run>.json`` and ``<run>.ipynb``; a point
-whose record exists is skipped, so an interrupted sweep resumes where it stopped. A failing
+A grid file (YAML) holds ``defaults`` and a list of ``grids``. In each grid a list value is an
+axis and the points are the cartesian product of the axes. Every key is a field of
+:class:`~thesis_lib.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
+of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
+travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
+and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``). A relative ``root`` is
+taken from the folder the sweep is started in; ``$VARS`` and ``~`` are expanded.
+
+Each point's record and executed notebook land side by side in the results folder as
+``<run>.json`` and ``<run>.ipynb``, where ``<run>`` ends in a hash of the point's whole
+configuration. A point is skipped only when a complete record of an equal configuration is there,
+so an interrupted sweep resumes where it stopped and two grids that differ in any setting keep both
+records. A dataset that is not on disk is skipped with the command that fetches it; a failing
 point is reported at the end and does not stop the others.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import json
+import logging
+import os
 import traceback
 from pathlib import Path
 
@@ -17,14 +30,15 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from . import paths
-from .bench import BenchConfig
+from . import paths, sources
+from .config import BenchConfig
+from .errors import SourceError
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
 KERNEL = "thesis-lab"
-PARAMETERS = {f.name for f in BenchConfig.__dataclass_fields__.values()} - {"root", "fmt_options", "lr",
-                                                                           "eval_limit", "distributed"}
+PARAMETERS = BenchConfig.field_names()
+BUNDLES = ("datasets", "variants")
 
 
 def load_grid(path: str | Path | None = None) -> list[dict]:
@@ -36,25 +50,51 @@ def load_grid(path: str | Path | None = None) -> list[dict]:
         raise ValueError(f"grid {path}: cannot read it ({exc})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("grids"), list):
         raise ValueError(f"grid {path}: expected a mapping with a 'grids' list")
+    unknown = sorted(set(spec) - {"defaults", "grids", "anchors"})
+    if unknown:
+        raise ValueError(f"grid {path}: unknown top-level key {unknown[0]!r}; valid: defaults, grids, anchors "
+                         "(a place for YAML anchors)")
     defaults = spec.get("defaults") or {}
     points = []
     for k, grid in enumerate(spec["grids"]):
+        where = f"grid {path}, entry {k}"
+        if not isinstance(grid, dict):
+            raise ValueError(f"{where}: expected a mapping of parameters, got {grid!r}")
         merged = {**defaults, **grid}
         merged.pop("name", None)
-        unknown = set(merged) - PARAMETERS
-        if unknown:
-            raise ValueError(f"grid {path}, entry {k}: unknown parameter {sorted(unknown)[0]!r}; "
-                             f"valid: {', '.join(sorted(PARAMETERS))}")
+        _check_keys(merged, where, allowed=[*PARAMETERS, *BUNDLES])
         axes = {key: value if isinstance(value, list) else [value] for key, value in merged.items()}
+        for bundle in BUNDLES:
+            for value in axes.get(bundle, []):
+                if not isinstance(value, dict):
+                    raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {value!r}")
+                _check_keys(value, f"{where}, {bundle}", allowed=PARAMETERS)
         for combo in itertools.product(*axes.values()):
-            point = dict(zip(axes, combo))
+            point = {}
+            for key, value in zip(axes, combo):
+                point.update(value if key in BUNDLES else {key: value})
+            point = _resolve_root(point)
             if point not in points:
                 points.append(point)
     return points
 
 
+def _check_keys(mapping: dict, where: str, *, allowed) -> None:
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; valid: {', '.join(allowed)}")
+
+
+def _resolve_root(point: dict) -> dict:
+    """An absolute root: the notebook runs inside notebooks/, where a relative path means another place."""
+    root = point.get("root")
+    if isinstance(root, str):
+        point = {**point, "root": str(Path(os.path.expandvars(root)).expanduser().absolute())}
+    return point
+
+
 def run_name(point: dict) -> str:
-    return BenchConfig(**point).run_name
+    return BenchConfig.from_mapping(point).run_name
 
 
 def skip_reason(point: dict) -> str | None:
@@ -63,6 +103,44 @@ def skip_reason(point: dict) -> str | None:
         return "cupy needs a CUDA GPU"
     if point.get("device") == "cuda" and not torch.cuda.is_available():
         return "device cuda needs a CUDA GPU"
+    return missing_data_reason(point)
+
+
+@functools.lru_cache(maxsize=64)
+def _training_source(dataset: str, root: str | None, image_size: int | None, download: bool):
+    """The training split, opened once per sweep for all points that share it (opening a zip of
+    60,000 images lists its members: about a second). Quiet: a stand-in it falls back to is skipped."""
+    with _quiet("thesis_lib.sources"):
+        return sources.load(dataset, root, split="train", image_size=image_size, download=download)
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def missing_data_reason(point: dict) -> str | None:
+    """Why the point's dataset is not on disk, with the command that fetches it; None when it is."""
+    config = BenchConfig.from_mapping(point)
+    fetch = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
+    if config.root is not None and not Path(config.root).exists():
+        return f"{config.root} is not on disk"
+    try:
+        source = _training_source(config.dataset, config.root, config.image_size, config.download)
+    except SourceError as exc:
+        if config.root is None and config.dataset in sources.DOWNLOADABLE:
+            return f"{config.dataset} is not on disk ({exc}); fetch it with: {fetch}"
+        return None  # on disk but unreadable: the run fails and says why
+    if source.name != config.dataset and source.name.endswith("-synthetic"):
+        return f"{config.dataset} is not on disk (only its generated stand-in); fetch it with: {fetch}"
+    if config.limit is not None and config.limit > len(source):
+        return f"limit {config.limit:,} but {source.spec.get('root', config.dataset)} holds {len(source):,} training images"
     return None
 
 
@@ -72,9 +150,18 @@ def run_point(point: dict, results_dir: Path) -> Path:
 
     name = run_name(point)
     notebook = results_dir / f"{name}.ipynb"
-    papermill.execute_notebook(str(BENCH_NOTEBOOK), str(notebook), kernel_name=KERNEL, progress_bar=False,
-                               parameters={**point, "results_dir": str(results_dir)},
-                               cwd=str(BENCH_NOTEBOOK.parent))
+    # papermill saves the notebook after every cell: written under a private name and renamed at the
+    # end, so two sweeps running the same point never interleave their writes.
+    partial = results_dir / f".{name}.partial-{os.getpid()}.ipynb"
+    try:
+        papermill.execute_notebook(str(BENCH_NOTEBOOK), str(partial), kernel_name=KERNEL, progress_bar=False,
+                                   parameters={**point, "results_dir": str(results_dir)},
+                                   cwd=str(BENCH_NOTEBOOK.parent))
+        os.replace(partial, notebook)
+    except BaseException:
+        if partial.exists():
+            os.replace(partial, results_dir / f"{name}.failed.ipynb")
+        raise
     return results_dir / f"{name}.json"
 
 
@@ -87,21 +174,22 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     failures, skipped, done = [], [], 0
     with tqdm(points, desc="sweep", unit="run") as bar:
         for point in bar:
-            name = run_name(point)
+            name = _label(point)
             bar.set_postfix_str(name, refresh=True)
-            if _record_complete(results_dir / f"{name}.json"):
-                done += 1
-                continue
-            reason = skip_reason(point)
-            if reason:
-                skipped.append((name, reason))
-                continue
-            try:
+            try:  # one bad point (even one whose configuration is invalid) must not stop the sweep
+                if record_matches(results_dir / f"{name}.json", BenchConfig.from_mapping(point)):
+                    done += 1
+                    continue
+                reason = skip_reason(point)
+                if reason:
+                    skipped.append((name, reason))
+                    continue
+                BenchConfig.from_mapping(point).validate()  # fail here, not in a kernel
                 run_point(point, results_dir)
                 done += 1
-            except Exception as exc:  # one failing point must not stop the sweep
+            except Exception as exc:
                 failures.append((name, _short_error(exc)))
-                (results_dir / f"{name}.error.txt").write_text(traceback.format_exc())
+                _write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
     for name, reason in skipped:
@@ -111,11 +199,27 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     return failures
 
 
-def _record_complete(path: Path) -> bool:
+def _label(point: dict) -> str:
+    """The point's run name, or a readable stand-in when its configuration is invalid."""
     try:
-        return "epochs" in json.loads(path.read_text())
+        return run_name(point)
+    except Exception:
+        return "invalid-" + "-".join(f"{k}={v}" for k, v in sorted(point.items()) if not isinstance(v, dict))[:120]
+
+
+def record_matches(path: Path, config: BenchConfig) -> bool:
+    """Whether ``path`` holds a complete record of exactly this configuration."""
+    try:
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
+    return isinstance(record, dict) and "epochs" in record and record.get("config") == config.identity()
+
+
+def _write_text(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _short_error(exc: Exception) -> str:

@@ -37,6 +37,9 @@ _OPENERS: dict[str, Callable[..., Source]] = {
     "hires": open_hires,
 }
 
+#: The datasets that ``download=True`` fetches (``python -m thesis_lib prepare --dataset NAME --download``).
+DOWNLOADABLE = ("cifar10", "tiny-imagenet", "hires")
+
 
 def names() -> list[str]:
     """The dataset names :func:`load` accepts."""

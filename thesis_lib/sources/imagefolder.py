@@ -121,6 +121,22 @@ def decode_image(data: bytes, where: str, size: int | None = None) -> np.ndarray
     return np.asarray(image)
 
 
+def class_interleaved(labels: np.ndarray) -> np.ndarray:
+    """An order that deals the images out class by class (the first of every class, then the
+    second of every class, ...), keeping each class's own order.
+
+    Folder trees list their images class after class, so without it the first ``limit`` images
+    would hold only the first few classes, and a contiguous block (block access mode) would hold
+    one class. Interleaved, every prefix is class-balanced, as the official CIFAR batches are.
+    """
+    labels = np.asarray(labels)
+    rank_in_class = np.empty(len(labels), np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rank_in_class[members] = np.arange(len(members))
+    return np.lexsort((labels, rank_in_class))
+
+
 class FileSource(Source):
     """Labelled image files in a store, decoded per read.
 
@@ -133,8 +149,10 @@ class FileSource(Source):
                  name: str, spec: dict):
         if not members:
             raise SourceError(f"{store.where()}: no images found")
-        self.store, self.members, self.image_size, self.name = store, list(members), image_size, name
-        self.labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels, dtype=np.int64)
+        order = class_interleaved(labels)
+        self.store, self.image_size, self.name = store, image_size, name
+        self.members, self.labels = [members[k] for k in order], labels[order]
         self.classes = list(classes)
         self.class_names = list(class_names) if class_names is not None else list(self.classes)
         if image_size is None:
@@ -142,7 +160,7 @@ class FileSource(Source):
                 self.image_shape = (first.height, first.width, 3)
         else:
             self.image_shape = (image_size, image_size, 3)
-        self.spec = {**spec, "n": len(self.members)}
+        self.spec = {**spec, "n": len(self.members), "order": "class-interleaved"}
         if image_size is not None:
             self.spec["image_size"] = image_size
 
