@@ -9,9 +9,9 @@ import pytest
 import torch
 from tiny_data import CPU_FORMATS, decode_ids, disk_dir, id_images, write  # noqa: F401 (fixture)
 
-from thesis_lib import cache
+from thesis_lib import cache, loading
 from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, batch_cuts,
-                                contiguous_runs, make_loader, random_crop_flip, rebatch)
+                                block_window, contiguous_runs, make_loader, random_crop_flip, rebatch)
 
 N, BLOCK = 301, 32  # N is not a multiple of the block, the batch or the world sizes used below
 IMAGES, LABELS = id_images(N)
@@ -177,6 +177,27 @@ def test_block_windows_are_unions_of_shuffled_blocks(reader):
         assert not np.array_equal(window, np.sort(window))  # shuffled inside the window
     first_blocks = [int(w[0] // BLOCK) for w in windows]
     assert first_blocks != sorted(first_blocks) or len(set(first_blocks)) < len(first_blocks)
+
+
+def test_block_order_keeps_the_short_last_block_last(reader):
+    """Only whole blocks are shuffled: windows of whole batches then never split a batch, so no
+    batch is joined from two windows (a copy)."""
+    sampler = BlockWindows(N, block_size=BLOCK, window=2, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False)
+    windows = sampler.windows()
+    assert [len(w) for w in windows] == [2 * BLOCK] * 4 + [BLOCK + N % BLOCK]
+    assert set(range(N - N % BLOCK, N)) <= set(windows[-1].tolist())  # the short block is in the last window
+    with mock.patch("thesis_lib.loading.concatenate", wraps=loading.concatenate) as joined:
+        ids = epoch(make_loader(reader, batch_size=2 * BLOCK, mode="block", normalize=False, window=2))[0]
+    assert sorted(ids.tolist()) == list(range(N)) and joined.call_count == 0
+
+
+def test_block_window_holds_at_least_one_batch_by_default():
+    assert block_window(512, 512) == 8 and block_window(1024, 512) == 8
+    assert block_window(16, 512) == 32 and block_window(100, 512) == 8
+    assert block_window(16, 512, window=3) == 3
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        block_window(16, 512, window=0)
 
 
 def test_block_size_option_must_keep_chunk_alignment(reader):

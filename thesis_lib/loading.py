@@ -72,7 +72,7 @@ WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else 
 MODE_OPTIONS = {
     "sample": WORKER_OPTIONS,
     "batch": WORKER_OPTIONS,
-    "block": {**WORKER_OPTIONS, "block_size": None, "window": 8},
+    "block": {**WORKER_OPTIONS, "block_size": None, "window": None},
     "resident": {"chunk_size": 4096},
 }
 
@@ -258,11 +258,17 @@ class BlockWindows(Sampler):
         self.epoch = epoch
 
     def rank_order(self, rng: np.random.Generator) -> np.ndarray:
-        """This rank's indices, blocks shuffled but not yet windows."""
-        starts = np.arange(0, self.n, self.block_size)
+        """This rank's indices, blocks shuffled but not yet windows.
+
+        Only whole blocks are shuffled; the short last block (when ``n`` is not a multiple of the
+        block) stays last, so every window before it starts on a batch boundary whenever a window
+        holds whole batches, and no batch has to be joined from two windows (a copy of it).
+        """
+        whole = self.n // self.block_size
+        starts = np.arange(whole) * self.block_size
         if self.shuffle:
             starts = rng.permutation(starts)
-        order = np.concatenate([np.arange(s, min(s + self.block_size, self.n)) for s in starts])
+        order = np.r_[(starts[:, None] + np.arange(self.block_size)).ravel(), np.arange(whole * self.block_size, self.n)]
         total = self.num_samples * self.world_size
         order = np.resize(order, total)  # pads by repeating from the start, like DistributedSampler
         return order[self.rank * self.num_samples:(self.rank + 1) * self.num_samples]
@@ -326,7 +332,7 @@ def rebatch(windows, batch_size: int, drop_last: bool) -> Iterator[Batch]:
         if start < len(images):
             held, held_count = [(images[start:], labels[start:])], len(images) - start
     if held and not drop_last:
-        yield concatenate(held)
+        yield held[0] if len(held) == 1 else concatenate(held)
 
 
 # -- on-device transforms ---------------------------------------------------------------------
@@ -531,6 +537,17 @@ def resolve_block_size(reader, block_size: int | None) -> int:
     return int(block_size)
 
 
+def block_window(block_size: int, batch_size: int, window: int | None = None) -> int:
+    """Blocks per block-mode window: ``window`` when given, else 8, or as many as one batch needs
+    when 8 blocks hold less (small chunks), so a batch comes from one window, not from several
+    joined by a copy."""
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise ValueError(f"make_loader: window must be an integer >= 1 (blocks), got {window!r}")
+        return int(window)
+    return max(8, math.ceil(batch_size / block_size))
+
+
 def worker_context(reader, context: str | None, explicit: bool) -> str | None:
     """The start method of DataLoader workers over ``reader``: ``context``, unless the reader is
     not ``fork_safe`` (a library whose threads do not survive fork): then ``forkserver``, and an
@@ -563,8 +580,8 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     (``sample``, ``batch``, ``block``) take ``mp_context`` (``"fork"`` on Linux, or ``"spawn"``,
     ``"forkserver"``; ``"forkserver"`` for a reader that is not ``fork_safe``, which refuses
     ``"fork"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
-    ``reader.block_size``, the default) and ``window`` (blocks shuffled together, default 8);
-    ``resident`` takes ``chunk_size`` (images per read while loading).
+    ``reader.block_size``, the default) and ``window`` (blocks shuffled together: default 8, or
+    enough for one batch); ``resident`` takes ``chunk_size`` (images per read while loading).
     """
     started = time.perf_counter()
     options = resolve_options(mode, mode_options)
@@ -587,8 +604,9 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
                   drop_last=drop_last, transform=transform, rank=rank, world_size=world_size)
 
     if mode == "block":
-        sampler = BlockWindows(n, block_size=resolve_block_size(reader, options["block_size"]),
-                               window=options["window"], shuffle=shuffle, seed=seed, rank=rank,
+        block_size = resolve_block_size(reader, options["block_size"])
+        window = block_window(block_size, batch_size, options["window"])
+        sampler = BlockWindows(n, block_size=block_size, window=window, shuffle=shuffle, seed=seed, rank=rank,
                                world_size=world_size, drop_last=drop_last)
     else:
         sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=shuffle,

@@ -58,17 +58,9 @@ class TensorStoreZarrReader(ZarrReader):
         return self._guarded("images", lambda: store[start:stop].read().result())
 
     def _read_ranges_into(self, ranges, out):
-        """Every range copied by TensorStore straight into ``out``, all ranges at once."""
-        store, target = self.store, ts.array(out, copy=False, write=True)
-
-        def read_all():
-            pos, pending = 0, []
-            for start, stop in ranges:
-                pending.append(target[pos:pos + stop - start].write(store[start:stop]))
-                pos += stop - start
-            errors = [future.exception() for future in pending]  # waits for every copy into out
-            if any(errors):
-                raise next(e for e in errors if e)
-
-        self._guarded("images", read_all)
-
+        """Every range copied by TensorStore straight into ``out``, in one operation over a virtual
+        concatenation of the ranges (one write per range cost 30% more at 64-image chunks)."""
+        store, total = self.store, sum(stop - start for start, stop in ranges)
+        target = ts.array(out, copy=False, write=True)[:total]
+        source = ts.concat([store[start:stop] for start, stop in ranges], axis=0)
+        self._guarded("images", lambda: target.write(source).result())
