@@ -10,10 +10,11 @@ import torch
 from tiny_data import CPU_FORMATS, decode_ids, disk_dir, id_images, write  # noqa: F401 (fixture)
 
 from thesis_lib import cache, loading
-from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, batch_cuts,
-                                block_window, contiguous_runs, make_loader, random_crop_flip, rebatch)
+from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, WindowDataset,
+                                batch_cuts, block_window, contiguous_runs, make_loader, random_crop_flip, rebatch)
 
 N, BLOCK = 301, 32  # N is not a multiple of the block, the batch or the world sizes used below
+TENSORSTORE = {"read_path": "tensorstore"}
 IMAGES, LABELS = id_images(N)
 
 
@@ -124,11 +125,12 @@ def test_sample_mode_reads_one_image_at_a_time(reader):
 
 
 # -- block mode ------------------------------------------------------------------------------------
-def test_block_mode_reads_whole_aligned_blocks_once_into_one_buffer(tmp_path):
-    """Chunked storage: each window is one read of whole aligned blocks into the dataset's buffer,
-    every image read exactly once per epoch, the batches gathered from that buffer."""
+def test_block_mode_reads_whole_aligned_blocks_once_into_two_buffers(tmp_path):
+    """Chunked storage: each window is one read of whole aligned blocks into one of the dataset's
+    two buffers (the next window is read into the other meanwhile), every image read exactly once
+    per epoch, the batches gathered from the buffer."""
     reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK)
-    with mock.patch.object(reader, "read_ranges_into", wraps=reader.read_ranges_into) as read:
+    with mock.patch.object(reader, "start_read_ranges_into", wraps=reader.start_read_ranges_into) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
     assert read.call_count == 4  # 10 blocks, 3 per window
@@ -136,7 +138,26 @@ def test_block_mode_reads_whole_aligned_blocks_once_into_one_buffer(tmp_path):
     for start, stop in ranges:
         assert start % BLOCK == 0 and (stop % BLOCK == 0 or stop == N), (start, stop)
     assert sum(stop - start for start, stop in ranges) == N
-    assert len({id(call.args[1]) for call in read.call_args_list}) == 1  # the buffer is reused
+    assert len({id(call.args[1]) for call in read.call_args_list}) == 2  # the buffers are reused
+
+
+def test_block_mode_reads_the_next_window_ahead_in_the_main_process(tmp_path):
+    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK, open_options=TENSORSTORE)
+    windows = list(BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                                drop_last=False))
+    dataset = WindowDataset(reader, batch_size=50)
+
+    def check(item):
+        ids = np.concatenate([decode_ids(images.permute(0, 3, 1, 2)) for images, _ in dataset[item]])
+        np.testing.assert_array_equal(ids, item[1])
+
+    with mock.patch.object(reader, "start_read_ranges_into", wraps=reader.start_read_ranges_into) as read:
+        check(windows[0])
+        assert read.call_count == 2  # this window, then the next one ahead
+        check(windows[1])
+        assert read.call_count == 3  # read ahead: only the one after it
+        check(windows[3])  # not the window read ahead (an abandoned order): read afresh, and it is the last
+        assert read.call_count == 4 and dataset.ahead is None
 
 
 def test_block_mode_over_a_memory_map_gathers_each_batch_from_one_window(reader):
@@ -165,9 +186,10 @@ def test_block_windows_are_unions_of_shuffled_blocks(reader):
     sampler = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
                            drop_last=False)
     windows = sampler.windows()
-    firsts, visited = zip(*sampler)
+    firsts, visited, following = zip(*sampler)
     assert list(firsts) == np.cumsum([0] + [len(w) for w in windows[:-1]]).tolist()  # where each begins
     assert all(a is b for a, b in zip(visited, windows))
+    assert all(a is b for a, b in zip(following, windows[1:])) and following[-1] is None
     assert len(windows) == 4  # 10 blocks (the last one 13 images), 3 per window
     for window in windows:
         blocks = np.unique(window // BLOCK)

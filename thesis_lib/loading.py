@@ -170,39 +170,66 @@ def batch_cuts(first: int, count: int, batch_size: int) -> np.ndarray:
 
 
 class WindowDataset(SampleDataset):
-    """A whole block-mode window per item, given as ``(first, indices)``: the position of its first
-    sample in the epoch's order and its indices in visiting order. Returns the window's batches
-    (a straddling batch's share at either edge) as a list of ``(images, labels)``.
+    """A whole block-mode window per item, given as ``(first, indices, following)``: the position of
+    its first sample in the epoch's order, its indices in visiting order, and the next window's
+    indices (None for the last). Returns the window's batches (a straddling batch's share at either
+    edge) as a list of ``(images, labels)``.
 
-    The window's blocks are read as contiguous runs into one buffer that the dataset keeps (each
+    The window's blocks are read as contiguous runs into a buffer that the dataset keeps (each
     DataLoader worker its own), and every batch is a gather from it: one copy per image beyond
-    the read, into the batch itself. A memory-mapped reader (``gathers_any_order``) and a device
-    reader gather each batch from storage directly, as batch mode does.
+    the read, into the batch itself. In the main process (no workers) the next window is read
+    into a second buffer meanwhile, which overlaps a reader's own threads (TensorStore) with the
+    gathers. A memory-mapped reader (``gathers_any_order``) and a device reader gather each batch
+    from storage directly, as batch mode does.
     """
 
     def __init__(self, reader, batch_size: int):
         super().__init__(reader)
         self.batch_size = batch_size
-        self.buffer: np.ndarray | None = None
+        self.buffers: list[np.ndarray | None] = [None, None]
+        self.ahead = None  # (indices, rows) of the window being read ahead into buffers[1]
 
     def __getstate__(self):
-        return {**self.__dict__, "buffer": None}
+        return {**self.__dict__, "buffers": [None, None], "ahead": None}
 
-    def window_buffer(self, n: int) -> np.ndarray:
-        if self.buffer is None or len(self.buffer) < n:
-            self.buffer = np.empty((n, *self.reader.image_shape), np.uint8)
-        return self.buffer
+    def window_buffer(self, k: int, n: int) -> np.ndarray:
+        if self.buffers[k] is None or len(self.buffers[k]) < n:
+            self.buffers[k] = np.empty((n, *self.reader.image_shape), np.uint8)
+        return self.buffers[k]
 
-    def __getitem__(self, item: tuple[int, np.ndarray]) -> list[Batch]:
-        first, indices = item
+    def start_window(self, unique: np.ndarray, k: int):
+        return self.reader.start_read_ranges_into(contiguous_runs(unique), self.window_buffer(k, len(unique)))
+
+    def read_window(self, indices: np.ndarray, following: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The window's images in storage order (its sorted unique indices) and, for each visited
+        index, its row there; from the read ahead when there is one for this window. Begins
+        reading ``following`` when in the main process."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and ahead[0] is indices:
+            self.buffers.reverse()  # the window read ahead is now buffers[0]
+            rows, inverse = ahead[2](), ahead[1]
+        else:
+            if ahead is not None:  # an abandoned epoch's: wait, as its buffer is reused below
+                try:
+                    ahead[2]()
+                except Exception:  # noqa: BLE001 - that window is read again, and fails, if it is asked for
+                    pass
+            unique, inverse = np.unique(indices, return_inverse=True)
+            rows = self.start_window(unique, 0)()
+        if following is not None and get_worker_info() is None:
+            unique, following_inverse = np.unique(following, return_inverse=True)
+            self.ahead = (following, following_inverse, self.start_window(unique, 1))
+        return rows, inverse
+
+    def __getitem__(self, item: tuple[int, np.ndarray, np.ndarray | None]) -> list[Batch]:
+        first, indices, following = item
         cuts = batch_cuts(first, len(indices), self.batch_size)
         pieces = [indices[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
         if getattr(self.reader, "gathers_any_order", False) or getattr(self.reader, "on_device", False):
             images = [read_indices(self.reader, piece) for piece in pieces]
         else:
-            unique, inverse = np.unique(indices, return_inverse=True)
-            window = self.reader.read_ranges_into(contiguous_runs(unique), self.window_buffer(len(unique)))
-            images = [torch.from_numpy(window[inverse[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
+            window, rows = self.read_window(indices, following)
+            images = [torch.from_numpy(window[rows[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
         return [(batch, torch.from_numpy(self.labels[piece])) for batch, piece in zip(images, pieces)]
 
 
@@ -286,11 +313,12 @@ class BlockWindows(Sampler):
         self._windows = (self.epoch, windows)
         return windows
 
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first, indices)`` per window: where it starts in the epoch's order, and its order."""
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """``(first, indices, following)`` per window: where it starts in the epoch's order, its
+        order, and the next window's (None for the last), which a reader may start on meanwhile."""
         windows = self.windows()
         firsts = np.cumsum([0] + [len(w) for w in windows[:-1]])
-        return zip(firsts.tolist(), windows)
+        return zip(firsts.tolist(), windows, [*windows[1:], None])
 
     def __len__(self) -> int:
         return len(self.windows())

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +138,10 @@ class Reader(abc.ABC):
             out[pos:pos + stop - start] = self._read_range(start, stop)
             pos += stop - start
 
+    def _start_read_ranges_into(self, ranges: list[tuple[int, int]], out: np.ndarray) -> Callable[[], None]:
+        self._read_ranges_into(ranges, out)
+        return lambda: None
+
     def _handle(self, name: str, opener):
         """The open handle ``name``, (re)opened by ``opener()`` on first use in this process.
 
@@ -183,6 +187,12 @@ class Reader(abc.ABC):
     def read_ranges_into(self, ranges, out: np.ndarray) -> np.ndarray:
         """The images of each ``(start, stop)`` range, one range after another, written into the
         first rows of ``out`` (a caller's buffer, reused from read to read); returns those rows."""
+        return self.start_read_ranges_into(ranges, out)()
+
+    def start_read_ranges_into(self, ranges, out: np.ndarray) -> Callable[[], np.ndarray]:
+        """:meth:`read_ranges_into`, begun: returns the function that waits for it and returns the
+        rows. A reader whose library reads on its own threads returns at once, so the caller can
+        work meanwhile; the others have read when this returns. ``out`` is off limits until then."""
         total = 0
         for start, stop in ranges:
             if not (0 <= start < stop <= self.n):
@@ -191,8 +201,12 @@ class Reader(abc.ABC):
         if out.dtype != np.uint8 or out.shape[1:] != self.image_shape or len(out) < total:
             raise ValueError(f"{self.path}: out must be uint8 (>= {total}, {', '.join(map(str, self.image_shape))}), "
                              f"got {out.dtype} {out.shape}")
-        self._read_ranges_into(list(ranges), out)
-        return out[:total]
+        wait = self._start_read_ranges_into(list(ranges), out)
+
+        def rows() -> np.ndarray:
+            wait()
+            return out[:total]
+        return rows
 
     def limit_threads(self, threads: int) -> None:
         """Let this reader's library use at most ``threads`` threads in this process (a DataLoader
