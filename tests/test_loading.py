@@ -125,11 +125,12 @@ def test_sample_mode_reads_one_image_at_a_time(reader):
 
 
 # -- block mode ------------------------------------------------------------------------------------
-def test_block_mode_reads_whole_aligned_blocks_once_into_two_buffers(tmp_path):
-    """Chunked storage: each window is one read of whole aligned blocks into one of the dataset's
-    two buffers (the next window is read into the other meanwhile), every image read exactly once
-    per epoch, the batches gathered from the buffer."""
-    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK)
+@pytest.mark.parametrize("open_options,buffers", [({}, 1), (TENSORSTORE, 2)], ids=["zarr-python", "tensorstore"])
+def test_block_mode_reads_whole_aligned_blocks_once_into_reused_buffers(tmp_path, open_options, buffers):
+    """Chunked storage: each window is one read of whole aligned blocks into a buffer the dataset
+    reuses (two when the reader reads the next window in the background meanwhile), every image
+    read exactly once per epoch, the batches gathered from the buffer."""
+    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK, open_options=open_options)
     with mock.patch.object(reader, "start_read_ranges_into", wraps=reader.start_read_ranges_into) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
@@ -138,7 +139,7 @@ def test_block_mode_reads_whole_aligned_blocks_once_into_two_buffers(tmp_path):
     for start, stop in ranges:
         assert start % BLOCK == 0 and (stop % BLOCK == 0 or stop == N), (start, stop)
     assert sum(stop - start for start, stop in ranges) == N
-    assert len({id(call.args[1]) for call in read.call_args_list}) == 2  # the buffers are reused
+    assert len({id(call.args[1]) for call in read.call_args_list}) == buffers
 
 
 def test_block_mode_reads_the_next_window_ahead_in_the_main_process(tmp_path):

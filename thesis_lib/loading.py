@@ -177,9 +177,9 @@ class WindowDataset(SampleDataset):
 
     The window's blocks are read as contiguous runs into a buffer that the dataset keeps (each
     DataLoader worker its own), and every batch is a gather from it: one copy per image beyond
-    the read, into the batch itself. In the main process (no workers) the next window is read
-    into a second buffer meanwhile, which overlaps a reader's own threads (TensorStore) with the
-    gathers. A memory-mapped reader (``gathers_any_order``) and a device reader gather each batch
+    the read, into the batch itself. In the main process (no workers) a reader that reads in
+    the background (TensorStore, ``reads_in_background``) reads the next window into a second
+    buffer meanwhile, overlapping its threads with the gathers. A memory-mapped reader (``gathers_any_order``) and a device reader gather each batch
     from storage directly, as batch mode does.
     """
 
@@ -216,7 +216,9 @@ class WindowDataset(SampleDataset):
                     pass
             unique, inverse = np.unique(indices, return_inverse=True)
             rows = self.start_window(unique, 0)()
-        if following is not None and get_worker_info() is None:
+        # Only a reader that reads in the background gains: a read done here at once would only
+        # push the current window out of the CPU caches before its batches are gathered.
+        if following is not None and getattr(self.reader, "reads_in_background", False) and get_worker_info() is None:
             unique, following_inverse = np.unique(following, return_inverse=True)
             self.ahead = (following, following_inverse, self.start_window(unique, 1))
         return rows, inverse

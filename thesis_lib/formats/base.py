@@ -106,6 +106,9 @@ class Reader(abc.ABC):
     #: False when a forked child cannot use this reader (a library whose thread pool does not
     #: survive fork); DataLoader workers must then be spawned, and a forked child gets an error.
     fork_safe: bool = True
+    #: True when :meth:`start_read_ranges_into` returns before the read is done (the library reads
+    #: on its own threads), so a caller can overlap other work with it.
+    reads_in_background: bool = False
 
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)

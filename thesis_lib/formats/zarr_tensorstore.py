@@ -22,6 +22,7 @@ from .zarr_format import ZarrReader
 class TensorStoreZarrReader(ZarrReader):
     _handles = ("_group", "_store")
     fork_safe = False
+    reads_in_background = True
 
     def __init__(self, path, manifest, *, cache_bytes: int = 0, **options):
         self.cache_bytes = cache_bytes
