@@ -9,11 +9,12 @@ import pytest
 import torch
 from tiny_data import CPU_FORMATS, decode_ids, disk_dir, id_images, write  # noqa: F401 (fixture)
 
-from thesis_lib import cache
-from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, contiguous_runs,
-                                make_loader, random_crop_flip, rebatch)
+from thesis_lib import cache, loading
+from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, WindowDataset,
+                                batch_cuts, block_window, contiguous_runs, make_loader, random_crop_flip, rebatch)
 
 N, BLOCK = 301, 32  # N is not a multiple of the block, the batch or the world sizes used below
+TENSORSTORE = {"read_path": "tensorstore"}
 IMAGES, LABELS = id_images(N)
 
 
@@ -124,32 +125,72 @@ def test_sample_mode_reads_one_image_at_a_time(reader):
 
 
 # -- block mode ------------------------------------------------------------------------------------
-def test_block_mode_reads_whole_aligned_blocks(tmp_path):
-    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK)
-    with mock.patch.object(reader, "read_range", wraps=reader.read_range) as read_range:
+@pytest.mark.parametrize("open_options,buffers", [({}, 1), (TENSORSTORE, 2)], ids=["zarr-python", "tensorstore"])
+def test_block_mode_reads_whole_aligned_blocks_once_into_reused_buffers(tmp_path, open_options, buffers):
+    """Chunked storage: each window is one read of whole aligned blocks into a buffer the dataset
+    reuses (two when the reader reads the next window in the background meanwhile), every image
+    read exactly once per epoch, the batches gathered from the buffer."""
+    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK, open_options=open_options)
+    with mock.patch.object(reader, "start_read_ranges_into", wraps=reader.start_read_ranges_into) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
-    for call in read_range.call_args_list:
-        start, stop = call.args
+    assert read.call_count == 4  # 10 blocks, 3 per window
+    ranges = [r for call in read.call_args_list for r in call.args[0]]
+    for start, stop in ranges:
         assert start % BLOCK == 0 and (stop % BLOCK == 0 or stop == N), (start, stop)
-    assert sum(stop - start for start, stop in (c.args for c in read_range.call_args_list)) == N
+    assert sum(stop - start for start, stop in ranges) == N
+    assert len({id(call.args[1]) for call in read.call_args_list}) == buffers
 
 
-def test_block_mode_over_a_memory_map_gathers_whole_aligned_blocks(reader):
-    """A memory-mapped reader gets each window in one gather, of whole aligned blocks."""
+def test_block_mode_reads_the_next_window_ahead_in_the_main_process(tmp_path):
+    reader = write("zarr", IMAGES, LABELS, tmp_path / "set", chunk_images=BLOCK, open_options=TENSORSTORE)
+    windows = list(BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                                drop_last=False))
+    dataset = WindowDataset(reader, batch_size=50)
+
+    def check(item):
+        ids = np.concatenate([decode_ids(images.permute(0, 3, 1, 2)) for images, _ in dataset[item]])
+        np.testing.assert_array_equal(ids, item[1])
+
+    with mock.patch.object(reader, "start_read_ranges_into", wraps=reader.start_read_ranges_into) as read:
+        check(windows[0])
+        assert read.call_count == 2  # this window, then the next one ahead
+        check(windows[1])
+        assert read.call_count == 3  # read ahead: only the one after it
+        check(windows[3])  # not the window read ahead (an abandoned order): read afresh, and it is the last
+        assert read.call_count == 4 and dataset.ahead is None
+
+
+def test_block_mode_over_a_memory_map_gathers_each_batch_from_one_window(reader):
+    """A memory-mapped reader gathers each batch straight from its map: one read per batch (per
+    share of a batch at a window's edge), all of its indices inside one window's blocks."""
     assert reader.gathers_any_order
+    windows = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False).windows()
+    window_of = {int(i): k for k, window in enumerate(windows) for i in window}
     with mock.patch.object(reader, "read", wraps=reader.read) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
     for call in read.call_args_list:
-        blocks = np.unique(np.asarray(call.args[0]) // BLOCK)
-        expected = np.concatenate([np.arange(b * BLOCK, min((b + 1) * BLOCK, N)) for b in blocks])
-        np.testing.assert_array_equal(np.sort(call.args[0]), expected)
+        assert len(call.args[0]) <= 50 and len({window_of[int(i)] for i in call.args[0]}) == 1
+    firsts = np.cumsum([0] + [len(w) for w in windows[:-1]])
+    assert read.call_count == sum(len(batch_cuts(f, len(w), 50)) - 1 for f, w in zip(firsts, windows)) > 7
+
+
+@pytest.mark.parametrize("first,count,cuts", [(0, 96, [0, 50, 96]), (96, 96, [0, 4, 54, 96]),
+                                              (100, 50, [0, 50]), (90, 5, [0, 5])])
+def test_batch_cuts_follow_the_epochs_batches(first, count, cuts):
+    assert batch_cuts(first, count, 50).tolist() == cuts
 
 
 def test_block_windows_are_unions_of_shuffled_blocks(reader):
-    windows = list(BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
-                                drop_last=False))
+    sampler = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False)
+    windows = sampler.windows()
+    firsts, visited, following = zip(*sampler)
+    assert list(firsts) == np.cumsum([0] + [len(w) for w in windows[:-1]]).tolist()  # where each begins
+    assert all(a is b for a, b in zip(visited, windows))
+    assert all(a is b for a, b in zip(following, windows[1:])) and following[-1] is None
     assert len(windows) == 4  # 10 blocks (the last one 13 images), 3 per window
     for window in windows:
         blocks = np.unique(window // BLOCK)
@@ -159,6 +200,27 @@ def test_block_windows_are_unions_of_shuffled_blocks(reader):
         assert not np.array_equal(window, np.sort(window))  # shuffled inside the window
     first_blocks = [int(w[0] // BLOCK) for w in windows]
     assert first_blocks != sorted(first_blocks) or len(set(first_blocks)) < len(first_blocks)
+
+
+def test_block_order_keeps_the_short_last_block_last(reader):
+    """Only whole blocks are shuffled: windows of whole batches then never split a batch, so no
+    batch is joined from two windows (a copy)."""
+    sampler = BlockWindows(N, block_size=BLOCK, window=2, shuffle=True, seed=0, rank=0, world_size=1,
+                           drop_last=False)
+    windows = sampler.windows()
+    assert [len(w) for w in windows] == [2 * BLOCK] * 4 + [BLOCK + N % BLOCK]
+    assert set(range(N - N % BLOCK, N)) <= set(windows[-1].tolist())  # the short block is in the last window
+    with mock.patch("thesis_lib.loading.concatenate", wraps=loading.concatenate) as joined:
+        ids = epoch(make_loader(reader, batch_size=2 * BLOCK, mode="block", normalize=False, window=2))[0]
+    assert sorted(ids.tolist()) == list(range(N)) and joined.call_count == 0
+
+
+def test_block_window_holds_at_least_one_batch_by_default():
+    assert block_window(512, 512) == 8 and block_window(1024, 512) == 8
+    assert block_window(16, 512) == 32 and block_window(100, 512) == 8
+    assert block_window(16, 512, window=3) == 3
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        block_window(16, 512, window=0)
 
 
 def test_block_size_option_must_keep_chunk_alignment(reader):

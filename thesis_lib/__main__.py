@@ -76,8 +76,8 @@ def cmd_convertbench(args) -> None:
 
 def cmd_loaderbench(args) -> None:
     from . import loaderbench
-    loaderbench.main(dataset=args.dataset, image_size=args.image_size, limit=args.limit, workers=args.workers,
-                     repeats=args.repeats, out=args.out, batches=args.batches)
+    loaderbench.main(dataset=args.dataset, root=args.root, image_size=args.image_size, limit=args.limit,
+                     workers=args.workers, repeats=args.repeats, out=args.out, batches=args.batches, only=args.only)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,11 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("loaderbench", help="same-run loader throughput of every format and access mode")
     p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive)")
+    p.add_argument("--image-size", type=int, default=None, help="default: the dataset's own size")
     p.add_argument("--limit", type=int, default=50000)
     p.add_argument("--workers", type=int, default=None, help="default: the machine's cores")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--batches", type=int, default=40, help="random batches of 512 per measurement")
+    p.add_argument("--batches", type=int, default=None, help="batches of 512 per measurement (default: an epoch)")
+    p.add_argument("--only", action="append", metavar="WORDS",
+                   help="measure only the variants whose label contains WORDS (repeatable)")
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_loaderbench)
     return parser

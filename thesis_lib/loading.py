@@ -15,8 +15,11 @@ The modes differ only in how images leave storage (see DESIGN.md, "Access modes"
     then puts the images back in the sampler's order.
 ``block``
     Chunk-aligned blocks in shuffled order, shuffled again within a window of ``window`` blocks
-    (FFCV's ``QUASI_RANDOM``). A DataLoader item is one window, read as contiguous
-    ``reader.read_range`` runs; batches are cut from the stream of windows in the main process.
+    (FFCV's ``QUASI_RANDOM``). A DataLoader item is one window: its blocks are read as contiguous
+    runs into a buffer the dataset reuses (``reader.read_ranges_into``), and the window's batches
+    are gathered from it, cut where the epoch's batches begin; a memory-mapped reader gathers each
+    batch straight from its map instead. Only a batch that straddles two windows is joined, in the
+    main process.
 ``resident``
     The whole set is read once into a uint8 tensor on the device (host RAM for ``cpu``) when the
     loader is made; each batch is a gather on the device. No DataLoader, so ``workers`` is ignored.
@@ -42,7 +45,10 @@ On CUDA the host batches are pinned, copies are non-blocking and images are chan
 """
 from __future__ import annotations
 
+import itertools
 import math
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -66,7 +72,7 @@ WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else 
 MODE_OPTIONS = {
     "sample": WORKER_OPTIONS,
     "batch": WORKER_OPTIONS,
-    "block": {**WORKER_OPTIONS, "block_size": None, "window": 8},
+    "block": {**WORKER_OPTIONS, "block_size": None, "window": None},
     "resident": {"chunk_size": 4096},
 }
 
@@ -111,27 +117,18 @@ def contiguous_runs(sorted_unique: np.ndarray) -> list[tuple[int, int]]:
     return [(int(run[0]), int(run[-1]) + 1) for run in np.split(sorted_unique, breaks)]
 
 
-def read_by_runs(reader, indices: np.ndarray) -> torch.Tensor:
-    """Images at ``indices`` (any order, duplicates allowed), read as contiguous ranges.
-
-    A reader that gathers from a memory map reads the window in one gather instead: its pages are
-    the same contiguous runs, and it saves the copy that putting the runs in order would cost.
-    """
-    if getattr(reader, "gathers_any_order", False):
-        return read_indices(reader, indices)
-    unique, inverse = np.unique(indices, return_inverse=True)
-    pieces = [read_range(reader, start, stop) for start, stop in contiguous_runs(unique)]
-    images = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
-    return gather_rows(images, inverse)
-
-
 def reopen_in_worker(worker_id: int) -> None:
-    """Drop the reader handles a forked worker inherited; the worker reopens its own lazily.
+    """Drop the reader handles a forked worker inherited; the worker reopens its own lazily, its
+    library's threads capped at the worker's share of the cores (as torch caps its own at one).
 
     HDF5 (and any library with process-wide state) is unsafe to use through handles opened
     before a fork.
     """
-    get_worker_info().dataset.reader.close()
+    info = get_worker_info()
+    reader = info.dataset.reader
+    reader.close()
+    if hasattr(reader, "limit_threads"):
+        reader.limit_threads(max(1, (os.cpu_count() or 1) // info.num_workers))
 
 
 # -- datasets, one per DataLoader mode ----------------------------------------------------------
@@ -164,11 +161,78 @@ class BatchDataset(SampleDataset):
         return gather_rows(images_sorted, back), torch.from_numpy(self.labels[indices])
 
 
-class WindowDataset(SampleDataset):
-    """A whole block-mode window per item, given as its indices in visiting order."""
+def batch_cuts(first: int, count: int, batch_size: int) -> np.ndarray:
+    """Where the epoch's batches begin inside a window of ``count`` samples whose first sample is
+    the epoch's ``first``-th: ``[0, ..., count]``, so consecutive cuts bound whole batches or the
+    window's share of a batch that straddles two windows."""
+    inner = np.arange(-first % batch_size, count, batch_size)
+    return np.unique(np.r_[0, inner, count])
 
-    def __getitem__(self, indices: np.ndarray) -> Batch:
-        return read_by_runs(self.reader, indices), torch.from_numpy(self.labels[indices])
+
+class WindowDataset(SampleDataset):
+    """A whole block-mode window per item, given as ``(first, indices, following)``: the position of
+    its first sample in the epoch's order, its indices in visiting order, and the next window's
+    indices (None for the last). Returns the window's batches (a straddling batch's share at either
+    edge) as a list of ``(images, labels)``.
+
+    The window's blocks are read as contiguous runs into a buffer that the dataset keeps (each
+    DataLoader worker its own), and every batch is a gather from it: one copy per image beyond
+    the read, into the batch itself. In the main process (no workers) a reader that reads in
+    the background (TensorStore, ``reads_in_background``) reads the next window into a second
+    buffer meanwhile, overlapping its threads with the gathers. A memory-mapped reader (``gathers_any_order``) and a device reader gather each batch
+    from storage directly, as batch mode does.
+    """
+
+    def __init__(self, reader, batch_size: int):
+        super().__init__(reader)
+        self.batch_size = batch_size
+        self.buffers: list[np.ndarray | None] = [None, None]
+        self.ahead = None  # (indices, rows) of the window being read ahead into buffers[1]
+
+    def __getstate__(self):
+        return {**self.__dict__, "buffers": [None, None], "ahead": None}
+
+    def window_buffer(self, k: int, n: int) -> np.ndarray:
+        if self.buffers[k] is None or len(self.buffers[k]) < n:
+            self.buffers[k] = np.empty((n, *self.reader.image_shape), np.uint8)
+        return self.buffers[k]
+
+    def start_window(self, unique: np.ndarray, k: int):
+        return self.reader.start_read_ranges_into(contiguous_runs(unique), self.window_buffer(k, len(unique)))
+
+    def read_window(self, indices: np.ndarray, following: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The window's images in storage order (its sorted unique indices) and, for each visited
+        index, its row there; from the read ahead when there is one for this window. Begins
+        reading ``following`` when in the main process."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and ahead[0] is indices:
+            self.buffers.reverse()  # the window read ahead is now buffers[0]
+            rows, inverse = ahead[2](), ahead[1]
+        else:
+            if ahead is not None:  # an abandoned epoch's: wait, as its buffer is reused below
+                try:
+                    ahead[2]()
+                except Exception:  # noqa: BLE001 - that window is read again, and fails, if it is asked for
+                    pass
+            unique, inverse = np.unique(indices, return_inverse=True)
+            rows = self.start_window(unique, 0)()
+        # Only a reader that reads in the background gains: a read done here at once would only
+        # push the current window out of the CPU caches before its batches are gathered.
+        if following is not None and getattr(self.reader, "reads_in_background", False) and get_worker_info() is None:
+            unique, following_inverse = np.unique(following, return_inverse=True)
+            self.ahead = (following, following_inverse, self.start_window(unique, 1))
+        return rows, inverse
+
+    def __getitem__(self, item: tuple[int, np.ndarray, np.ndarray | None]) -> list[Batch]:
+        first, indices, following = item
+        cuts = batch_cuts(first, len(indices), self.batch_size)
+        pieces = [indices[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+        if getattr(self.reader, "gathers_any_order", False) or getattr(self.reader, "on_device", False):
+            images = [read_indices(self.reader, piece) for piece in pieces]
+        else:
+            window, rows = self.read_window(indices, following)
+            images = [torch.from_numpy(window[rows[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
+        return [(batch, torch.from_numpy(self.labels[piece])) for batch, piece in zip(images, pieces)]
 
 
 def collate_batch(batch: Batch) -> Batch:
@@ -217,43 +281,68 @@ class BlockWindows(Sampler):
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
         self.rank, self.world_size = rank, world_size
         self.num_samples = shard_size(n, world_size, drop_last)
+        self._windows: tuple[int, list[np.ndarray]] | None = None  # (epoch, its windows)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def rank_order(self, rng: np.random.Generator) -> np.ndarray:
-        """This rank's indices, blocks shuffled but not yet windows."""
-        starts = np.arange(0, self.n, self.block_size)
+        """This rank's indices, blocks shuffled but not yet windows.
+
+        Only whole blocks are shuffled; the short last block (when ``n`` is not a multiple of the
+        block) stays last, so every window before it starts on a batch boundary whenever a window
+        holds whole batches, and no batch has to be joined from two windows (a copy of it).
+        """
+        whole = self.n // self.block_size
+        starts = np.arange(whole) * self.block_size
         if self.shuffle:
             starts = rng.permutation(starts)
-        order = np.concatenate([np.arange(s, min(s + self.block_size, self.n)) for s in starts])
+        order = np.r_[(starts[:, None] + np.arange(self.block_size)).ravel(), np.arange(whole * self.block_size, self.n)]
         total = self.num_samples * self.world_size
         order = np.resize(order, total)  # pads by repeating from the start, like DistributedSampler
         return order[self.rank * self.num_samples:(self.rank + 1) * self.num_samples]
 
     def windows(self) -> list[np.ndarray]:
         """This epoch's windows: ``window`` consecutive blocks each (a shard edge may split one)."""
+        if self._windows is not None and self._windows[0] == self.epoch:
+            return self._windows[1]
         rng = np.random.default_rng((self.seed, self.epoch))
         order = self.rank_order(rng)
         block_starts = np.flatnonzero(np.diff(order // self.block_size)) + 1
         windows = np.split(order, block_starts[self.window - 1::self.window])
-        return [rng.permutation(window) for window in windows] if self.shuffle else windows
+        if self.shuffle:
+            windows = [rng.permutation(window) for window in windows]
+        self._windows = (self.epoch, windows)
+        return windows
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter(self.windows())
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """``(first, indices, following)`` per window: where it starts in the epoch's order, its
+        order, and the next window's (None for the last), which a reader may start on meanwhile."""
+        windows = self.windows()
+        firsts = np.cumsum([0] + [len(w) for w in windows[:-1]])
+        return zip(firsts.tolist(), windows, [*windows[1:], None])
 
     def __len__(self) -> int:
         return len(self.windows())
 
 
+def cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat``; on the CPU through NumPy, which copies on one thread: torch's copy runs on
+    its OpenMP threads, and on a busy machine waiting for the second core cost 5-15 ms per batch
+    of 512 images instead of 0.04 ms (measured on 2 shared cores)."""
+    if all(t.device.type == "cpu" for t in tensors):
+        return torch.from_numpy(np.concatenate([t.numpy() for t in tensors]))
+    return torch.cat(tensors)
+
+
 def concatenate(pieces: list[Batch]) -> Batch:
-    return torch.cat([images for images, _ in pieces]), torch.cat([labels for _, labels in pieces])
+    return cat([images for images, _ in pieces]), cat([labels for _, labels in pieces])
 
 
 def rebatch(windows, batch_size: int, drop_last: bool) -> Iterator[Batch]:
-    """Cut a stream of ``(images, labels)`` windows into batches of ``batch_size``.
+    """Cut a stream of ``(images, labels)`` pieces into batches of ``batch_size``.
 
-    Batches inside a window are views; only a batch that straddles two windows is copied.
+    Batches inside a piece are views; only a batch that straddles two pieces is copied.
     """
     held: list[Batch] = []
     held_count = 0
@@ -273,7 +362,7 @@ def rebatch(windows, batch_size: int, drop_last: bool) -> Iterator[Batch]:
         if start < len(images):
             held, held_count = [(images[start:], labels[start:])], len(images) - start
     if held and not drop_last:
-        yield concatenate(held)
+        yield held[0] if len(held) == 1 else concatenate(held)
 
 
 # -- on-device transforms ---------------------------------------------------------------------
@@ -406,8 +495,8 @@ class DataLoaderLoader(Loader):
         self.sampler.set_epoch(epoch)
 
     def raw_batches(self) -> Iterator[Batch]:
-        if self.mode == "block":
-            return rebatch(self.data_loader, self.batch_size, self.drop_last)
+        if self.mode == "block":  # each item is a window's list of batches
+            return rebatch(itertools.chain.from_iterable(self.data_loader), self.batch_size, self.drop_last)
         return iter(self.data_loader)
 
 
@@ -461,11 +550,12 @@ def check_int(name: str, value, minimum: int) -> None:
 def check_option_values(options: dict) -> None:
     """ValueError naming the first option whose value would make a loader misbehave (a negative
     chunk size reads nothing and leaves the resident tensor uninitialised)."""
-    for name in ("chunk_size", "window", "prefetch_factor"):
+    for name in ("chunk_size", "prefetch_factor"):
         if name in options:
             check_int(name, options[name], 1)
-    if options.get("block_size") is not None:
-        check_int("block_size", options["block_size"], 1)
+    for name in ("block_size", "window"):  # None: derived from the reader and the batch size
+        if options.get(name) is not None:
+            check_int(name, options[name], 1)
     if options["crop_padding"] is not None:  # 0 is valid: flips without shifts
         check_int("crop_padding", options["crop_padding"], 0)
     if not isinstance(options["normalize"], bool):
@@ -509,6 +599,35 @@ def resolve_block_size(reader, block_size: int | None) -> int:
     return int(block_size)
 
 
+def block_window(block_size: int, batch_size: int, window: int | None = None) -> int:
+    """Blocks per block-mode window: ``window`` when given, else 8, or as many as one batch needs
+    when 8 blocks hold less (small chunks), so a batch comes from one window, not from several
+    joined by a copy."""
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise ValueError(f"make_loader: window must be an integer >= 1 (blocks), got {window!r}")
+        return int(window)
+    return max(8, math.ceil(batch_size / block_size))
+
+
+def worker_context(reader, context: str | None, explicit: bool) -> str | None:
+    """The start method of DataLoader workers over ``reader``: ``context``, unless the reader is
+    not ``fork_safe`` (a library whose threads do not survive fork): then ``forkserver``, and an
+    explicit ``fork`` is refused rather than left to abort or hang in the workers."""
+    if getattr(reader, "fork_safe", True) or context in ("spawn", "forkserver"):
+        return context
+    if explicit and context == "fork":
+        raise ValueError(f"make_loader: {reader} cannot be read in forked workers (its library's threads "
+                         "do not survive fork); use mp_context='forkserver' or 'spawn'")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    # Workers fork from a server process that has imported torch and the reader's module once
+    # (about 0.3 s per worker start instead of 2-4 s for a spawned interpreter on 2 cores). Takes
+    # effect when the server starts, i.e. the first time forkserver is used in this process.
+    multiprocessing.set_forkserver_preload(["torch", __name__, type(reader).__module__])
+    return "forkserver"
+
+
 def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool = True, workers: int = 0,
                 seed: int = 0, device="cpu", augment: bool = False, distributed: bool = False,
                 drop_last: bool = False, rank: int | None = None, world_size: int | None = None,
@@ -521,9 +640,10 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     Options (``**mode_options``): every mode takes ``normalize``, ``mean``, ``std`` and
     ``crop_padding`` (augmentation's padding, default ``image_size // 8``); the DataLoader modes
     (``sample``, ``batch``, ``block``) take ``mp_context`` (``"fork"`` on Linux, or ``"spawn"``,
-    ``"forkserver"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
-    ``reader.block_size``, the default) and ``window`` (blocks shuffled together, default 8);
-    ``resident`` takes ``chunk_size`` (images per read while loading).
+    ``"forkserver"``; ``"forkserver"`` for a reader that is not ``fork_safe``, which refuses
+    ``"fork"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
+    ``reader.block_size``, the default) and ``window`` (blocks shuffled together: default 8, or
+    enough for one batch); ``resident`` takes ``chunk_size`` (images per read while loading).
     """
     started = time.perf_counter()
     options = resolve_options(mode, mode_options)
@@ -533,6 +653,8 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     if reader.on_device and workers and mode != "resident":
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
+    if workers and mode != "resident":
+        options["mp_context"] = worker_context(reader, options["mp_context"], explicit="mp_context" in mode_options)
     device = torch.device(device)
     rank, world_size = resolve_rank(distributed, rank, world_size)
     n = len(reader)
@@ -543,8 +665,9 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
                   drop_last=drop_last, transform=transform, rank=rank, world_size=world_size)
 
     if mode == "block":
-        sampler = BlockWindows(n, block_size=resolve_block_size(reader, options["block_size"]),
-                               window=options["window"], shuffle=shuffle, seed=seed, rank=rank,
+        block_size = resolve_block_size(reader, options["block_size"])
+        window = block_window(block_size, batch_size, options["window"])
+        sampler = BlockWindows(n, block_size=block_size, window=window, shuffle=shuffle, seed=seed, rank=rank,
                                world_size=world_size, drop_last=drop_last)
     else:
         sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=shuffle,
@@ -569,8 +692,8 @@ def make_data_loader(reader, mode: str, sampler, batch_size: int, workers: int, 
     elif mode == "batch":
         dataset = BatchDataset(reader)
         batching = dict(batch_sampler=ArrayBatches(sampler, batch_size, drop_last), collate_fn=collate_batch)
-    else:  # block: one item per window; rebatch() cuts the batches
-        dataset, batching = WindowDataset(reader), dict(batch_size=None, collate_fn=collate_batch)
+    else:  # block: one item per window, already cut into batches
+        dataset, batching = WindowDataset(reader, batch_size), dict(batch_size=None, collate_fn=collate_batch)
     parallel = {}
     if workers:
         parallel = dict(multiprocessing_context=options["mp_context"], persistent_workers=True,

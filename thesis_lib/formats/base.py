@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +147,12 @@ class Reader(abc.ABC):
     #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
     #: batch then restoring its order would only add a copy, so callers may skip it.
     gathers_any_order: bool = False
+    #: False when a forked child cannot use this reader (a library whose thread pool does not
+    #: survive fork); DataLoader workers must then be spawned, and a forked child gets an error.
+    fork_safe: bool = True
+    #: True when :meth:`start_read_ranges_into` returns before the read is done (the library reads
+    #: on its own threads), so a caller can overlap other work with it.
+    reads_in_background: bool = False
 
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -184,6 +190,16 @@ class Reader(abc.ABC):
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._read_sorted(np.arange(start, stop))
 
+    def _read_ranges_into(self, ranges: list[tuple[int, int]], out: np.ndarray) -> None:
+        pos = 0
+        for start, stop in ranges:
+            out[pos:pos + stop - start] = self._read_range(start, stop)
+            pos += stop - start
+
+    def _start_read_ranges_into(self, ranges: list[tuple[int, int]], out: np.ndarray) -> Callable[[], None]:
+        self._read_ranges_into(ranges, out)
+        return lambda: None
+
     def _handle(self, name: str, opener):
         """The open handle ``name``, (re)opened by ``opener()`` on first use in this process.
 
@@ -191,6 +207,11 @@ class Reader(abc.ABC):
         survive that, so a handle is reopened whenever the process id changed.
         """
         if self._pid != os.getpid():
+            # Only a fork carries a reader into another process unpickled (__setstate__ resets the pid).
+            if not self.fork_safe:
+                raise FormatError(f"{self.path}: {type(self).__name__} cannot be used in a forked process "
+                                  "(its library's threads do not survive fork); start DataLoader workers "
+                                  "with the 'spawn' or 'forkserver' context")
             for handle in self._handles:
                 self.__dict__.pop(handle, None)
             self._pid = os.getpid()
@@ -220,6 +241,34 @@ class Reader(abc.ABC):
         if start == stop:
             return np.empty((0, *self.image_shape), np.uint8)
         return self._read_range(start, stop)
+
+    def read_ranges_into(self, ranges, out: np.ndarray) -> np.ndarray:
+        """The images of each ``(start, stop)`` range, one range after another, written into the
+        first rows of ``out`` (a caller's buffer, reused from read to read); returns those rows."""
+        return self.start_read_ranges_into(ranges, out)()
+
+    def start_read_ranges_into(self, ranges, out: np.ndarray) -> Callable[[], np.ndarray]:
+        """:meth:`read_ranges_into`, begun: returns the function that waits for it and returns the
+        rows. A reader whose library reads on its own threads returns at once, so the caller can
+        work meanwhile; the others have read when this returns. ``out`` is off limits until then."""
+        total = 0
+        for start, stop in ranges:
+            if not (0 <= start < stop <= self.n):
+                raise IndexError(f"{self.path}: range [{start}, {stop}) outside 0..{self.n}")
+            total += stop - start
+        if out.dtype != np.uint8 or out.shape[1:] != self.image_shape or len(out) < total:
+            raise ValueError(f"{self.path}: out must be uint8 (>= {total}, {', '.join(map(str, self.image_shape))}), "
+                             f"got {out.dtype} {out.shape}")
+        wait = self._start_read_ranges_into(list(ranges), out)
+
+        def rows() -> np.ndarray:
+            wait()
+            return out[:total]
+        return rows
+
+    def limit_threads(self, threads: int) -> None:
+        """Let this reader's library use at most ``threads`` threads in this process (a DataLoader
+        worker's share of the cores). Readers without threads of their own ignore it."""
 
     def files(self) -> list[Path]:
         """Every file of the converted dataset (what a cold-cache epoch evicts)."""

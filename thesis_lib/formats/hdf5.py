@@ -12,7 +12,12 @@ decides the speed:
 - ``chunks``: the batch's sorted indices grouped by chunk, one slice read per chunk touched.
 - ``index``: one ``dset[i]`` read per image (what careful h5py users do).
 - ``fancy``: ``dset[sorted_indices]``, h5py's point selection (what most code does; very slow).
+- ``decode``: each chunk touched read raw (``read_direct_chunk``) and inflated by zlib outside
+  HDF5, on ``decode_threads`` threads (:mod:`.hdf5_decode`); gzip or unfiltered chunks only.
 - ``auto``: ``direct`` when the data is unfiltered, else ``chunks``.
+
+The chunk cache (``rdcc_nbytes``) gets one hash slot per chunk of the dataset (HDF5's default of 521
+slots makes chunks evict each other long before a large cache is full).
 """
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ import numpy as np
 
 from ..errors import FormatError
 from .base import Format, Reader, checked_int
+from .hdf5_decode import ChunkDecoder, check_decodable
 
-READ_PATHS = ("auto", "direct", "chunks", "index", "fancy")
+READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
 COMPRESSIONS = ("none", "gzip", "lzf")
 RDCC_NBYTES = 16 * 2**20  # h5py's default chunk cache is 1 MiB: too small for a batch's chunks
 LABEL_CHUNK = 2**16  # labels per chunk when labels are checksummed (Fletcher-32 needs chunking)
@@ -55,13 +61,14 @@ def check_storage(file_path, dset: h5py.Dataset) -> None:
 
 
 class Hdf5Reader(Reader):
-    _handles = ("_file", "_map")
+    _handles = ("_file", "_map", "_decoder")
 
     def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
-                 block_size: int = 512):
+                 block_size: int = 512, decode_threads: int = 1):
         self.file_path = path / "data.h5"
         self.rdcc_nbytes = checked_int(rdcc_nbytes, "hdf5: open option rdcc_nbytes", 0)
         block_size = checked_int(block_size, "hdf5: open option block_size", 1)
+        self.decode_threads = checked_int(decode_threads, "hdf5: open option decode_threads", 1)
         super().__init__(path, manifest)
         dset = self.images
         for stored in (dset, self._dataset("labels")):
@@ -79,6 +86,8 @@ class Hdf5Reader(Reader):
                              f"uses compression={dset.compression} fletcher32={dset.fletcher32}")
         if read_path == "chunks" and not self.chunk_images:
             read_path = "direct"  # a contiguous dataset has one "chunk": direct is the same read
+        if read_path == "decode":
+            check_decodable(self.file_path, dset, self.n)
         self.read_path = read_path
         self.gathers_any_order = read_path == "direct" and not self.chunk_images
         if read_path == "direct":
@@ -88,8 +97,9 @@ class Hdf5Reader(Reader):
     def _open_file(self) -> h5py.File:
         if not self.file_path.is_file():
             raise FormatError(f"{self.file_path}: missing")
+        chunks = -(-self.n // self.options["chunk_images"]) if self.options.get("chunk_images") else 0
         try:
-            return h5py.File(self.file_path, "r", rdcc_nbytes=self.rdcc_nbytes)
+            return h5py.File(self.file_path, "r", rdcc_nbytes=self.rdcc_nbytes, rdcc_nslots=max(521, chunks))
         except OSError as exc:
             raise FormatError(f"{self.file_path}: not a readable HDF5 file ({exc})") from None
 
@@ -148,6 +158,8 @@ class Hdf5Reader(Reader):
                 return self._gather_direct(indices)
             if self.read_path == "chunks":
                 return self._gather_chunks(indices)
+            if self.read_path == "decode":
+                return self._gather_decoded(indices)
             dset = self.images
             if self.read_path == "index":
                 out = np.empty((len(indices), *self.image_shape), np.uint8)
@@ -180,7 +192,13 @@ class Hdf5Reader(Reader):
         dset, per_chunk = self.images, self.chunk_images
         return self._gather_by_chunk(indices, lambda c: dset[c * per_chunk:min((c + 1) * per_chunk, self.n)])
 
+    def _gather_decoded(self, indices):
+        decoder = self._handle("_decoder", lambda: ChunkDecoder(self.file_path, self.images, self.decode_threads))
+        return self._gather_by_chunk(indices, decoder.chunks(np.unique(indices // self.chunk_images)).__getitem__)
+
     def _read_range(self, start, stop):
+        if self.read_path == "decode":
+            return self._gather_decoded(np.arange(start, stop))
         if self.read_path == "direct" and len(self._mapped()) == 1:
             return np.array(self._mapped()[0][start:stop])
         try:
@@ -204,6 +222,7 @@ class Hdf5Format(Format):
         "read_path": "auto",
         "rdcc_nbytes": RDCC_NBYTES,  # chunk cache per open file
         "block_size": 512,           # block-mode unit when contiguous (chunked: the chunk)
+        "decode_threads": 1,         # threads inflating chunks (read_path=decode)
     }
     reader = Hdf5Reader
 
@@ -218,6 +237,9 @@ class Hdf5Format(Format):
         super().validate_open_options(o)
         self.check_choice(o, "read_path", READ_PATHS)
         self.check_range(o, "rdcc_nbytes", 0)
+        self.check_range(o, "decode_threads", 1, 64)
+        if o["decode_threads"] > 1 and o["read_path"] != "decode":
+            raise ValueError(f"format 'hdf5': option decode_threads needs read_path='decode', not {o['read_path']!r}")
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)

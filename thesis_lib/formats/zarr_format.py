@@ -5,7 +5,9 @@ file, which matters on filesystems that dislike many small files), codec (none, 
 a CRC32C checksum per chunk, and zarr's async concurrency.
 
 Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
-concurrent fetch of every chunk touched; a contiguous block is a plain slice. Missing chunks are
+concurrent fetch of every chunk touched; a contiguous block is a plain slice. The open option
+``read_path="tensorstore"`` reads the same files with TensorStore's compiled zarr3 driver instead
+(:mod:`.zarr_tensorstore`), its chunk cache sized by ``cache_bytes``. Missing chunks are
 the dangerous case: zarr silently returns the fill value for them, so chunks are always written
 (``write_empty_chunks``) and opening a reader runs :func:`check_stored_objects` on every array,
 before any read path touches it.
@@ -19,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import zarr
 import zarr.codecs
+from zarr.buffer.cpu import NDBuffer
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
 from ..errors import FormatError
 from .base import Format, Reader, aligned, checked_int
 
 CODECS = ("none", "zstd", "blosc")
-READ_PATHS = ("oindex", "chunks")
+READ_PATHS = ("oindex", "chunks", "tensorstore")
 CONCURRENCY = 64
 LEVELS = {"zstd": (-(2**17), 22), "blosc": (0, 9)}  # zstd's fast negative levels down to ZSTD_minCLevel
 SHARD_INDEX_ENTRY = 16  # bytes per inner chunk in a shard index: offset and length, uint64 each
@@ -142,6 +145,14 @@ class ZarrReader(Reader):
         images = self.images
         return self._guarded("images", lambda: images[start:stop])
 
+    def _read_ranges_into(self, ranges, out):
+        """Each range decoded by zarr straight into its rows of ``out`` (no intermediate array)."""
+        images, pos = self.images, 0
+        for start, stop in ranges:
+            rows = NDBuffer.from_numpy_array(out[pos:pos + stop - start])
+            self._guarded("images", lambda: images.get_basic_selection(slice(start, stop), out=rows))
+            pos += stop - start
+
 
 class ZarrFormat(Format):
     name = "zarr"
@@ -153,8 +164,9 @@ class ZarrFormat(Format):
         "checksum": False,    # CRC32C per chunk
     }
     open_defaults = {
-        "read_path": "oindex",        # oindex | chunks
-        "concurrency": CONCURRENCY,   # zarr's async.concurrency while reading
+        "read_path": "oindex",        # oindex | chunks (zarr-python) | tensorstore
+        "concurrency": CONCURRENCY,   # zarr-python's async.concurrency while reading
+        "cache_bytes": 0,             # TensorStore's chunk cache pool (read_path=tensorstore); 0 = none
     }
     reader = ZarrReader
 
@@ -170,6 +182,16 @@ class ZarrFormat(Format):
     def validate_open_options(self, o):
         self.check_choice(o, "read_path", READ_PATHS)
         self.check_range(o, "concurrency", 1)
+        self.check_range(o, "cache_bytes", 0)
+        if o["cache_bytes"] and o["read_path"] != "tensorstore":
+            raise ValueError(f"format 'zarr': option cache_bytes sizes TensorStore's cache; it needs "
+                             f"read_path='tensorstore', not {o['read_path']!r}")
+
+    def _open(self, path, manifest, *, read_path, cache_bytes, **options):
+        if read_path == "tensorstore":
+            from .zarr_tensorstore import TensorStoreZarrReader
+            return TensorStoreZarrReader(path, manifest, read_path=read_path, cache_bytes=cache_bytes, **options)
+        return ZarrReader(path, manifest, read_path=read_path, **options)
 
     def _write(self, chunks, tmp, source, options):
         n, shape = len(source), tuple(source.image_shape)

@@ -1,0 +1,92 @@
+"""loaderbench on real image files (the peer ImageFolder over the very same files), and the
+TensorStore read path reaching a benchmark run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+from unittest import mock
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from thesis_lib import bench, peer, sources
+from thesis_lib.formats.zarr_tensorstore import TensorStoreZarrReader
+
+
+@pytest.fixture
+def jpeg_zip(tmp_path):
+    """``train/<class>/<n>.jpg`` in a zip: 2 classes x 12 JPEGs of 8 x 8 px."""
+    archive = tmp_path / "photos.zip"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(archive, "w") as z:
+        for cls in ("ant", "cat"):
+            for k in range(12):
+                path = tmp_path / "tmp.jpg"
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(path, "JPEG")
+                z.write(path, f"train/{cls}/{k:02d}.jpg")
+    return archive
+
+
+def test_peer_folder_holds_the_sources_original_files(jpeg_zip, tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    source = sources.load("imagefolder", jpeg_zip, limit=15)
+    folder, resize, what = peer.peer_folder(source)
+    files = sorted(p for p in folder.rglob("*.jpg"))
+    assert len(files) == 15 and not resize and str(jpeg_zip) in what
+    with zipfile.ZipFile(jpeg_zip) as z:
+        originals = sorted(z.read(m) for m in source.base.members[:15])
+    assert sorted(p.read_bytes() for p in files) == originals
+    assert peer.peer_folder(source)[0] == folder  # made once, then reused
+    resized = sources.load("imagefolder", jpeg_zip, image_size=4, limit=15)
+    images, _ = next(iter(peer.imagefolder_loader(peer.peer_folder(resized)[0], 4, True, 8, 0, 0)))
+    assert peer.peer_folder(resized)[1] and images.shape == (8, 3, 4, 4)
+
+
+def test_peer_of_array_data_is_the_files_format(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    folder, resize, what = peer.peer_folder(sources.load("synthetic", limit=20))
+    assert len(list(folder.rglob("*.png"))) == 20 and not resize and "files format" in what
+
+
+@pytest.mark.timeout(240)
+def test_loaderbench_cli_on_a_zip_of_jpegs(jpeg_zip, tmp_path):
+    out = tmp_path / "lb.json"
+    ran = subprocess.run([sys.executable, "-m", "thesis_lib", "loaderbench", "--dataset", "imagefolder",
+                          "--root", str(jpeg_zip), "--limit", "20", "--workers", "0", "--repeats", "1",
+                          "--only", "npy", "--only", "zarr chunk 64, tensorstore", "--out", str(out)],
+                         capture_output=True, text=True, env={**os.environ, "THESIS_DATA": str(tmp_path / "data")})
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(out.read_text())
+    assert result["n"] == 20 and result["image_size"] == 8 and str(jpeg_zip) in result["peer_images"]
+    rows = {(row["variant"], row["mode"]) for row in result["table"]}
+    assert {("npy", "slice"), ("npy", "block"), ("zarr chunk 64, tensorstore", "batch"),
+            ("ImageFolder + DataLoader (peer)", "sample")} <= rows
+    assert all(row["samples_per_s"] > 0 for row in result["table"])
+    assert any(t["target"].startswith("npy, block / batch") for t in result["targets"])
+    assert "ImageFolder + DataLoader (peer)" in ran.stdout and "targets" in ran.stdout
+
+
+def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
+    from thesis_lib import loaderbench
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    with pytest.raises(ValueError, match="no variant matches.*variants: npy, hdf5 contiguous"):
+        loaderbench.main(limit=10, only=["parquet"], out=tmp_path / "lb.json")
+
+
+# -- the TensorStore read path in a benchmark run -------------------------------------------------------
+def test_bench_run_reads_through_tensorstore_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    config = bench.BenchConfig(fmt="zarr", open_options={"read_path": "tensorstore"}, limit=300, epochs=1,
+                               batch_size=100, model="emulate", emulate_rate=0)
+    read = TensorStoreZarrReader._read_sorted
+    with mock.patch.object(TensorStoreZarrReader, "_read_sorted", autospec=True, side_effect=read) as spy:
+        record = bench.run(config, progress=False)
+    assert spy.call_count == 3  # the epoch's three batches
+    assert record["open_options"]["read_path"] == "tensorstore" and record["n_train"] == 300
+    assert record["run"] != bench.BenchConfig(fmt="zarr", limit=300, epochs=1, batch_size=100, model="emulate",
+                                              emulate_rate=0).run_name
