@@ -53,15 +53,28 @@ def test_tensorstore_path_refuses_a_missing_chunk_at_open(tmp_path, options):
     """TensorStore would fill a missing chunk with zeros: the open-time check covers this path too."""
     formats.get("zarr").write(random_source(100), tmp_path / "ds", progress=False, **options)
     zarr_chunk_files(tmp_path / "ds")[1].unlink()
-    with pytest.raises(FormatError, match="chunk files present"):
+    with pytest.raises(FormatError, match=r"missing \(zarr would silently read it as zeros\)"):
         formats.get("zarr").open(tmp_path / "ds", **TENSORSTORE)
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("options,damage,message", [
-    ({"chunk_images": 50}, "truncate", "Not enough data"),
+    ({"chunk_images": 50}, "truncate", "19200 bytes, expected 38400"),
+    ({"chunk_images": 50, "codec": "blosc"}, "empty", "0 bytes, expected at least 1"),
+])
+def test_tensorstore_path_refuses_a_chunk_of_the_wrong_size_at_open(tmp_path, options, damage, message):
+    """A chunk whose size cannot be right is refused when the reader opens, before any read path."""
+    formats.get("zarr").write(random_source(100), tmp_path / "ds", progress=False, **options)
+    victim = zarr_chunk_files(tmp_path / "ds")[1]
+    data = victim.read_bytes()
+    victim.write_bytes(data[:len(data) // 2] if damage == "truncate" else b"")
+    with pytest.raises(FormatError, match=message):
+        formats.get("zarr").open(tmp_path / "ds", **TENSORSTORE)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options,damage,message", [
     ({"chunk_images": 50, "codec": "zstd"}, "truncate", "Zstd"),
-    ({"chunk_images": 50, "codec": "blosc"}, "empty", "blosc"),
     ({"chunk_images": 50, "checksum": True}, "flip", "Digest mismatch"),
     ({"chunk_images": 10, "shard_images": 50, "checksum": True}, "flip", "Digest mismatch"),
 ])

@@ -154,9 +154,6 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
     cores = os.cpu_count() or 1
     workers = cores if workers is None else workers
     source = sources.load(dataset, root, image_size=image_size, limit=limit)
-    if len(source) < BATCH:
-        raise ValueError(f"loaderbench: {len(source)} images (limit={limit}) is less than one batch of {BATCH}; "
-                         f"use a limit of at least {BATCH}")
     image_size = int(source.image_shape[0])
     demand, _ = h100_demand(image_size)
     variants = [v for v in VARIANTS if not only or any(word in v[0] for word in only)]
