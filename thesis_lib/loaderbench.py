@@ -64,9 +64,12 @@ VARIANTS = [
 
 def time_batches(make_batches, n_batches: int | None = None, max_seconds: float = 3.0) -> float:
     """Samples/s over the first ``n_batches`` batches of ``make_batches()`` (all of them when None;
-    fewer if ``max_seconds`` run out), timed from the call that starts the iteration."""
+    fewer if ``max_seconds`` run out), timed from the first request for a batch. (A loader's
+    ``raw_batches()`` first collects what persistent workers still read for an epoch cut short by
+    ``max_seconds``: work that training, which never cuts an epoch, does not have.)"""
+    batches = make_batches()
     start, samples = time.perf_counter(), 0
-    for k, (images, _) in enumerate(make_batches()):
+    for k, (images, _) in enumerate(batches):
         samples += len(images)
         if k + 1 == n_batches or time.perf_counter() - start > max_seconds:
             break

@@ -502,7 +502,7 @@ class DataLoaderLoader(Loader):
 
     def raw_batches(self) -> Iterator[Batch]:
         if self.mode == "block":  # each item is a window's list of batches
-            return rebatch(itertools.chain.from_iterable(self.data_loader), self.batch_size, self.drop_last)
+            return rebatch(itertools.chain.from_iterable(iter(self.data_loader)), self.batch_size, self.drop_last)
         return iter(self.data_loader)
 
 
