@@ -1,5 +1,5 @@
 """HDF5 chunks read raw and inflated outside the library (``read_path="decode"``), and the chunk
-cache's hash slots."""
+cache: a hash slot per chunk, alive as long as the reader."""
 from __future__ import annotations
 
 import zlib
@@ -74,3 +74,24 @@ def test_hdf5_chunk_cache_has_a_slot_per_chunk(tmp_path):
     with formats.get("hdf5").open(tmp_path / "ds", rdcc_nbytes=2**24) as reader:
         slots, nbytes = reader.file.id.get_access_plist().get_cache()[1:3]
         assert slots == 750 and nbytes == 2**24
+
+
+@pytest.mark.timeout(30)
+def test_hdf5_chunk_cache_lives_as_long_as_the_reader(tmp_path):
+    """The dataset stays open between reads, so its chunk cache does: a chunk read once is served
+    from the cache even after its bytes on disk are damaged; a fresh reader sees the damage."""
+    source = random_source(200)
+    formats.get("hdf5").write(source, tmp_path / "ds", progress=False, chunk_images=50, compression="gzip",
+                              checksum=True)
+    with h5py.File(tmp_path / "ds" / "data.h5", "r") as f:
+        offset = f["images"].id.get_chunk_info(1).byte_offset
+    reader = formats.get("hdf5").open(tmp_path / "ds", read_path="chunks")
+    np.testing.assert_array_equal(reader.read([60, 61]), all_images(source)[[60, 61]])
+    with open(tmp_path / "ds" / "data.h5", "r+b") as f:
+        f.seek(offset + 100)
+        f.write(b"\xff" * 64)
+    np.testing.assert_array_equal(reader.read([70]), all_images(source)[[70]])  # from the cache
+    reader.close()
+    with formats.get("hdf5").open(tmp_path / "ds", read_path="chunks") as fresh:
+        with pytest.raises(FormatError, match="image data unreadable"):
+            fresh.read([70])

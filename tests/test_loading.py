@@ -312,13 +312,14 @@ class DeviceReader:
     def __init__(self, reader):
         self.inner, self.labels, self.image_shape = reader, reader.labels, reader.image_shape
         self.block_size = reader.block_size
-        self.reads = 0
+        self.reads, self.asked = 0, []
 
     def __len__(self):
         return len(self.inner)
 
     def read_torch(self, indices):
         self.reads += 1
+        self.asked.append(np.asarray(indices))
         return torch.from_numpy(self.inner.read(indices))
 
     def close(self):
@@ -364,3 +365,14 @@ def test_loader_evict_releases_mapped_files(disk_dir, workers):
 def test_memory_filesystems_are_recognised():
     assert cache.filesystem("/proc/self") == "proc"
     assert not cache.can_evict("/dev/shm") or cache.filesystem("/dev/shm") not in cache.MEMORY_FILESYSTEMS
+
+
+def test_block_mode_reads_whole_blocks_to_the_device(reader):
+    """A device reader (KvikIO reads one range per call) gets whole aligned blocks, never a
+    batch's scattered indices; the batches are gathered on the device."""
+    device_reader = DeviceReader(reader)
+    ids = epoch(make_loader(device_reader, batch_size=50, mode="block", normalize=False, window=3))[0]
+    assert sorted(ids.tolist()) == list(range(N))
+    for asked in device_reader.asked:
+        assert asked[0] % BLOCK == 0 and np.array_equal(asked, np.arange(asked[0], asked[-1] + 1))
+    assert sum(len(a) for a in device_reader.asked) == N

@@ -64,9 +64,12 @@ VARIANTS = [
 
 def time_batches(make_batches, n_batches: int | None = None, max_seconds: float = 3.0) -> float:
     """Samples/s over the first ``n_batches`` batches of ``make_batches()`` (all of them when None;
-    fewer if ``max_seconds`` run out), timed from the call that starts the iteration."""
+    fewer if ``max_seconds`` run out), timed from the first request for a batch. (A loader's
+    ``raw_batches()`` first collects what persistent workers still read for an epoch cut short by
+    ``max_seconds``: work that training, which never cuts an epoch, does not have.)"""
+    batches = make_batches()
     start, samples = time.perf_counter(), 0
-    for k, (images, _) in enumerate(make_batches()):
+    for k, (images, _) in enumerate(batches):
         samples += len(images)
         if k + 1 == n_batches or time.perf_counter() - start > max_seconds:
             break
@@ -171,24 +174,34 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
         [ram_baseline(in_ram, batches, seed) for seed in range(repeats)])
     del in_ram
 
-    readers = {}
+    def open_variant(label):
+        """The variant's reader, warm. One reader is open at a time: HDF5 shares an open dataset,
+        and with it the chunk cache sized by the first reader, with every reader of the file."""
+        _, fmt, write_options, open_options, _ = next(v for v in VARIANTS if v[0] == label)
+        path, _ = converted.ensure_converted(source, fmt, write_options, progress=False)
+        reader = formats.get(fmt).open(path, **open_options)
+        warm(reader)
+        return reader
+
     plan = [(v, mode, w) for v in variants for mode in v[4]
             for w in ([0] if mode == "resident" else sorted({0, workers}))]
-    for (label, fmt, write_options, open_options, modes), mode, w in tqdm(plan, desc="loaderbench", unit="case"):
-        if label not in readers:
-            path, _ = converted.ensure_converted(source, fmt, write_options, progress=False)
-            readers[label] = reader = formats.get(fmt).open(path, **open_options)
-            warm(reader)
+    reader, opened, decode_rate = None, None, None
+    for (label, fmt, _, _, modes), mode, w in tqdm(plan, desc="loaderbench", unit="case"):
+        if opened != label:
+            if reader is not None:
+                reader.close()
+            reader, opened = open_variant(label), label
             if "block" in modes:  # the plain read that block mode builds on
                 add(label, fmt, "slice", 0, [slice_rate(reader, batches, s + 1) for s in range(repeats)])
-        add(label, fmt, mode, w, *loader_rates(readers[label], mode, w, repeats, batches))
+            if label == "files png, PIL":
+                decode_rate = float(np.median([single_core_decode_rate(reader) for _ in range(repeats)]))
+        add(label, fmt, mode, w, *loader_rates(reader, mode, w, repeats, batches))
+    if reader is not None:
+        reader.close()
 
     folder, resize, peer_images = peer.peer_folder(source)
     add("ImageFolder + DataLoader (peer)", "imagefolder", "sample", workers,
         [imagefolder_rate(folder, resize, image_size, workers, batches, s) for s in range(repeats)])
-    decode_rate = None
-    if "files png, PIL" in readers:
-        decode_rate = float(np.median([single_core_decode_rate(readers["files png, PIL"]) for _ in range(repeats)]))
 
     table = pd.DataFrame(rows)
     baseline = table.loc[0, "samples_per_s"]
@@ -201,9 +214,11 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
     for _, row in tqdm(list(best.iterrows()), desc="cores per GPU", unit="fmt"):
         measured = streaming[(streaming["variant"] == row["variant"]) & (streaming["mode"] == row["mode"])]
         rates = dict(zip(measured["workers"], measured["samples_per_s"]))
-        for w in range(workers + 1):
-            if w not in rates:
-                rates[w] = float(np.median(loader_rates(readers[row["variant"]], row["mode"], w, repeats, batches)[0]))
+        missing = [w for w in range(workers + 1) if w not in rates]
+        if missing:
+            with open_variant(row["variant"]) as reader:
+                for w in missing:
+                    rates[w] = float(np.median(loader_rates(reader, row["mode"], w, repeats, batches)[0]))
         rates = {int(w): float(r) for w, r in sorted(rates.items())}
         cores_per_gpu[row["fmt"]] = {"variant": row["variant"], "mode": row["mode"], "rates": rates,
                                      **workers_needed(rates, demand, cores)}
@@ -215,8 +230,6 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
         "table": table.to_dict(orient="records"), "targets": targets(table, demand, workers),
         "cores_per_gpu": cores_per_gpu, "env": environment(),
     }
-    for reader in readers.values():
-        reader.close()
     out = Path(out) if out else paths.data_dir("loaderbench") / f"loaderbench-{dataset}-{image_size}.json"
     write_record(result, out)
     print(render(result))

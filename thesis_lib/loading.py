@@ -179,8 +179,9 @@ class WindowDataset(SampleDataset):
     DataLoader worker its own), and every batch is a gather from it: one copy per image beyond
     the read, into the batch itself. In the main process (no workers) a reader that reads in
     the background (TensorStore, ``reads_in_background``) reads the next window into a second
-    buffer meanwhile, overlapping its threads with the gathers. A memory-mapped reader (``gathers_any_order``) and a device reader gather each batch
-    from storage directly, as batch mode does.
+    buffer meanwhile, overlapping its threads with the gathers. A memory-mapped reader
+    (``gathers_any_order``) gathers each batch straight from its map, as batch mode does; a device
+    reader reads the window's blocks to the device and gathers the batches there.
     """
 
     def __init__(self, reader, batch_size: int):
@@ -227,7 +228,12 @@ class WindowDataset(SampleDataset):
         first, indices, following = item
         cuts = batch_cuts(first, len(indices), self.batch_size)
         pieces = [indices[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-        if getattr(self.reader, "gathers_any_order", False) or getattr(self.reader, "on_device", False):
+        if getattr(self.reader, "on_device", False):  # whole blocks read to the device, gathered there
+            unique, rows = np.unique(indices, return_inverse=True)
+            runs = [read_range(self.reader, start, stop) for start, stop in contiguous_runs(unique)]
+            window = runs[0] if len(runs) == 1 else cat(runs)
+            images = [gather_rows(window, rows[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        elif getattr(self.reader, "gathers_any_order", False):
             images = [read_indices(self.reader, piece) for piece in pieces]
         else:
             window, rows = self.read_window(indices, following)
@@ -496,7 +502,7 @@ class DataLoaderLoader(Loader):
 
     def raw_batches(self) -> Iterator[Batch]:
         if self.mode == "block":  # each item is a window's list of batches
-            return rebatch(itertools.chain.from_iterable(self.data_loader), self.batch_size, self.drop_last)
+            return rebatch(itertools.chain.from_iterable(iter(self.data_loader)), self.batch_size, self.drop_last)
         return iter(self.data_loader)
 
 

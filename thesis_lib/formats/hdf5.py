@@ -61,7 +61,7 @@ def check_storage(file_path, dset: h5py.Dataset) -> None:
 
 
 class Hdf5Reader(Reader):
-    _handles = ("_file", "_map", "_decoder")
+    _handles = ("_file", "_map", "_decoder", "_images")
 
     def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
                  block_size: int = 512, decode_threads: int = 1):
@@ -118,7 +118,9 @@ class Hdf5Reader(Reader):
 
     @property
     def images(self) -> h5py.Dataset:
-        return self._dataset("images")
+        # Kept open: HDF5's chunk cache belongs to the open dataset, and a dataset object dropped
+        # after each batch took its cache with it (a 256 MiB cache then never held a chunk).
+        return self._handle("_images", lambda: self._dataset("images"))
 
     def _load_labels(self):
         try:
