@@ -51,7 +51,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 
 import numpy as np
@@ -184,9 +184,9 @@ class WindowDataset(SampleDataset):
     reader reads the window's blocks to the device and gathers the batches there.
     """
 
-    def __init__(self, reader, batch_size: int):
+    def __init__(self, reader, batch_size: int, pin: bool = False):
         super().__init__(reader)
-        self.batch_size = batch_size
+        self.batch_size, self.pin = batch_size, pin
         self.buffers: list[np.ndarray | None] = [None, None]
         self.ahead = None  # (indices, rows) of the window being read ahead into buffers[1]
 
@@ -224,21 +224,34 @@ class WindowDataset(SampleDataset):
             self.ahead = (following, following_inverse, self.start_window(unique, 1))
         return rows, inverse
 
-    def __getitem__(self, item: tuple[int, np.ndarray, np.ndarray | None]) -> list[Batch]:
+    def __getitem__(self, item: tuple[int, np.ndarray, np.ndarray | None]) -> Iterable[Batch]:
         first, indices, following = item
-        cuts = batch_cuts(first, len(indices), self.batch_size)
-        pieces = [indices[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-        if getattr(self.reader, "on_device", False):  # whole blocks read to the device, gathered there
+        if getattr(self.reader, "gathers_any_order", False):
+            def gather(a: int, b: int) -> torch.Tensor:
+                return read_indices(self.reader, indices[a:b])
+        elif getattr(self.reader, "on_device", False):  # whole blocks read to the device, gathered there
             unique, rows = np.unique(indices, return_inverse=True)
             runs = [read_range(self.reader, start, stop) for start, stop in contiguous_runs(unique)]
             window = runs[0] if len(runs) == 1 else cat(runs)
-            images = [gather_rows(window, rows[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
-        elif getattr(self.reader, "gathers_any_order", False):
-            images = [read_indices(self.reader, piece) for piece in pieces]
+
+            def gather(a: int, b: int) -> torch.Tensor:
+                return gather_rows(window, rows[a:b])
         else:
-            window, rows = self.read_window(indices, following)
-            images = [torch.from_numpy(window[rows[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
-        return [(batch, torch.from_numpy(self.labels[piece])) for batch, piece in zip(images, pieces)]
+            host_window, rows = self.read_window(indices, following)
+
+            def gather(a: int, b: int) -> torch.Tensor:
+                return torch.from_numpy(host_window[rows[a:b]])
+        cuts = batch_cuts(first, len(indices), self.batch_size)
+        batches = ((self.pinned(gather(a, b)), torch.from_numpy(self.labels[indices[a:b]]))
+                   for a, b in zip(cuts[:-1], cuts[1:]))
+        # In the main process each batch is gathered when asked for, one alive at a time as in batch
+        # mode: a window's batches made at once (8 x 6 MB at 64 px) made glibc return the memory to
+        # the kernel and fault it in again (npy block 560k img/s, 930k with glibc's trimming off).
+        return batches if get_worker_info() is None else list(batches)
+
+    def pinned(self, images: torch.Tensor) -> torch.Tensor:
+        # The DataLoader pins what a worker hands over, not batches the main process makes lazily.
+        return images.pin_memory() if self.pin and get_worker_info() is None else images
 
 
 def collate_batch(batch: Batch) -> Batch:
@@ -699,7 +712,8 @@ def make_data_loader(reader, mode: str, sampler, batch_size: int, workers: int, 
         dataset = BatchDataset(reader)
         batching = dict(batch_sampler=ArrayBatches(sampler, batch_size, drop_last), collate_fn=collate_batch)
     else:  # block: one item per window, already cut into batches
-        dataset, batching = WindowDataset(reader, batch_size), dict(batch_size=None, collate_fn=collate_batch)
+        dataset = WindowDataset(reader, batch_size, pin=device.type == "cuda" and not reader.on_device)
+        batching = dict(batch_size=None, collate_fn=collate_batch)
     parallel = {}
     if workers:
         parallel = dict(multiprocessing_context=options["mp_context"], persistent_workers=True,
