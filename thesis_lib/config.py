@@ -20,6 +20,8 @@ from typing import Any, get_type_hints
 import numpy as np
 import yaml
 
+from .checks import checked_int
+
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
 #: Fields that change how a run is started, never what it measures.
@@ -96,12 +98,12 @@ class BenchConfig:
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not valid; choose one of: {', '.join(valid)}")
         for name in ("epochs", "batch_size", "repeats"):
-            check_int(name, getattr(self, name), minimum=1)
-        check_int("workers", self.workers, minimum=0)
-        check_int("seed", self.seed, minimum=0, maximum=2**32 - 1)
+            checked_int(getattr(self, name), name, 1)
+        checked_int(self.workers, "workers", 0)
+        checked_int(self.seed, "seed", 0, maximum=2**32 - 1)
         for name in ("image_size", "limit", "eval_limit"):
             if getattr(self, name) is not None:
-                check_int(name, getattr(self, name), minimum=1)
+                checked_int(getattr(self, name), name, 1)
         for name in ("download", "distributed"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -175,13 +177,6 @@ def _plain(obj):
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
-
-
-def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
-            or (maximum is not None and value > maximum)):
-        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
 
 
 def check_number(name: str, value, *, minimum: float, what: str, strict: bool = False) -> None:

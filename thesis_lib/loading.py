@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
 from . import cache
+from .checks import checked_int
 
 MODES = ("sample", "batch", "block", "resident")
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -562,8 +563,7 @@ def resolve_options(mode: str, options: dict) -> dict:
 
 
 def check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"make_loader: {name} must be an integer >= {minimum}, got {value!r}")
+    checked_int(value, f"make_loader: {name}", minimum)
 
 
 def check_option_values(options: dict) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..checks import checked_int
 from ..errors import FormatError, SourceError
 from ..machine import peak_rss_mb
 from ..sources.base import DEFAULT_CHUNK, Source, check_images
@@ -95,13 +96,6 @@ def _checked_type(value, default):
     if isinstance(default, str) and not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value
-
-
-def checked_int(value, what: str, minimum: int, error: type[Exception] = ValueError) -> int:
-    """``value`` as an int >= ``minimum``, else ``error`` naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise error(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class CheckedChunks:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from ..checks import checked_int
 from ..errors import FormatError
-from .base import Format, Reader, checked_int
+from .base import Format, Reader
 from .hdf5_decode import ChunkDecoder, check_decodable
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")

@@ -24,8 +24,9 @@ import zarr.codecs
 from zarr.buffer.cpu import NDBuffer
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
+from ..checks import checked_int
 from ..errors import FormatError
-from .base import Format, Reader, aligned, checked_int
+from .base import Format, Reader, aligned
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks", "tensorstore")

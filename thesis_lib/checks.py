@@ -1,0 +1,14 @@
+"""Checks of parameter values shared by every layer: each error names the parameter and the value."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def checked_int(value, what: str, minimum: int, error: type[Exception] = ValueError, *,
+                maximum: int | None = None) -> int:
+    """``value`` as an int in ``minimum..maximum`` (no upper bound by default), else ``error`` naming ``what``."""
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise error(f"{what} must be an integer {bound}, got {value!r}")
+    return int(value)
