@@ -177,14 +177,15 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
             name = _label(point)
             bar.set_postfix_str(name, refresh=True)
             try:  # one bad point (even one whose configuration is invalid) must not stop the sweep
-                if record_matches(results_dir / f"{name}.json", BenchConfig.from_mapping(point)):
+                config = BenchConfig.from_mapping(point)
+                if record_matches(results_dir / f"{name}.json", config):
                     done += 1
                     continue
                 reason = skip_reason(point)
                 if reason:
                     skipped.append((name, reason))
                     continue
-                BenchConfig.from_mapping(point).validate()  # fail here, not in a kernel
+                config.validate()  # fail here, not in a kernel
                 run_point(point, results_dir)
                 done += 1
             except Exception as exc:
