@@ -254,6 +254,24 @@ def test_writers_refuse_source_labels_outside_its_classes(tmp_path, fmt):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("fmt", ["files", "npy", "hdf5", "zarr", "cupy"])
+def test_writers_refuse_a_source_whose_chunks_disagree_with_its_labels(tmp_path, fmt):
+    """Writers store ``source.labels`` whole; a chunk stream that says otherwise is refused, not
+    silently overruled."""
+    source = array_source(6)
+    real_chunks = source.chunks
+
+    def chunks(n):
+        for images, labels in real_chunks(n):
+            yield images, (labels + 1) % 2
+
+    source.chunks = chunks
+    with pytest.raises(SourceError, match="labels that are not the source's labels"):
+        write(fmt, tmp_path / "ds", source)
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.timeout(30)
 def test_labels_outside_the_classes_are_refused(tmp_path):
     path = write("npy", tmp_path / "ds")
     np.save(path / "labels.npy", np.full(100, 12, np.int64))

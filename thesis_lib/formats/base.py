@@ -100,11 +100,15 @@ def _checked_type(value, default):
 
 class CheckedChunks:
     """A source's chunks for a writer, each checked to be what the source claims (uint8 images of
-    its shape, one label per image, labels among its classes, no more images than it reports), and
-    counted, so the writer can tell a short stream from a complete one."""
+    its shape, the labels of :attr:`labels` at those positions, no more images than it reports),
+    and counted, so the writer can tell a short stream from a complete one.
+
+    :attr:`labels` is the source's whole label array, checked once (one integer per image, each
+    among its classes): writers that store labels apart from the images take it from here."""
 
     def __init__(self, source: Source, chunk_size: int, bar):
         self.source, self.chunk_size, self.bar = source, chunk_size, bar
+        self.labels = checked_labels(source)
         self.count = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -115,17 +119,26 @@ class CheckedChunks:
                 images = check_images(np.asarray(images), source.image_shape, where)
             except ValueError as exc:
                 raise SourceError(str(exc)) from None
-            labels = np.asarray(labels)
-            if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-                raise SourceError(f"{where}: {len(images)} images but labels {labels.dtype} {labels.shape}")
-            if labels.size and (labels.min() < 0 or labels.max() >= len(source.classes)):
-                raise SourceError(f"{where}: a label outside the {len(source.classes)} classes "
-                                  f"0..{len(source.classes) - 1}")
             if self.count + len(images) > len(source):
                 raise SourceError(f"{source.name}: yielded more images than the {len(source)} it reports")
+            labels = np.asarray(labels)
+            if labels.shape != (len(images),) or not np.array_equal(labels, self.labels[self.count:self.count + len(images)]):
+                raise SourceError(f"{where}: yielded labels that are not the source's labels at those positions")
             yield images, labels
             self.count += len(images)
             self.bar.update(len(images))
+
+
+def checked_labels(source: Source) -> np.ndarray:
+    """``source.labels`` as int64, or SourceError unless it holds one label per image, each among
+    the source's classes."""
+    labels = np.asarray(source.labels)
+    if labels.shape != (len(source),) or not (np.issubdtype(labels.dtype, np.integer) or labels.size == 0):
+        raise SourceError(f"{source.name}: {len(source)} images but labels {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= len(source.classes)):
+        raise SourceError(f"{source.name}: a label outside the {len(source.classes)} classes "
+                          f"0..{len(source.classes) - 1}")
+    return labels.astype(np.int64, copy=False)
 
 
 class Reader(abc.ABC):
@@ -355,9 +368,9 @@ class Format(abc.ABC):
 
     # -- what a format provides -------------------------------------------------------------
     @abc.abstractmethod
-    def _write(self, chunks: Iterator[tuple[np.ndarray, np.ndarray]], tmp: Path, source: Source,
-               options: dict) -> dict:
-        """Write every chunk into the empty directory ``tmp``; return extra manifest fields."""
+    def _write(self, chunks: CheckedChunks, tmp: Path, source: Source, options: dict) -> dict:
+        """Write every chunk of ``chunks`` (iterated once) into the empty directory ``tmp``, and the
+        labels (``chunks.labels``, all of them, checked); return extra manifest fields."""
 
     def _open(self, path: Path, manifest: dict, **open_options) -> Reader:
         return self.reader(path, manifest, **open_options)
@@ -439,7 +452,7 @@ class Format(abc.ABC):
             with tqdm(total=len(source), desc=f"write {self.name}", unit="img", disable=progress is False,
                       leave=False, mininterval=0.5) as bar:
                 chunks = CheckedChunks(source, chunk_size, bar)
-                extra = self._write(iter(chunks), tmp, source, options)
+                extra = self._write(chunks, tmp, source, options)
             if chunks.count != len(source):
                 raise SourceError(f"{source.name}: yielded {chunks.count} images but reports {len(source)}")
             manifest = {

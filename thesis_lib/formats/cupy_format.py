@@ -143,14 +143,10 @@ class CupyFormat(Format):
     reader = CupyReader
 
     def _write(self, chunks, tmp, source, options):
-        labels = np.empty(len(source), np.int64)
-        pos = 0
         with open(tmp / IMAGES, "wb") as f:
-            for images, chunk_labels in chunks:
+            for images, _ in chunks:
                 f.write(np.ascontiguousarray(images).tobytes())
-                labels[pos:pos + len(images)] = chunk_labels
-                pos += len(images)
-        np.save(tmp / "labels.npy", labels)
+        np.save(tmp / "labels.npy", chunks.labels)
         return {"layout": "raw uint8 NHWC, C order, offset 0"}
 
 

@@ -257,11 +257,10 @@ class Hdf5Format(Format):
         with h5py.File(tmp / "data.h5", "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
             checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}
-            labels = f.create_dataset("labels", shape=(n,), dtype=np.int64, **checked)
+            f.create_dataset("labels", data=chunks.labels, **checked)
             pos = 0
-            for chunk, chunk_labels in chunks:
+            for chunk, _ in chunks:
                 images[pos:pos + len(chunk)] = chunk
-                labels[pos:pos + len(chunk)] = chunk_labels
                 pos += len(chunk)
             f.attrs["classes"] = list(source.classes)
         return {}

@@ -64,17 +64,13 @@ class NpyFormat(Format):
         # Plain appends after the .npy header: writing through a memmap would leave every written
         # page mapped (and counted in RSS) until the end, so memory would grow with the dataset.
         n, shape = len(source), tuple(source.image_shape)
-        labels = np.empty(n, np.int64)
-        pos = 0
         with open(tmp / "images.npy", "wb") as f:
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
                       "shape": (n, *shape)}
             np.lib.format.write_array_header_1_0(f, header)
-            for chunk, chunk_labels in chunks:
+            for chunk, _ in chunks:
                 np.ascontiguousarray(chunk, dtype=np.uint8).tofile(f)
-                labels[pos:pos + len(chunk)] = chunk_labels
-                pos += len(chunk)
-        np.save(tmp / "labels.npy", labels)
+        np.save(tmp / "labels.npy", chunks.labels)
         return {}
 
 

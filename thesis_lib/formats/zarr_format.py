@@ -206,13 +206,11 @@ class ZarrFormat(Format):
             "images", shape=(n, *shape), dtype=np.uint8, chunks=(chunk, *shape),
             shards=(shard, *shape) if shard else None, compressors=compressors or None,
             fill_value=0, config={"write_empty_chunks": True})
-        labels = np.empty(n, np.int64)
         pos = 0
-        for piece, piece_labels in aligned(chunks, shard or chunk):
+        for piece, _ in aligned(chunks, shard or chunk):
             images[pos:pos + len(piece)] = piece
-            labels[pos:pos + len(piece)] = piece_labels
             pos += len(piece)
-        group.create_array("labels", data=labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
+        group.create_array("labels", data=chunks.labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
                            compressors=[zarr.codecs.Crc32cCodec()] if options["checksum"] else None)
         return {}
 
