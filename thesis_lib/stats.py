@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# ResNet-18 (small-image stem, bf16, channels_last, batch 512) on one H100, from DESIGN.md.
+# ResNet-18 (small-image stem, bf16, channels_last, batch 512) on one H100, from docs/design.md.
 H100_DEMAND = {32: 36_300.0, 64: 15_250.0}
 _DEMAND_EXPONENT = np.log(H100_DEMAND[32] / H100_DEMAND[64]) / np.log(2)  # about 1.25
 
