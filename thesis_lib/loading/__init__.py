@@ -59,8 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
-from . import cache
-from .checks import checked_int
+from .. import cache
+from ..checks import checked_int
 
 MODES = ("sample", "batch", "block", "resident")
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
