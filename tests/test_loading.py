@@ -210,7 +210,7 @@ def test_block_order_keeps_the_short_last_block_last(reader):
     windows = sampler.windows()
     assert [len(w) for w in windows] == [2 * BLOCK] * 4 + [BLOCK + N % BLOCK]
     assert set(range(N - N % BLOCK, N)) <= set(windows[-1].tolist())  # the short block is in the last window
-    with mock.patch("thesis_lib.loading.concatenate", wraps=loading.concatenate) as joined:
+    with mock.patch("thesis_lib.loading.orders.concatenate", wraps=loading.concatenate) as joined:
         ids = epoch(make_loader(reader, batch_size=2 * BLOCK, mode="block", normalize=False, window=2))[0]
     assert sorted(ids.tolist()) == list(range(N)) and joined.call_count == 0
 
