@@ -45,51 +45,21 @@ On CUDA the host batches are pinned, copies are non-blocking and images are chan
 """
 from __future__ import annotations
 
-import sys
 import time
-from functools import partial
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
 
 from .datasets import BatchDataset, SampleDataset, WindowDataset, collate_batch
 from .loaders import DataLoaderLoader, Loader, ResidentLoader
-from .options import (block_window, check_int, check_option_values, resolve_block_size, resolve_rank,
+from .modes import (MODES, TRANSFORM_OPTIONS, WORKER_OPTIONS, AccessMode, BatchMode, BlockMode, DataLoaderMode,
+                    ResidentMode, SampleMode, resolve_options)
+from .options import (LoaderRequest, block_window, check_int, check_option_values, resolve_block_size, resolve_rank,
                       worker_context)
 from .orders import ArrayBatches, BlockWindows, batch_cuts, concatenate, rebatch, shard_size
 from .reads import (as_tensor, cat, contiguous_runs, gather_rows, read_indices, read_range, read_resident,
                     reopen_in_worker)
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
 from .transforms import DeviceTransform, random_crop_flip
-
-MODES = ("sample", "batch", "block", "resident")
-
-#: Options every mode takes, with their defaults.
-TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
-#: Options of the modes that read through a DataLoader.
-WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else None, "prefetch_factor": 2}
-MODE_OPTIONS = {
-    "sample": WORKER_OPTIONS,
-    "batch": WORKER_OPTIONS,
-    "block": {**WORKER_OPTIONS, "block_size": None, "window": None},
-    "resident": {"chunk_size": 4096},
-}
-
-
-def resolve_options(mode: str, options: dict) -> dict:
-    """Defaults of ``mode`` merged with ``options``; ValueError naming an unknown mode or option,
-    or an option whose value is invalid."""
-    if mode not in MODES:
-        raise ValueError(f"unknown access mode {mode!r}; valid modes: {', '.join(MODES)}")
-    defaults = {**TRANSFORM_OPTIONS, **MODE_OPTIONS[mode]}
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise ValueError(f"make_loader(mode={mode!r}): unknown option {unknown[0]!r}; "
-                         f"valid options: {', '.join(sorted(defaults))}")
-    resolved = {**defaults, **options}
-    check_option_values(resolved)
-    return resolved
 
 
 def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool = True, workers: int = 0,
@@ -111,13 +81,14 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     """
     started = time.perf_counter()
     options = resolve_options(mode, mode_options)
+    access = MODES[mode]
     check_int("batch_size", batch_size, 1)
     check_int("workers", workers, 0)
     check_int("seed", seed, 0)
-    if reader.on_device and workers and mode != "resident":
+    if reader.on_device and workers and access.uses_data_loader:
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
-    if workers and mode != "resident":
+    if workers and access.uses_data_loader:
         options["mp_context"] = worker_context(reader, options["mp_context"], explicit="mp_context" in mode_options)
     device = torch.device(device)
     rank, world_size = resolve_rank(distributed, rank, world_size)
@@ -125,56 +96,22 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     transform = DeviceTransform(device, image_size=int(reader.image_shape[0]), augment=augment,
                                 normalize=options["normalize"], mean=options["mean"], std=options["std"],
                                 crop_padding=options["crop_padding"], seed=seed)
-    common = dict(reader=reader, mode=mode, batch_size=batch_size, num_samples=shard_size(n, world_size, drop_last),
-                  drop_last=drop_last, transform=transform, rank=rank, world_size=world_size)
-
-    if mode == "block":
-        block_size = resolve_block_size(reader, options["block_size"])
-        window = block_window(block_size, batch_size, options["window"])
-        sampler = BlockWindows(n, block_size=block_size, window=window, shuffle=shuffle, seed=seed, rank=rank,
-                               world_size=world_size, drop_last=drop_last)
-    else:
-        sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=shuffle,
-                                     seed=seed, drop_last=drop_last)
-
-    if mode == "resident":
-        images = read_resident(reader, device, options["chunk_size"])
-        labels = torch.from_numpy(np.array(reader.labels, dtype=np.int64)).to(device)
-        loader = ResidentLoader(images, labels, sampler, **common)
-    else:
-        loader = DataLoaderLoader(partial(make_data_loader, reader, mode, sampler, batch_size, workers,
-                                          drop_last, device, options), sampler, **common)
+    loader_args = dict(reader=reader, mode=mode, batch_size=batch_size,
+                       num_samples=shard_size(n, world_size, drop_last), drop_last=drop_last, transform=transform,
+                       rank=rank, world_size=world_size)
+    request = LoaderRequest(reader=reader, batch_size=batch_size, shuffle=shuffle, workers=workers, seed=seed,
+                            device=device, drop_last=drop_last, rank=rank, world_size=world_size, options=options)
+    loader = access.loader(request, access.sampler(request), loader_args)
     loader.setup_s = time.perf_counter() - started
     return loader
 
 
-def make_data_loader(reader, mode: str, sampler, batch_size: int, workers: int, drop_last: bool,
-                     device: torch.device, options: dict) -> DataLoader:
-    """The torch DataLoader behind ``sample``, ``batch`` and ``block``."""
-    if mode == "sample":
-        dataset, batching = SampleDataset(reader), dict(batch_size=batch_size, drop_last=drop_last)
-    elif mode == "batch":
-        dataset = BatchDataset(reader)
-        batching = dict(batch_sampler=ArrayBatches(sampler, batch_size, drop_last), collate_fn=collate_batch)
-    else:  # block: one item per window, already cut into batches
-        dataset = WindowDataset(reader, batch_size, pin=device.type == "cuda" and not reader.on_device)
-        batching = dict(batch_size=None, collate_fn=collate_batch)
-    parallel = {}
-    if workers:
-        parallel = dict(multiprocessing_context=options["mp_context"], persistent_workers=True,
-                        prefetch_factor=options["prefetch_factor"], worker_init_fn=reopen_in_worker)
-    if "batch_sampler" not in batching:
-        batching["sampler"] = sampler
-    return DataLoader(dataset, num_workers=workers,
-                      pin_memory=device.type == "cuda" and not reader.on_device, **batching, **parallel)
-
-
 __all__ = [
-    "CIFAR10_MEAN", "CIFAR10_STD", "MODE_OPTIONS", "MODES", "TRANSFORM_OPTIONS", "WORKER_OPTIONS",
-    "ArrayBatches", "Batch", "BatchDataset", "BlockWindows", "DataLoaderLoader", "DeviceTransform", "Loader",
-    "ResidentLoader", "SampleDataset", "WindowDataset", "as_tensor", "batch_cuts", "block_window", "cat",
-    "check_int", "check_option_values", "collate_batch", "concatenate", "contiguous_runs", "gather_rows",
-    "make_data_loader", "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident",
-    "rebatch", "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size",
-    "worker_context",
+    "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_OPTIONS",
+    "AccessMode", "ArrayBatches", "Batch", "BatchDataset", "BatchMode", "BlockMode", "BlockWindows",
+    "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ResidentLoader",
+    "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts", "block_window",
+    "cat", "check_int", "check_option_values", "collate_batch", "concatenate", "contiguous_runs", "gather_rows",
+    "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
+    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size", "worker_context",
 ]

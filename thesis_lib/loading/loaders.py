@@ -3,7 +3,6 @@ resident set's gathers, each moved and transformed on the device.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterator
 
@@ -11,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .. import cache
-from .orders import ArrayBatches, rebatch
+from .orders import ArrayBatches
 from .reads import gather_rows
 from .shared import Batch
 from .transforms import DeviceTransform
@@ -78,11 +77,16 @@ class Loader:
 
 
 class DataLoaderLoader(Loader):
-    """``sample``, ``batch`` and ``block``: a torch DataLoader whose sampler sets the order."""
+    """``sample``, ``batch`` and ``block``: a torch DataLoader whose sampler sets the order.
 
-    def __init__(self, make_data_loader: Callable[[], DataLoader], sampler, **kwargs):
+    ``to_batches(items, batch_size, drop_last)`` turns the stream of the DataLoader's items into
+    batches (the mode's :meth:`~.modes.DataLoaderMode.batches`).
+    """
+
+    def __init__(self, make_data_loader: Callable[[], DataLoader], sampler,
+                 to_batches: Callable[[Iterator, int, bool], Iterator[Batch]], **kwargs):
         super().__init__(**kwargs)
-        self.make_data_loader, self.sampler = make_data_loader, sampler
+        self.make_data_loader, self.sampler, self.to_batches = make_data_loader, sampler, to_batches
         self.data_loader = make_data_loader()
 
     def release(self) -> None:
@@ -95,9 +99,7 @@ class DataLoaderLoader(Loader):
         self.sampler.set_epoch(epoch)
 
     def raw_batches(self) -> Iterator[Batch]:
-        if self.mode == "block":  # each item is a window's list of batches
-            return rebatch(itertools.chain.from_iterable(iter(self.data_loader)), self.batch_size, self.drop_last)
-        return iter(self.data_loader)
+        return self.to_batches(iter(self.data_loader), self.batch_size, self.drop_last)
 
 
 class ResidentLoader(Loader):

@@ -6,11 +6,35 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..checks import checked_int
+
+
+@dataclass(frozen=True)
+class LoaderRequest:
+    """What :func:`~thesis_lib.loading.make_loader` was asked for, checked: what an access mode
+    builds its sampler and its loader from. ``options`` holds the mode's options, defaults filled in."""
+
+    reader: Any
+    batch_size: int
+    shuffle: bool
+    workers: int
+    seed: int
+    device: torch.device
+    drop_last: bool
+    rank: int
+    world_size: int
+    options: dict
+
+    @property
+    def pins_memory(self) -> bool:
+        """Whether host batches are pinned: on CUDA, unless the reader returns device arrays."""
+        return self.device.type == "cuda" and not self.reader.on_device
 
 
 def check_int(name: str, value, minimum: int) -> None:
