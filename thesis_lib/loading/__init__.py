@@ -49,7 +49,7 @@ import time
 
 import torch
 
-from .datasets import BatchDataset, SampleDataset, WindowDataset, collate_batch
+from .datasets import BatchDataset, ReaderDataset, SampleDataset, WindowDataset, collate_batch
 from .loaders import DataLoaderLoader, Loader, ResidentLoader
 from .modes import (MODES, TRANSFORM_OPTIONS, WORKER_OPTIONS, AccessMode, BatchMode, BlockMode, DataLoaderMode,
                     ResidentMode, SampleMode, resolve_options)
@@ -109,9 +109,9 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_OPTIONS",
     "AccessMode", "ArrayBatches", "Batch", "BatchDataset", "BatchMode", "BlockMode", "BlockWindows",
-    "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ResidentLoader",
-    "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts", "block_window",
-    "cat", "check_int", "check_option_values", "collate_batch", "concatenate", "contiguous_runs", "gather_rows",
-    "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
+    "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ReaderDataset",
+    "ResidentLoader", "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts",
+    "block_window", "cat", "check_int", "check_option_values", "collate_batch", "concatenate", "contiguous_runs",
+    "gather_rows", "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
     "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size", "worker_context",
 ]

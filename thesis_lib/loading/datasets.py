@@ -14,12 +14,18 @@ from .reads import cat, contiguous_runs, gather_rows, read_indices, read_range
 from .shared import Batch
 
 
-class SampleDataset(Dataset):
-    """One image per ``__getitem__``: the habit of most PyTorch tutorials."""
+class ReaderDataset(Dataset):
+    """What every dataset here holds: the reader (which a DataLoader worker reopens,
+    :func:`~.reads.reopen_in_worker`) and all its labels as int64. Its items are for the subclass
+    to say."""
 
     def __init__(self, reader):
         self.reader = reader
         self.labels = np.array(reader.labels, dtype=np.int64)
+
+
+class SampleDataset(ReaderDataset):
+    """One image per ``__getitem__``: the habit of most PyTorch tutorials."""
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -43,7 +49,7 @@ class BatchDataset(SampleDataset):
         return gather_rows(images_sorted, back), torch.from_numpy(self.labels[indices])
 
 
-class WindowDataset(SampleDataset):
+class WindowDataset(ReaderDataset):
     """A whole block-mode window per item, given as ``(first, indices, following)``: the position of
     its first sample in the epoch's order, its indices in visiting order, and the next window's
     indices (None for the last). Returns the window's batches (a straddling batch's share at either
