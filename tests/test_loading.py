@@ -210,7 +210,7 @@ def test_block_order_keeps_the_short_last_block_last(reader):
     windows = sampler.windows()
     assert [len(w) for w in windows] == [2 * BLOCK] * 4 + [BLOCK + N % BLOCK]
     assert set(range(N - N % BLOCK, N)) <= set(windows[-1].tolist())  # the short block is in the last window
-    with mock.patch("thesis_lib.loading.concatenate", wraps=loading.concatenate) as joined:
+    with mock.patch("thesis_lib.loading.orders.concatenate", wraps=loading.concatenate) as joined:
         ids = epoch(make_loader(reader, batch_size=2 * BLOCK, mode="block", normalize=False, window=2))[0]
     assert sorted(ids.tolist()) == list(range(N)) and joined.call_count == 0
 
@@ -275,6 +275,43 @@ def test_unknown_mode_and_option_are_named(reader):
         make_loader(reader, batch_size=8, mode="random")
     with pytest.raises(ValueError, match="unknown option 'window'"):
         make_loader(reader, batch_size=8, mode="batch", window=4)
+
+
+class Backwards(torch.utils.data.Sampler):
+    """Every sample, last to first, each epoch."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __iter__(self):
+        return iter(range(self.n - 1, -1, -1))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+
+class BackwardsMode(loading.BatchMode):
+    """A fifth access mode: batch mode's reads in its own order."""
+
+    name = "backwards"
+
+    def sampler(self, request):
+        return Backwards(len(request.reader))
+
+
+def test_a_fifth_mode_is_one_class_and_one_registry_entry(reader):
+    with mock.patch.dict(loading.MODES, {BackwardsMode.name: BackwardsMode()}):
+        assert order(reader, "backwards", workers=1).tolist() == list(range(N - 1, -1, -1))
+        with pytest.raises(ValueError, match="unknown option 'window'; valid options: crop_padding, mean, mp_context"):
+            make_loader(reader, batch_size=8, mode="backwards", window=2)
+        with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, backwards$"):
+            make_loader(reader, batch_size=8, mode="random")
+    with pytest.raises(ValueError, match="unknown access mode 'backwards'; valid modes: sample, batch, block, "
+                                         "resident$"):
+        make_loader(reader, batch_size=8, mode="backwards")
 
 
 # -- on-device transforms ----------------------------------------------------------------------------
