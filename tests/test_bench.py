@@ -99,7 +99,8 @@ def test_emulated_accelerator_sets_au(data_dir):
     record = bench.run(bench.BenchConfig(fmt="npy", limit=1024, epochs=2, batch_size=256, model="emulate",
                                          emulate_rate=20_000), progress=False)
     for epoch in record["epochs"]:
-        assert epoch["compute_s"] == pytest.approx(1024 / 20_000, rel=0.2)
+        # Sleeping until a deadline never takes less; a loaded machine's late wake-ups may add more.
+        assert 1024 / 20_000 <= epoch["compute_s"] < 1024 / 20_000 + 1.0
         assert 0 < epoch["au"] <= 1
     assert record["emulate_rate"] == 20_000
 
