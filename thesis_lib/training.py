@@ -37,11 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import metrics
 from .machine import peak_rss_mb
-from .metrics import confusion_matrix, scores
 
-__all__ = ["confusion_matrix", "evaluate", "fit", "make_optimizer", "make_scheduler", "scores",
-           "train_one_epoch"]
+__all__ = ["evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]
 
 
 def synchronize(device: torch.device) -> None:
@@ -186,11 +185,11 @@ def evaluate(model: nn.Module, loader, *, device, num_classes: int, progress: bo
         loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
         predictions.append(logits.argmax(dim=1).cpu())
         targets.append(labels.cpu())
-    cm = confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(), num_classes)
+    cm = metrics.confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(), num_classes)
     world_size = getattr(loader, "world_size", 1)
     cm = all_reduce_sum(cm, device, world_size)
     loss_sum = all_reduce_sum(np.array([loss_sum.item()]), device, world_size)[0]
-    result = scores(cm)
+    result = metrics.scores(cm)
     return {
         "accuracy": result["accuracy"],
         "f1_macro": result["f1_macro"],
