@@ -56,6 +56,9 @@ def run_env(**extra) -> dict:
     ({"lr": float("nan")}, "lr must be a finite number > 0"),
     ({"seed": -1}, "seed must be an integer in 0..4294967295"),
     ({"root": "/no/such/cifar.zip", "dataset": "imagefolder"}, "root='/no/such/cifar.zip': no such file or folder"),
+    ({"fmt": "cupy"}, "fmt='cupy' loads into GPU memory: it needs device='cuda'"),
+    ({"fmt": "files", "open_options": {"decoder": "nvjpeg"}},
+     "fmt='files', decoder='nvjpeg' loads into GPU memory: it needs device='cuda'"),
 ])
 def test_bad_parameters_name_themselves(change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

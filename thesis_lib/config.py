@@ -117,9 +117,10 @@ class BenchConfig:
             raise ValueError(f"root={self.root!r}: no such file or folder ({Path(self.root).expanduser().absolute()})")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU")
-        if self.fmt == "cupy" and self.device != "cuda":
-            raise ValueError("fmt='cupy' loads into GPU memory: it needs device='cuda'")
-        self.resolved_options()
+        _, open_options = self.resolved_options()
+        if formats.get(self.fmt).needs_cuda(open_options) and self.device != "cuda":
+            given = "".join(f", {k}={open_options[k]!r}" for k in sorted(self.open_options))
+            raise ValueError(f"fmt={self.fmt!r}{given} loads into GPU memory: it needs device='cuda'")
         return self
 
     def resolved_options(self) -> tuple[dict, dict]:
