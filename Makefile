@@ -8,7 +8,7 @@ KERNEL := thesis-lab
 # torch/torchvision releases that install from local disk on the project's machines.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: all venv test bench report appendix lab clean-results
+.PHONY: all venv test bench report appendix lab clean-results gpu-check
 
 all: test
 
@@ -40,3 +40,8 @@ lab: $(STAMP)
 
 clean-results:
 	rm -rf data/results
+
+# The GPU check (README, section GPU). Made for a bare GPU machine: the machine's python3 with the
+# wheels carried in .whl/ (scripts/gpu-wheels.sh), no .venv. GPUCHECK=--quick for the short one.
+gpu-check:
+	bash scripts/gpu-check.sh $(GPUCHECK)

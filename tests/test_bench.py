@@ -56,10 +56,27 @@ def run_env(**extra) -> dict:
     ({"lr": float("nan")}, "lr must be a finite number > 0"),
     ({"seed": -1}, "seed must be an integer in 0..4294967295"),
     ({"root": "/no/such/cifar.zip", "dataset": "imagefolder"}, "root='/no/such/cifar.zip': no such file or folder"),
+    ({"queue_steps": -1}, "queue_steps must be an integer >= 0"),
+    ({"fmt": "cupy"}, "fmt='cupy' loads into GPU memory: it needs device='cuda'"),
+    ({"fmt": "files", "open_options": {"decoder": "nvjpeg"}},
+     "fmt='files', decoder='nvjpeg' loads into GPU memory: it needs device='cuda'"),
 ])
 def test_bad_parameters_name_themselves(change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         bench.BenchConfig(**change).validate()
+
+
+# Config ids of records written before queue_steps existed (computed on main before it was added).
+EARLIER_IDS = [({}, "809e44bc"), ({"model": "emulate", "fmt": "zarr", "access": "block", "workers": 2}, "474ae8a9"),
+               ({"fmt": "files", "open_options": {"decoder": "torchvision"}}, "9cb86e55")]
+
+
+@pytest.mark.parametrize("values,config_id", EARLIER_IDS)
+def test_a_field_added_later_keeps_earlier_config_ids(values, config_id):
+    assert bench.BenchConfig(**values).config_id == config_id
+    assert "queue_steps" not in bench.BenchConfig(**values).identity()
+    queued = bench.BenchConfig(**values, queue_steps=2)
+    assert queued.identity()["queue_steps"] == 2 and queued.config_id != config_id
 
 
 # -- one run ---------------------------------------------------------------------------------------

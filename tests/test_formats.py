@@ -427,6 +427,47 @@ def test_dataloader_workers_read_the_same_bytes(tmp_path, fmt, context):
     np.testing.assert_array_equal(batches, reader.read(np.arange(64)))
 
 
+def test_nvjpeg_refuses_png_files(tmp_path):
+    formats.get("files").write(random_source(4), tmp_path / "ds", progress=False)
+    with pytest.raises(FormatError, match=r"ds.*decoder=nvjpeg decodes JPEG only.*encoded as png"):
+        formats.get("files").open(tmp_path / "ds", decoder="nvjpeg")
+
+
+def test_nvjpeg_without_cuda_says_it_needs_a_gpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    formats.get("files").write(random_source(4), tmp_path / "ds", encoding="jpeg", progress=False)
+    with pytest.raises(FormatError, match=r"ds.*decoder=nvjpeg decodes on a CUDA GPU"):
+        formats.get("files").open(tmp_path / "ds", decoder="nvjpeg")
+
+
+def test_formats_say_whether_they_read_into_gpu_memory():
+    files, cupy = formats.get("files"), formats.get("cupy")
+    assert cupy.needs_cuda(cupy.resolve_open_options({}))
+    assert files.needs_cuda(files.resolve_open_options({"decoder": "nvjpeg"}))
+    assert not any(formats.get(name).needs_cuda(formats.get(name).resolve_open_options({})) for name in CPU_FORMATS)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_nvjpeg_decodes_batches_on_the_gpu_close_to_the_cpu_decoder(tmp_path):
+    from thesis_lib.loading import make_loader
+
+    source = sources.load("synthetic", n=300)
+    formats.get("files").write(source, tmp_path / "ds", encoding="jpeg", progress=False)
+    with formats.get("files").open(tmp_path / "ds", decoder="nvjpeg") as gpu, \
+            formats.get("files").open(tmp_path / "ds") as cpu:
+        assert gpu.on_device
+        order = np.array([5, 3, 3, 299, 0, 100])
+        images = gpu.read_torch(order)
+        assert images.is_cuda and images.dtype == torch.uint8 and tuple(images.shape) == (6, 32, 32, 3)
+        difference = np.abs(images.cpu().numpy().astype(np.int16) - cpu.read(order))
+        assert difference.mean() < 2  # JPEG decoders differ slightly
+        assert gpu.read_range(0, 300).shape[0] == 300
+        loader = make_loader(gpu, batch_size=128, device="cuda")
+        assert sum(len(labels) for _, labels in loader) == 300
+
+
 # -- cupy ------------------------------------------------------------------------------------------
 def test_cupy_without_cuda_says_it_needs_a_gpu(tmp_path):
     if has_cuda():

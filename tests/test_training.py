@@ -20,11 +20,10 @@ HAND_CM = [[1, 1, 0],   # class 0: one right, one called 1
            [1, 0, 2]]   # class 2: two right, one called 0
 
 
-def test_metrics_are_re_exported_and_match_a_hand_computed_matrix():
-    assert training.confusion_matrix is metrics.confusion_matrix and training.scores is metrics.scores
-    cm = training.confusion_matrix(Y_TRUE, Y_PRED, 3)
+def test_metrics_match_a_hand_computed_matrix():
+    cm = metrics.confusion_matrix(Y_TRUE, Y_PRED, 3)
     assert cm.tolist() == HAND_CM
-    result = training.scores(cm)
+    result = metrics.scores(cm)
     assert result["accuracy"] == pytest.approx(4 / 6)
     np.testing.assert_allclose(result["precision"], [1 / 2, 1 / 2, 2 / 2])
     np.testing.assert_allclose(result["recall"], [1 / 2, 1 / 1, 2 / 3])
@@ -51,7 +50,7 @@ def test_evaluate_reports_the_confusion_matrix_of_the_predictions():
     result = training.evaluate(PixelModel(3), batches, device="cpu", num_classes=3, progress=False)
     assert result["confusion"] == HAND_CM
     assert result["accuracy"] == pytest.approx(4 / 6)
-    assert result["f1_macro"] == pytest.approx(training.scores(np.array(HAND_CM))["f1_macro"])
+    assert result["f1_macro"] == pytest.approx(metrics.scores(np.array(HAND_CM))["f1_macro"])
     assert result["loss"] > 0
 
 
@@ -64,6 +63,9 @@ class SlowLoader:
 
     def __len__(self):
         return self.batches
+
+    def set_epoch(self, epoch):
+        pass
 
     def __iter__(self):
         for _ in range(self.batches):
@@ -84,6 +86,97 @@ def test_emulated_compute_and_au_arithmetic():
     assert stats["samples_per_s"] == pytest.approx(stats["samples"] / stats["wall_s"])
     assert stats["au"] <= stats["compute_s"] / (stats["compute_s"] + batches * delay)  # about 10 / (10 + 5)
     assert stats["peak_rss_mb"] > 0
+
+
+class FakeTime:
+    """A clock that moves only when slept on (or when a test moves it)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_emulated_queue_blocks_only_when_more_than_k_steps_are_outstanding():
+    time_ = FakeTime()
+    gpu = training.EmulatedAccelerator(rate=100.0, queue_steps=2, clock=time_.clock, sleep=time_.sleep)
+    gpu.submit(10)  # 0.1 s each: done at 0.1, 0.2, 0.3
+    gpu.submit(10)
+    assert time_.now == 0 and gpu.outstanding() == 2
+    gpu.submit(10)  # a third outstanding: wait for the first
+    assert time_.now == pytest.approx(0.1) and gpu.outstanding() == 2
+    time_.now += 0.05  # the host reads the next batch meanwhile
+    gpu.submit(10)  # queued behind the others: starts at 0.3, not at 0.15
+    assert time_.now == pytest.approx(0.2) and gpu.busy_until == pytest.approx(0.4)
+    gpu.drain()
+    assert time_.now == pytest.approx(0.4) and gpu.busy_s == pytest.approx(0.4) and gpu.outstanding() == 0
+
+
+def test_an_idle_emulated_accelerator_starts_when_the_batch_arrives():
+    time_ = FakeTime()
+    gpu = training.EmulatedAccelerator(rate=100.0, queue_steps=1, clock=time_.clock, sleep=time_.sleep)
+    for _ in range(3):
+        time_.now += 0.3  # loading (0.3 s) is slower than computing (0.1 s): never a wait
+        arrived = time_.now
+        gpu.submit(10)
+        assert time_.now == arrived and gpu.busy_until == pytest.approx(arrived + 0.1)
+    gpu.drain()
+    assert time_.now == pytest.approx(1.0) and gpu.busy_s == pytest.approx(0.3)  # AU 0.3 over a 1 s epoch
+    with pytest.raises(ValueError, match="queue_steps must be >= 1"):
+        training.EmulatedAccelerator(rate=100.0, queue_steps=0)
+
+
+def test_async_emulation_overlaps_loading_with_compute():
+    """Loading (20 ms a batch) is faster than computing (40 ms): synchronously the two add up,
+    asynchronously the host reads while the accelerator computes, so the epoch is about as long as
+    the compute. The sync lower bound is exact (sleeps never end early); the async epoch is
+    expected 180 ms shorter, which no scheduling delay on a busy machine makes up."""
+    batches, batch_size, rate, delay = 10, 64, 1600.0, 0.02
+    compute = batches * batch_size / rate  # 0.4 s
+    sync = training.train_one_epoch(None, SlowLoader(batches, batch_size, delay), None, device="cpu",
+                                    emulate_rate=rate, progress=False)
+    queued = training.train_one_epoch(None, SlowLoader(batches, batch_size, delay), None, device="cpu",
+                                      emulate_rate=rate, queue_steps=2, progress=False)
+    assert sync["queue_steps"] == 0 and queued["queue_steps"] == 2
+    assert sync["wall_s"] >= compute + batches * delay
+    assert sync["au"] <= compute / (compute + batches * delay)
+    assert queued["compute_s"] == pytest.approx(compute)  # the emulated busy time, exactly
+    assert queued["wall_s"] >= compute + delay  # it cannot start before the first batch
+    assert queued["wall_s"] < compute + batches * delay <= sync["wall_s"]
+    assert queued["au"] > sync["au"]
+    assert queued["data_wait_s"] >= batches * delay  # host time in next(): overlapping compute now
+
+
+def test_queue_steps_must_be_a_count():
+    with pytest.raises(ValueError, match="queue_steps must be an integer >= 0"):
+        training.train_one_epoch(None, SlowLoader(1, 1, 0.0), None, device="cpu", emulate_rate=1.0,
+                                 queue_steps=-1, progress=False)
+
+
+def test_queue_steps_reach_every_epoch_through_fit():
+    run = training.fit(None, SlowLoader(2, 8, 0.0), epochs=2, device="cpu", num_classes=2, emulate_rate=1e5,
+                       queue_steps=3, progress=False)
+    assert [epoch["queue_steps"] for epoch in run["epochs"]] == [3, 3]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_async_cuda_training_times_with_events_and_learns_the_same(blobs):
+    stats = {}
+    for k in (0, 2):
+        torch.manual_seed(0)
+        model = models.build("convnet", 10, 32)
+        loader = make_loader(blobs[0], batch_size=128, seed=0, device="cuda")
+        stats[k] = training.fit(model, loader, epochs=1, device="cuda", num_classes=10, queue_steps=k,
+                                progress=False)["epochs"][0]
+    for epoch in stats.values():
+        assert 0 < epoch["compute_s"] <= epoch["wall_s"] and 0 < epoch["au"] <= 1
+    assert stats[2]["queue_steps"] == 2
+    assert stats[2]["loss"] == pytest.approx(stats[0]["loss"], rel=1e-2)
 
 
 def test_rate_zero_is_loader_only():

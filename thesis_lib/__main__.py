@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck``."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,11 @@ def cmd_loaderbench(args) -> None:
                      workers=args.workers, repeats=args.repeats, out=args.out, batches=args.batches, only=args.only)
 
 
+def cmd_gpucheck(args) -> None:
+    from . import gpucheck
+    sys.exit(gpucheck.main(out=args.out, quick=args.quick, dry_run=args.dry_run, work_dir=args.work_dir))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure only the variants whose label contains WORDS (repeatable)")
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_loaderbench)
+
+    p = sub.add_parser("gpucheck", help="the GPU half in minutes: CuPy/KvikIO, every format under real GPU "
+                       "training against the emulated accelerator, nvJPEG, host-to-device copies")
+    p.add_argument("--out", default=None, help="the JSON (default: data/gpucheck/gpucheck.json)")
+    p.add_argument("--quick", action="store_true", help="smaller sizes: about a minute")
+    p.add_argument("--dry-run", action="store_true", help="the CPU-capable parts at tiny sizes, on the CPU "
+                   "(exercises the check; measures nothing that stands for a GPU)")
+    p.add_argument("--work-dir", default=None, help="where the generated data goes (default: a temporary folder)")
+    p.set_defaults(func=cmd_gpucheck)
     return parser
 
 

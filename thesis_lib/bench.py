@@ -77,7 +77,8 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
                                      distributed=config.distributed)
         result = training.fit(model, loader, eval_loader, epochs=config.epochs, device=device,
                               num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
-                              cache=config.cache, progress=progress and rank == 0, **fit_options)
+                              queue_steps=config.queue_steps, cache=config.cache, progress=progress and rank == 0,
+                              **fit_options)
         loader.release()
         epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
         if result["eval"] is not None:

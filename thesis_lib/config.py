@@ -26,6 +26,9 @@ CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
 #: Fields that change how a run is started, never what it measures.
 NOT_MEASURED = ("download",)
+#: Fields added after records existed, with the value every earlier run had: left out of
+#: :meth:`BenchConfig.identity` at that value, so earlier records keep their config ids.
+ADDED_LATER = {"queue_steps": 0}
 #: The notebook's own defaults where they differ from the dataclass (a quick interactive run).
 NOTEBOOK_DEFAULTS = {"limit": 10_000}
 
@@ -54,6 +57,8 @@ class BenchConfig:
     batch_size: int = _param(512, "images per batch")
     workers: int = _param(0, "DataLoader worker processes")
     device: str = _param("cpu", "cpu | cuda")
+    queue_steps: int = _param(0, "steps the host may run ahead of the accelerator (real or emulated); "
+                                 "0: synchronise after every step")
     cache: str = _param("warm", "warm | cold (evict the dataset's files from the page cache before each epoch)")
     emulate_rate: float | None = _param(None, "img/s of the emulated accelerator (model emulate); None: what "
                                               "one H100 consumes at this image size; 0: loader only")
@@ -100,6 +105,7 @@ class BenchConfig:
         for name in ("epochs", "batch_size", "repeats"):
             checked_int(getattr(self, name), name, 1)
         checked_int(self.workers, "workers", 0)
+        checked_int(self.queue_steps, "queue_steps", 0)
         checked_int(self.seed, "seed", 0, maximum=2**32 - 1)
         for name in ("image_size", "limit", "eval_limit"):
             if getattr(self, name) is not None:
@@ -117,9 +123,10 @@ class BenchConfig:
             raise ValueError(f"root={self.root!r}: no such file or folder ({Path(self.root).expanduser().absolute()})")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU")
-        if self.fmt == "cupy" and self.device != "cuda":
-            raise ValueError("fmt='cupy' loads into GPU memory: it needs device='cuda'")
-        self.resolved_options()
+        _, open_options = self.resolved_options()
+        if formats.get(self.fmt).needs_cuda(open_options) and self.device != "cuda":
+            given = "".join(f", {k}={open_options[k]!r}" for k in sorted(self.open_options))
+            raise ValueError(f"fmt={self.fmt!r}{given} loads into GPU memory: it needs device='cuda'")
         return self
 
     def resolved_options(self) -> tuple[dict, dict]:
@@ -132,7 +139,8 @@ class BenchConfig:
     # -- identity ---------------------------------------------------------------------------
     def identity(self) -> dict:
         """Every field that changes the measurement, canonical: options resolved, root absolute."""
-        values = {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_MEASURED}
+        values = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k not in NOT_MEASURED and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         values["root"] = str(Path(self.root).expanduser().resolve()) if self.root is not None else None
         values["write_options"], values["open_options"] = self.resolved_options()
         return json.loads(json.dumps(values, default=_plain))

@@ -3,17 +3,36 @@
 In the style of torchvision's classification references: :func:`train_one_epoch`,
 :func:`evaluate`, an SGD optimizer and a per-step schedule, and :func:`fit` to run them.
 
+Two ways of timing, chosen by ``queue_steps`` (``k``), the steps the host may run ahead of the
+accelerator:
+
+``k = 0`` (synchronous, the default)
+    After each step the host waits for the accelerator: CUDA is synchronised after every step,
+    the emulated accelerator sleeps in the main thread. While the device computes, the host does
+    nothing, so with 0 workers the next batch is never read meanwhile. Simple and exact per step,
+    but slower than real training, where nothing forces the wait.
+``k >= 1`` (asynchronous, as a real training loop without a per-step ``.item()``)
+    The host queues up to ``k`` steps on the accelerator and goes on reading; it blocks only when
+    more than ``k`` steps are outstanding (on CUDA it waits for the end event of step ``i - k``;
+    the emulated accelerator keeps a busy-until clock), and at the end of the epoch until all are
+    done. On a CPU device a real step is synchronous whatever ``k``.
+
 Each epoch reports
 
-``wall_s``        the whole epoch, first ``next(loader)`` to the last step;
-``data_wait_s``   time blocked in ``next(loader)``: reading, collating, the move to the device and
-                  the on-device transforms the loader runs (on CUDA, synchronised before compute
-                  starts);
-``compute_s``     forward, backward and optimizer step (or the emulated compute), with CUDA
-                  synchronised after each step so the time is the device's, not the launch's.
-                  The price: the host cannot queue the next step while the device runs this one;
+``wall_s``        the whole epoch, first ``next(loader)`` to the last step done (async: drained);
+``data_wait_s``   time the host was blocked in ``next(loader)``: reading, collating, the move to the
+                  device and the on-device transforms the loader runs. Sync: the accelerator is
+                  idle all that time (on CUDA the loader's copies are synchronised before compute
+                  starts). Async: host time only; the accelerator may still be computing queued
+                  steps meanwhile, so it idles only ``wall_s - compute_s``;
+``compute_s``     forward, backward and optimizer step (or the emulated compute). Sync: host time
+                  from the step's start until the device finished it (CUDA synchronised, so the
+                  device's time, not the launch's; the emulator's sleep as slept). Async: the
+                  device's busy time, summed over steps (CUDA events around each step; the
+                  emulator's ``batch / rate`` per step);
 ``samples_per_s`` samples / wall_s;
-``au``            accelerator utilisation, compute_s / wall_s (MLPerf Storage's measure);
+``au``            accelerator utilisation, compute_s / wall_s (MLPerf Storage's measure), in the
+                  mode ``queue_steps`` names (an epoch's stats carry it);
 ``peak_rss_mb``   peak resident memory of this (the training) process so far; DataLoader workers
                   are separate processes and not included.
 
@@ -30,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections import deque
 
 import numpy as np
 import torch
@@ -37,11 +57,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import metrics
 from .machine import peak_rss_mb
-from .metrics import confusion_matrix, scores
 
-__all__ = ["confusion_matrix", "evaluate", "fit", "make_optimizer", "make_scheduler", "scores",
-           "train_one_epoch"]
+__all__ = ["EmulatedAccelerator", "evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]
 
 
 def synchronize(device: torch.device) -> None:
@@ -86,11 +105,85 @@ def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def sleep_until(deadline: float, clock=time.perf_counter, sleep=time.sleep) -> None:
+    """Sleep until ``clock()`` reaches ``deadline`` (never less: ``sleep`` may wake early)."""
+    while (left := deadline - clock()) > 0:
+        sleep(left)
+
+
 def emulate_compute(batch_size: int, rate: float) -> None:
     """Spend ``batch_size / rate`` seconds as an accelerator would: asleep (see the module doc)."""
-    deadline = time.perf_counter() + batch_size / rate
-    while (left := deadline - time.perf_counter()) > 0:
-        time.sleep(left)
+    sleep_until(time.perf_counter() + batch_size / rate)
+
+
+class EmulatedAccelerator:
+    """An accelerator of ``rate`` img/s that queues up to ``queue_steps`` steps (``k``) asynchronously.
+
+    It keeps a busy-until clock: a step submitted at ``now`` starts at ``max(now, busy_until)`` and
+    ends ``batch / rate`` seconds later. :meth:`submit` returns at once while at most ``k`` steps
+    are outstanding, else sleeps until the oldest is done; :meth:`drain` sleeps until all are.
+    ``busy_s`` is the emulated compute time so far (the sum of ``batch / rate``). ``clock`` and
+    ``sleep`` are injectable so the queueing can be tested without real time.
+    """
+
+    def __init__(self, rate: float, queue_steps: int, clock=time.perf_counter, sleep=time.sleep):
+        if not rate > 0:
+            raise ValueError(f"EmulatedAccelerator: rate must be > 0 img/s, got {rate}")
+        if queue_steps < 1:
+            raise ValueError(f"EmulatedAccelerator: queue_steps must be >= 1 (0 is synchronous), got {queue_steps}")
+        self.rate, self.queue_steps = rate, queue_steps
+        self.clock, self.sleep = clock, sleep
+        self.busy_until = 0.0
+        self.busy_s = 0.0
+        self.finishes: deque[float] = deque()  # end times of the steps not yet known to be done
+
+    def outstanding(self) -> int:
+        """Steps queued and not yet done."""
+        now = self.clock()
+        while self.finishes and self.finishes[0] <= now:
+            self.finishes.popleft()
+        return len(self.finishes)
+
+    def submit(self, batch_size: int) -> None:
+        seconds = batch_size / self.rate
+        self.busy_until = max(self.clock(), self.busy_until) + seconds
+        self.busy_s += seconds
+        self.finishes.append(self.busy_until)
+        while self.outstanding() > self.queue_steps:
+            sleep_until(self.finishes[0], self.clock, self.sleep)
+
+    def drain(self) -> None:
+        sleep_until(self.busy_until, self.clock, self.sleep)
+        self.finishes.clear()
+
+
+class CudaQueue:
+    """Real steps on CUDA with up to ``queue_steps`` in flight, timed by CUDA events."""
+
+    def __init__(self, queue_steps: int):
+        self.queue_steps = queue_steps
+        self.pending: deque[tuple[torch.cuda.Event, torch.cuda.Event]] = deque()
+        self.busy_s = 0.0
+
+    def start(self) -> torch.cuda.Event:
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def finish(self, start: torch.cuda.Event) -> None:
+        """The step begun at ``start`` is queued: record its end; wait while more than k are in flight."""
+        self.pending.append((start, self.start()))
+        while len(self.pending) > self.queue_steps:
+            self._retire()
+
+    def _retire(self) -> None:
+        start, end = self.pending.popleft()
+        end.synchronize()
+        self.busy_s += start.elapsed_time(end) / 1000
+
+    def drain(self) -> None:
+        while self.pending:
+            self._retire()
 
 
 def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer,
@@ -107,20 +200,30 @@ def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, opt
 
 
 def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, scheduler=None,
-                    emulate_rate: float | None = None, progress: bool = True, epoch: int = 0) -> dict:
+                    emulate_rate: float | None = None, queue_steps: int = 0, progress: bool = True,
+                    epoch: int = 0) -> dict:
     """Train one pass over ``loader`` (or emulate it) and time it; returns the epoch's stats.
 
     With ``emulate_rate`` set, ``model`` and ``optimizer`` may be None. ``loss`` is the mean
-    training loss, None when emulating.
+    training loss, None when emulating. ``queue_steps``: steps the host may run ahead of the
+    accelerator, 0 to synchronise after every step (see the module doc for what each figure
+    means in either mode).
     """
     device = torch.device(device)
     emulating = emulate_rate is not None
     if emulating and emulate_rate < 0:
         raise ValueError(f"emulate_rate must be >= 0 img/s, got {emulate_rate}")
+    if isinstance(queue_steps, bool) or not isinstance(queue_steps, int) or queue_steps < 0:
+        raise ValueError(f"queue_steps must be an integer >= 0, got {queue_steps!r}")
     if not emulating:
         if model is None or optimizer is None:
             raise ValueError("train_one_epoch: a model and an optimizer are needed unless emulating")
         model.train()
+    queue = None
+    if queue_steps and emulating and emulate_rate > 0:
+        queue = EmulatedAccelerator(emulate_rate, queue_steps)
+    elif queue_steps and not emulating and device.type == "cuda":
+        queue = CudaQueue(queue_steps)
     data_wait = compute = 0.0
     samples = 0
     loss_sum = torch.zeros((), device=device)
@@ -133,18 +236,28 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
             images, labels = next(batches)
         except StopIteration:
             break
-        synchronize(device)  # the loader's copies and transforms are data time, not compute
+        if queue is None:
+            synchronize(device)  # the loader's copies and transforms are data time, not compute
         compute_start = time.perf_counter()
         data_wait += compute_start - wait_start
         if not emulating:
+            step_start = queue.start() if queue is not None else None
             loss_sum += train_step(model, images, labels, optimizer, scheduler, device) * len(labels)
-            synchronize(device)
-            compute += time.perf_counter() - compute_start
+            if queue is not None:
+                queue.finish(step_start)
+            else:
+                synchronize(device)
+                compute += time.perf_counter() - compute_start
+        elif queue is not None:
+            queue.submit(len(labels))
         elif emulate_rate > 0:
             emulate_compute(len(labels), emulate_rate)
             compute += time.perf_counter() - compute_start
         samples += len(labels)
         bar.update()
+    if queue is not None:
+        queue.drain()
+        compute = queue.busy_s
     wall = time.perf_counter() - wall_start
     bar.close()
     return {
@@ -155,6 +268,7 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
         "samples": samples,
         "samples_per_s": samples / wall if wall > 0 else 0.0,
         "au": None if emulate_rate == 0 else (compute / wall if wall > 0 else 0.0),
+        "queue_steps": queue_steps,
         "peak_rss_mb": peak_rss_mb(),
         "loss": None if emulating else loss_sum.item() / max(1, samples),
     }
@@ -186,11 +300,11 @@ def evaluate(model: nn.Module, loader, *, device, num_classes: int, progress: bo
         loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
         predictions.append(logits.argmax(dim=1).cpu())
         targets.append(labels.cpu())
-    cm = confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(), num_classes)
+    cm = metrics.confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(), num_classes)
     world_size = getattr(loader, "world_size", 1)
     cm = all_reduce_sum(cm, device, world_size)
     loss_sum = all_reduce_sum(np.array([loss_sum.item()]), device, world_size)[0]
-    result = scores(cm)
+    result = metrics.scores(cm)
     return {
         "accuracy": result["accuracy"],
         "f1_macro": result["f1_macro"],
@@ -212,7 +326,8 @@ def data_parallel(model: nn.Module, device: torch.device, world_size: int) -> nn
 
 
 def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int, device, num_classes: int,
-        lr: float = 0.1, emulate_rate: float | None = None, cache: str = "warm", progress: bool = True) -> dict:
+        lr: float = 0.1, emulate_rate: float | None = None, queue_steps: int = 0, cache: str = "warm",
+        progress: bool = True) -> dict:
     """Train for ``epochs`` epochs, then evaluate once; returns ``{"epochs": [...], "eval": ...}``.
 
     When ``train_loader`` is one rank's shard (``world_size > 1``), training runs through
@@ -222,7 +337,7 @@ def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int,
     ``cache="cold"`` evicts the training set's files from the page cache before every epoch and
     records, per epoch, ``cold`` and ``cached_fraction`` (what mincore found still cached after
     the eviction: near 0 on a disk, near 1 on tmpfs where eviction is impossible). When emulating,
-    ``model`` may be None and ``eval`` is None.
+    ``model`` may be None and ``eval`` is None. ``queue_steps``: see :func:`train_one_epoch`.
     """
     if cache not in ("warm", "cold"):
         raise ValueError(f"cache must be 'warm' or 'cold', got {cache!r}")
@@ -238,7 +353,8 @@ def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int,
         train_loader.set_epoch(epoch)
         cached_fraction = train_loader.evict() if cache == "cold" else None
         stats = train_one_epoch(trained, train_loader, optimizer, device=device, scheduler=scheduler,
-                                emulate_rate=emulate_rate, progress=progress, epoch=epoch)
+                                emulate_rate=emulate_rate, queue_steps=queue_steps, progress=progress,
+                                epoch=epoch)
         history.append({**stats, "cold": cache == "cold", "cached_fraction": cached_fraction})
     result = None
     if test_loader is not None and emulate_rate is None:

@@ -149,7 +149,8 @@ class Reader(abc.ABC):
     """
 
     _handles: tuple[str, ...] = ()
-    #: Whether :meth:`read` returns device (CuPy) arrays rather than NumPy.
+    #: Whether :meth:`read` returns device arrays (CuPy, or CUDA tensors) rather than NumPy; such a
+    #: reader also has ``read_torch(indices)``, the same images as a CUDA torch tensor.
     on_device: bool = False
     #: True when ``_read_sorted`` takes indices in any order (a memory-mapped gather): sorting a
     #: batch then restoring its order would only add a copy, so callers may skip it.
@@ -377,6 +378,11 @@ class Format(abc.ABC):
 
     def lossless(self, options: dict | None = None) -> bool:
         return True
+
+    def needs_cuda(self, open_options: dict) -> bool:
+        """Whether a reader opened with these (resolved) open options reads into GPU memory, so
+        it needs a CUDA GPU and a CUDA training device."""
+        return False
 
     # -- options ----------------------------------------------------------------------------
     def resolve_options(self, options: dict) -> dict:

@@ -46,7 +46,7 @@ class CupyReader(Reader):
                  block_size: int = 512):
         self.cp, kvikio = cuda_modules()
         if use_kvikio and kvikio is None:
-            raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12)")
+            raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12 or kvikio-cu13, matching CUDA)")
         self.kvikio = kvikio if use_kvikio is not False else None
         super().__init__(path, manifest)
         self.file_path = path / IMAGES
@@ -60,6 +60,7 @@ class CupyReader(Reader):
         self.resident = None
         if resident:
             self.resident = self._read_bytes(0, self.n)
+            self.gathers_any_order = True  # a device gather: sorting a batch would only add one
 
     @property
     def io_path(self) -> str:
@@ -141,6 +142,9 @@ class CupyFormat(Format):
     name = "cupy"
     open_defaults = {"resident": False, "use_kvikio": None, "block_size": 512}
     reader = CupyReader
+
+    def needs_cuda(self, open_options):
+        return True
 
     def _write(self, chunks, tmp, source, options):
         with open(tmp / IMAGES, "wb") as f:

@@ -2,14 +2,17 @@
 
 ``index.tsv`` lists every image's relative path and label in dataset order, so the reader never
 walks the tree. PNG is lossless and the default; JPEG takes a ``quality``. The decoder is an open
-option: PIL (``pil``), or torchvision's libjpeg-turbo/libpng bindings (``torchvision``).
+option: PIL (``pil``), torchvision's libjpeg-turbo/libpng bindings (``torchvision``), or nvJPEG on
+the GPU (``nvjpeg``, JPEG only): the files are read on the host and each batch is decoded at once
+by ``torchvision.io.decode_jpeg(..., device="cuda")``, so that reader is ``on_device`` and hands
+out CUDA tensors, as the cupy format's does.
 """
 from __future__ import annotations
 
 import io
 import re
 import warnings
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -19,7 +22,7 @@ from ..paths import read_regular_file
 from .base import Format, Reader
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
-DECODERS = ("pil", "torchvision")
+DECODERS = ("pil", "torchvision", "nvjpeg")
 INDEX = "index.tsv"
 
 
@@ -36,16 +39,31 @@ def decode_pil(data: bytes) -> np.ndarray:
         return np.asarray(img)
 
 
-def decode_torchvision(data: bytes) -> np.ndarray:
-    import torch
-    from torchvision.io import ImageReadMode, decode_image
-
+def quiet_torchvision_io() -> None:
     # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec; they still work and
-    # are what most training code calls today, which is what this decoder option measures.
+    # are what most training code calls today, which is what these decoder options measure.
     warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
 
-    tensor = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+
+def byte_tensor(data: bytes):
+    import torch
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+def decode_torchvision(data: bytes) -> np.ndarray:
+    from torchvision.io import ImageReadMode, decode_image
+
+    quiet_torchvision_io()
+    tensor = decode_image(byte_tensor(data), mode=ImageReadMode.RGB)
     return tensor.permute(1, 2, 0).numpy()
+
+
+def decode_nvjpeg(blobs: list[bytes]):
+    """JPEG files' bytes decoded together on the GPU: a list of CUDA uint8 CHW tensors."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    quiet_torchvision_io()
+    return decode_jpeg([byte_tensor(data) for data in blobs], mode=ImageReadMode.RGB, device="cuda")
 
 
 _DECODE = {"pil": decode_pil, "torchvision": decode_torchvision}
@@ -54,9 +72,25 @@ _DECODE = {"pil": decode_pil, "torchvision": decode_torchvision}
 class FilesReader(Reader):
     def __init__(self, path, manifest, *, decoder: str = "pil", block_size: int = 512):
         self.decoder = decoder
-        self._decode = _DECODE[decoder]
+        self._decode = _DECODE.get(decoder)
+        if decoder == "nvjpeg":
+            self._check_nvjpeg(Path(path), manifest)
+            self.on_device = True
+            self.gathers_any_order = True  # files are opened one by one anyway: order costs nothing
         super().__init__(path, manifest)
         self.block_size = block_size
+
+    @staticmethod
+    def _check_nvjpeg(path: Path, manifest: dict) -> None:
+        import torch
+
+        encoding = manifest.get("options", {}).get("encoding")
+        if encoding != "jpeg":
+            raise FormatError(f"{path}: open option decoder=nvjpeg decodes JPEG only, but these files are "
+                              f"encoded as {encoding}; write them with encoding=jpeg, or use decoder=pil")
+        if not torch.cuda.is_available():
+            raise FormatError(f"{path}: open option decoder=nvjpeg decodes on a CUDA GPU, and torch sees none; "
+                              "use decoder=pil or decoder=torchvision")
 
     def _load_labels(self):
         index = self.path / INDEX
@@ -79,28 +113,66 @@ class FilesReader(Reader):
         self.rel_paths = rel_paths
         return np.asarray(labels, dtype=np.int64)
 
-    def _decode_file(self, i: int) -> np.ndarray:
+    def _read_file(self, i: int) -> tuple[Path, bytes]:
         file = self.path / self.rel_paths[i]
         try:
-            data = read_regular_file(file)
+            return file, read_regular_file(file)
         except FileNotFoundError:
             raise FormatError(f"{file}: image file missing") from None
         except OSError as exc:
             raise FormatError(f"{file}: cannot read image file ({exc.strerror})") from None
+
+    def _check_decoded(self, file: Path, shape: tuple, dtype: str) -> None:
+        """FormatError unless a decoded image is uint8 of the dataset's (H, W, 3) (NumPy or torch dtype name)."""
+        if tuple(shape) != self.image_shape or dtype.removeprefix("torch.") != "uint8":
+            raise FormatError(f"{file}: decoded {dtype} {tuple(shape)}, expected uint8 {self.image_shape}")
+
+    def _decode_file(self, i: int) -> np.ndarray:
+        file, data = self._read_file(i)
         try:
             image = self._decode(data)
         except (UnidentifiedImageError, OSError, RuntimeError, ValueError, SyntaxError) as exc:
             # PIL raises SyntaxError for a broken PNG chunk
             raise FormatError(f"{file}: cannot decode image ({type(exc).__name__}: {exc})") from None
-        if image.shape != self.image_shape or image.dtype != np.uint8:
-            raise FormatError(f"{file}: decoded {image.dtype} {image.shape}, expected uint8 {self.image_shape}")
+        self._check_decoded(file, image.shape, str(image.dtype))
         return image
 
     def _read_sorted(self, indices):
+        if self.decoder == "nvjpeg":
+            return self._decode_batch_on_gpu(indices)
         out = np.empty((len(indices), *self.image_shape), np.uint8)
         for k, i in enumerate(indices):
             out[k] = self._decode_file(int(i))
         return out
+
+    def _decode_batch_on_gpu(self, indices):
+        """The files at ``indices`` read here and decoded together by nvJPEG: CUDA uint8 NHWC."""
+        import torch
+
+        files, blobs = zip(*(self._read_file(int(i)) for i in indices))
+        try:
+            images = decode_nvjpeg(list(blobs))
+        except RuntimeError:  # one bad file fails the batch: find it
+            for file, data in zip(files, blobs):
+                try:
+                    decode_nvjpeg([data])
+                except RuntimeError as exc:
+                    raise FormatError(f"{file}: cannot decode image (nvjpeg: {exc})") from None
+            raise
+        for file, image in zip(files, images):
+            self._check_decoded(file, (*image.shape[1:], image.shape[0]), str(image.dtype))
+        return torch.stack(images).permute(0, 2, 3, 1).contiguous()
+
+    def read(self, indices):
+        """Images at ``indices`` as uint8 ``(n, H, W, 3)``: NumPy, or with ``decoder=nvjpeg`` a CUDA tensor."""
+        if self.decoder == "nvjpeg" and np.asarray(indices).size == 0:
+            import torch
+            return torch.empty((0, *self.image_shape), dtype=torch.uint8, device="cuda")
+        return super().read(indices)
+
+    def read_torch(self, indices):
+        """(``decoder=nvjpeg``) like :meth:`read`, which already gives a CUDA tensor."""
+        return self.read(indices)
 
     def files(self):
         return [self.path / rel for rel in self.rel_paths] + [self.path / INDEX]
@@ -124,6 +196,9 @@ class FilesFormat(Format):
     def validate_open_options(self, o):
         super().validate_open_options(o)
         self.check_choice(o, "decoder", DECODERS)
+
+    def needs_cuda(self, open_options):
+        return open_options["decoder"] == "nvjpeg"
 
     def lossless(self, options=None):
         return (options or self.defaults)["encoding"] == "png"
