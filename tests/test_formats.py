@@ -492,3 +492,25 @@ def test_cupy_round_trip_on_gpu(tmp_path, open_options):
         tensor = reader.read_torch(order)
         assert tensor.is_cuda and tensor.dtype == torch.uint8
         np.testing.assert_array_equal(tensor.cpu().numpy(), all_images(source)[order])
+
+
+def test_a_reader_subclass_sets_its_own_fields_after_calling_super(tmp_path):
+    """A reader's labels are loaded once the whole reader is built, so a subclass calls
+    ``super().__init__`` first, as Python expects, and its ``_load_labels`` may use its own fields."""
+    import copy
+
+    from thesis_lib.formats.npy import NpyReader
+
+    class ShiftedLabels(NpyReader):
+        def __init__(self, path, manifest, **options):
+            super().__init__(path, manifest, **options)
+            self.shift = 1
+
+        def _load_labels(self):
+            return (super()._load_labels() + self.shift) % len(self.classes)
+
+    images = np.zeros((6, 4, 4, 3), np.uint8)
+    formats.get("npy").write(ArraySource(images, np.arange(6) % 3), tmp_path / "ds", progress=False)
+    fmt = copy.copy(formats.get("npy"))
+    fmt.reader = ShiftedLabels
+    assert fmt.open(tmp_path / "ds").labels.tolist() == [1, 2, 0, 1, 2, 0]

@@ -163,16 +163,22 @@ class Reader(abc.ABC):
     reads_in_background: bool = False
 
     def __init__(self, path: Path, manifest: dict):
+        # A subclass calls this first, then opens and checks its own storage; the labels are
+        # loaded after the whole reader is built (:meth:`load_labels`, called by Format.open).
         self.path = Path(path)
         self.manifest = manifest
-        self.format = manifest["format"]
         self.image_shape = tuple(manifest["image_shape"])
         self.classes = manifest.get("classes", [])
         self.class_names = manifest.get("class_names", self.classes)
         self.options = manifest.get("options", {})
         self.n = int(manifest["n"])
         self._pid = os.getpid()
+        self.labels: np.ndarray | None = None
+
+    def load_labels(self) -> "Reader":
+        """Load and check the stored labels (FormatError naming the file when they are bad); returns self."""
         self.labels = self._check_labels(self._load_labels())
+        return self
 
     @property
     def block_size(self) -> int:
@@ -507,7 +513,7 @@ class Format(abc.ABC):
             manifest = _read_manifest_at(version, shown=Path(path))
             if manifest["format"] != self.name:
                 raise FormatError(f"{path}: holds format {manifest['format']!r}, not {self.name!r}")
-            reader = self._open(version, manifest, **options)
+            reader = self._open(version, manifest, **options).load_labels()
         except BaseException:
             if held is not None:
                 held.close()

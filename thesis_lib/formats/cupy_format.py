@@ -44,11 +44,11 @@ class CupyReader(Reader):
 
     def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None,
                  block_size: int = 512):
+        super().__init__(path, manifest)
         self.cp, kvikio = cuda_modules()
         if use_kvikio and kvikio is None:
             raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12 or kvikio-cu13, matching CUDA)")
         self.kvikio = kvikio if use_kvikio is not False else None
-        super().__init__(path, manifest)
         self.file_path = path / IMAGES
         self.image_bytes = int(np.prod(self.image_shape))
         expected = self.n * self.image_bytes
@@ -61,10 +61,6 @@ class CupyReader(Reader):
         if resident:
             self.resident = self._read_bytes(0, self.n)
             self.gathers_any_order = True  # a device gather: sorting a batch would only add one
-
-    @property
-    def io_path(self) -> str:
-        return "kvikio" if self.kvikio else "numpy+upload"
 
     def _load_labels(self):
         return open_npy(self.path / "labels.npy", dtype=np.int64, shape_tail=(), n=self.n)[:]

@@ -71,13 +71,13 @@ _DECODE = {"pil": decode_pil, "torchvision": decode_torchvision}
 
 class FilesReader(Reader):
     def __init__(self, path, manifest, *, decoder: str = "pil", block_size: int = 512):
+        super().__init__(path, manifest)
         self.decoder = decoder
         self._decode = _DECODE.get(decoder)
         if decoder == "nvjpeg":
-            self._check_nvjpeg(Path(path), manifest)
+            self._check_nvjpeg(self.path, manifest)
             self.on_device = True
             self.gathers_any_order = True  # files are opened one by one anyway: order costs nothing
-        super().__init__(path, manifest)
         self.block_size = block_size
 
     @staticmethod

@@ -66,11 +66,11 @@ class Hdf5Reader(Reader):
 
     def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
                  block_size: int = 512, decode_threads: int = 1):
-        self.file_path = path / "data.h5"
+        super().__init__(path, manifest)
+        self.file_path = self.path / "data.h5"
         self.rdcc_nbytes = checked_int(rdcc_nbytes, "hdf5: open option rdcc_nbytes", 0)
         block_size = checked_int(block_size, "hdf5: open option block_size", 1)
         self.decode_threads = checked_int(decode_threads, "hdf5: open option decode_threads", 1)
-        super().__init__(path, manifest)
         dset = self.images
         for stored in (dset, self._dataset("labels")):
             check_storage(self.file_path, stored)

@@ -82,9 +82,9 @@ class ZarrReader(Reader):
     _handles = ("_group",)
 
     def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int = CONCURRENCY):
+        super().__init__(path, manifest)
         self.read_path = read_path
         self.concurrency = checked_int(concurrency, "zarr: open option concurrency", 1)  # 0 hangs zarr
-        super().__init__(path, manifest)
         images = self.images
         if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
             raise FormatError(f"{path}/images: array is {images.dtype} {images.shape}, "
