@@ -1,20 +1,20 @@
 """One benchmark run end to end, its notebook under papermill, the sweep, and the CLI."""
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import ast
-import dataclasses
-import shutil
 
 import nbformat
 import numpy as np
 import papermill
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -237,6 +237,24 @@ def test_grid_with_an_unknown_parameter_is_refused(tmp_path):
     grid.write_text("grids:\n  - variants: [{fmt: npy, colour: blue}]\n")
     with pytest.raises(ValueError, match="entry 0, variants: unknown parameter 'colour'"):
         sweep.load_grid(grid)
+
+
+def test_a_bundles_values_override_the_entrys_wherever_they_are_written(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({
+        "defaults": {"device": "cpu", "workers": 2},
+        "grids": [{"variants": [{"fmt": "npy"}, {"fmt": "cupy", "device": "cuda", "workers": 0}],
+                   "workers": 2, "access": "batch"}],
+    }, sort_keys=False))
+    points = sweep.load_grid(grid)
+    assert [(p["fmt"], p["device"], p["workers"]) for p in points] == [("npy", "cpu", 2), ("cupy", "cuda", 0)]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the skip on a machine without CUDA")
+def test_points_that_need_cuda_are_skipped_without_it_naming_why():
+    assert sweep.skip_reason({"fmt": "cupy", "device": "cuda"}) == "device cuda needs a CUDA GPU"
+    assert sweep.skip_reason({"fmt": "cupy"}) == "cupy needs a CUDA GPU"
+    assert sweep.skip_reason({"fmt": "files", "open_options": {"decoder": "nvjpeg"}}) == "files needs a CUDA GPU"
 
 
 def test_grid_bundles_datasets_and_variants_and_resolves_roots(tmp_path, monkeypatch):

@@ -16,8 +16,8 @@ import torch
 
 from thesis_lib import FormatError, formats, paths, sources
 from thesis_lib.sources.base import ArraySource
+from tiny_data import CPU_FORMATS
 
-CPU_FORMATS = [n for n in formats.names() if n != "cupy"]
 # Every lossless option set that must round-trip byte for byte.
 LOSSLESS = [
     ("npy", {}),

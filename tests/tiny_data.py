@@ -11,8 +11,9 @@ from thesis_lib import cache, formats
 from thesis_lib.paths import REPO_ROOT
 from thesis_lib.sources.base import ArraySource
 
-#: The formats a CPU-only machine can read (cupy needs CUDA).
-CPU_FORMATS = [name for name in formats.names() if name != "cupy"]
+#: The formats a CPU-only machine can read with their default open options (cupy needs CUDA).
+CPU_FORMATS = [name for name in formats.names()
+               if not formats.get(name).needs_cuda(formats.get(name).resolve_open_options({}))]
 
 
 def id_images(n: int, size: int = 8, num_classes: int = 7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

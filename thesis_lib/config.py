@@ -129,6 +129,13 @@ class BenchConfig:
             raise ValueError(f"fmt={self.fmt!r}{given} loads into GPU memory: it needs device='cuda'")
         return self
 
+    def needs_cuda(self) -> bool:
+        """Whether the run needs a CUDA GPU: on device cuda, or reading a format (with its open
+        options) that loads into GPU memory."""
+        from . import formats
+
+        return self.device == "cuda" or formats.get(self.fmt).needs_cuda(self.resolved_options()[1])
+
     def resolved_options(self) -> tuple[dict, dict]:
         """``(write_options, open_options)`` with the format's defaults filled in (ValueError on bad ones)."""
         from . import formats

@@ -5,7 +5,9 @@ axis and the points are the cartesian product of the axes. Every key is a field 
 :class:`~thesis_lib.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
 of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
 travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
-and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``). A relative ``root`` is
+and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``); a bundle's values
+override the entry's (``{fmt: cupy, device: cuda, workers: 0}`` in an entry of 2 workers on the
+CPU). A relative ``root`` is
 taken from the folder the sweep is started in; ``$VARS`` and ``~`` are expanded.
 
 Each point's record and executed notebook land side by side in the results folder as
@@ -70,9 +72,10 @@ def load_grid(path: str | Path | None = None) -> list[dict]:
                     raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {value!r}")
                 _check_keys(value, f"{where}, {bundle}", allowed=PARAMETERS)
         for combo in itertools.product(*axes.values()):
-            point = {}
-            for key, value in zip(axes, combo):
-                point.update(value if key in BUNDLES else {key: value})
+            chosen = dict(zip(axes, combo))
+            point = {key: value for key, value in chosen.items() if key not in BUNDLES}
+            for bundle in BUNDLES:  # a bundle's values override the entry's, wherever they are written
+                point.update(chosen.get(bundle, {}))
             point = _resolve_root(point)
             if point not in points:
                 points.append(point)
@@ -99,10 +102,9 @@ def run_name(point: dict) -> str:
 
 def skip_reason(point: dict) -> str | None:
     """Why this machine cannot run a point at all (not a failure), or None."""
-    if point.get("fmt") == "cupy" and not torch.cuda.is_available():
-        return "cupy needs a CUDA GPU"
-    if point.get("device") == "cuda" and not torch.cuda.is_available():
-        return "device cuda needs a CUDA GPU"
+    config = BenchConfig.from_mapping(point)
+    if config.needs_cuda() and not torch.cuda.is_available():
+        return f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU"
     return missing_data_reason(point)
 
 
