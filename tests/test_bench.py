@@ -19,6 +19,8 @@ import yaml
 from PIL import Image
 
 from thesis_lib import bench, config, paths, sweep
+from thesis_lib.config import ADDED_LATER
+from thesis_lib.record import Epoch, Record
 
 REPO = paths.REPO_ROOT
 RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "write_options", "open_options", "config", "config_id", "access", "workers", "batch_size", "model",
@@ -89,6 +91,10 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
     assert record["env"]["cores"] == os.cpu_count() and record["accuracy"] is None
     on_disk = json.loads(Path(record["path"]).read_text())
     assert on_disk["run"] == config.run_name and Path(record["path"]).parent == data_dir / "results"
+    # The record's keys are what thesis_lib.record.Record says (less fmt_options, which older records hold,
+    # and the settings added later, left out at their old values).
+    assert set(on_disk) == set(Record.__annotations__) - {"fmt_options", *ADDED_LATER}
+    assert all(set(epoch) == set(Epoch.__annotations__) for epoch in on_disk["epochs"])
     assert not record["converted_reused"]
     assert bench.run(config, progress=False)["converted_reused"]
     other = bench.run(bench.BenchConfig(fmt="hdf5", write_options={"chunk_images": 64}, **TINY), progress=False)

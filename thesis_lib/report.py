@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
 from . import findings, headline, paths, results
+from .record import write_text
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 KERNEL = "thesis-lab"
@@ -61,7 +62,7 @@ def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
     body, _ = exporter.from_filename(str(notebook))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{Path(notebook).stem}.html"
-    write_atomic(out, body)
+    write_text(out, body)
     return out
 
 
@@ -112,13 +113,6 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 # Tables
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write the headline table (``headline.md``, ``headline.tex``), the summary (``summary.md``,
     ``summary.tex``) and the findings (``findings.md``) into ``out_dir``, each atomically; return
@@ -136,7 +130,7 @@ def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
     }
     written = {}
     for name, text in texts.items():
-        write_atomic(out_dir / name, text)
+        write_text(out_dir / name, text)
         written[name] = out_dir / name
     return written
 

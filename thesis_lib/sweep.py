@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from . import paths, sources
 from .config import BenchConfig
 from .errors import SourceError
+from .record import write_text
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
@@ -190,7 +191,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 done += 1
             except Exception as exc:
                 failures.append((name, _short_error(exc)))
-                _write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
+                write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
     for name, reason in skipped:
@@ -215,12 +216,6 @@ def record_matches(path: Path, config: BenchConfig) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "epochs" in record and record.get("config") == config.identity()
-
-
-def _write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def _short_error(exc: Exception) -> str:
