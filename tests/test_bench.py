@@ -33,6 +33,7 @@ TINY = {"limit": 600, "epochs": 1, "batch_size": 128, "model": "emulate", "emula
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("THESIS_RESULTS_DIR", raising=False)
     return tmp_path / "data"
 
 
@@ -116,6 +117,18 @@ def test_run_name_is_readable_and_tells_every_measured_setting_apart():
     spelt = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", download=True,
                               write_options='{"chunk_images": "64"}', open_options={"read_path": "oindex"})
     assert spelt.run_name == base.run_name
+
+
+def test_bench_and_sweep_write_to_the_results_dir_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "from-env"))
+    config = bench.BenchConfig(**TINY)
+    assert bench.record_path(config) == tmp_path / "from-env" / f"{config.run_name}.json"
+    monkeypatch.chdir(tmp_path)
+    assert bench.record_path(config, "given") == tmp_path / "given" / f"{config.run_name}.json"
+    grid = tmp_path / "empty.yaml"
+    grid.write_text("grids: []\n")
+    assert sweep.run_grid(grid) == []
+    assert f"-> {tmp_path / 'from-env'}" in capsys.readouterr().out and (tmp_path / "from-env").is_dir()
 
 
 def test_emulated_accelerator_sets_au(data_dir):

@@ -35,10 +35,16 @@ def _eval_reader(config: BenchConfig):
     return None
 
 
+def record_path(config: BenchConfig, results_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run's record goes: ``<run>.json`` in :func:`thesis_lib.paths.results_dir`."""
+    return paths.results_dir(results_dir) / f"{config.run_name}.json"
+
+
 def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> Record | None:
-    """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
+    """Run one benchmark; write and return its record (None on non-zero ranks when distributed).
+    ``out``: the record's file (default: :func:`record_path`)."""
     config.validate()
-    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    out = Path(out) if out else record_path(config)
     if out.is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
     _check_writable(out.parent)  # before any work, not after an hour of training

@@ -30,13 +30,11 @@ KERNEL = "thesis-lab"
 
 
 def existing_results_dir(results_dir: str | Path | None) -> Path:
-    """``results_dir`` made absolute (default: ``data/results``); ValueError when it is not a folder,
+    """:func:`thesis_lib.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
     so a misspelt name never renders an empty report."""
-    if not results_dir:
-        return paths.data_dir("results")
-    folder = Path(results_dir).expanduser().resolve()
+    folder = paths.results_dir(results_dir)
     if not folder.is_dir():
-        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir?)")
+        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir or $THESIS_RESULTS_DIR?)")
     return folder
 
 

@@ -82,13 +82,6 @@ MIB = 2**20
 # Reading records
 
 
-def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
-    """The folder to read: ``results_dir`` (relative to the current directory), else
-    ``$THESIS_RESULTS_DIR``, else ``data/results`` (honouring ``$THESIS_DATA``)."""
-    chosen = results_dir or os.environ.get("THESIS_RESULTS_DIR")
-    return Path(chosen).expanduser().resolve() if chosen else paths.data_dir("results")
-
-
 def read_record(path: Path) -> dict | None:
     """One record, or None (with a warning naming the file) when the file is not valid JSON, not a
     record, or a record with a field of the wrong type."""
@@ -144,11 +137,12 @@ def record_paths(results_dir: Path) -> list[Path]:
 
 
 def load_records(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per run: every record key, nested dicts flattened (``env.gpu``,
-    ``write_options.codec``, ``open_options.read_path``), lists kept as objects, plus the
-    ``dataset_name``, ``setting``, ``workload`` and ``format`` labels, ``epochs_per_repeat``, ``block_unit``, ``path`` and ``notebook`` (the
-    executed bench notebook beside the record, or None)."""
-    folder = resolve_results_dir(results_dir)
+    """One row per run from the records in :func:`thesis_lib.paths.results_dir`: every record key,
+    nested dicts flattened (``env.gpu``, ``write_options.codec``, ``open_options.read_path``), lists
+    kept as objects, plus the ``dataset_name``, ``setting``, ``workload`` and ``format`` labels,
+    ``epochs_per_repeat``, ``block_unit``, ``path`` and ``notebook`` (the executed bench notebook
+    beside the record, or None)."""
+    folder = paths.results_dir(results_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"results folder {folder} does not exist")
     records = []

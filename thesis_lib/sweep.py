@@ -169,7 +169,7 @@ def run_point(point: dict, results_dir: Path) -> Path:
 def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None = None) -> list[tuple[str, str]]:
     """Run every point not yet done; return the failures as ``(run, error)`` pairs."""
     # Absolute: the notebook runs inside notebooks/, where a relative path would mean another folder.
-    results_dir = Path(results_dir).resolve() if results_dir else paths.data_dir("results")
+    results_dir = paths.results_dir(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
