@@ -23,8 +23,9 @@ import pytest  # noqa: E402
 
 from bs4 import BeautifulSoup  # noqa: E402
 
-from thesis_lib import findings, headline, labels, paths, report, results  # noqa: E402
-from thesis_lib.ranking import Estimate  # noqa: E402
+from thesis_lib import paths, report, results  # noqa: E402
+from thesis_lib.results import findings, headline, labels  # noqa: E402
+from thesis_lib.results.ranking import Estimate  # noqa: E402
 from thesis_lib.stats import h100_demand, median_ci  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,8 +22,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
-from . import findings, headline, paths, results
+from . import paths, results
 from .record import write_text
+from .results import findings, headline
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 KERNEL = "thesis-lab"
