@@ -19,6 +19,8 @@ import yaml
 from PIL import Image
 
 from thesis_lib import bench, config, paths, sweep
+from thesis_lib.config import ADDED_LATER
+from thesis_lib.record import Epoch, Record
 
 REPO = paths.REPO_ROOT
 RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "write_options", "open_options", "config", "config_id", "access", "workers", "batch_size", "model",
@@ -31,6 +33,7 @@ TINY = {"limit": 600, "epochs": 1, "batch_size": 128, "model": "emulate", "emula
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("THESIS_RESULTS_DIR", raising=False)
     return tmp_path / "data"
 
 
@@ -89,6 +92,10 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
     assert record["env"]["cores"] == os.cpu_count() and record["accuracy"] is None
     on_disk = json.loads(Path(record["path"]).read_text())
     assert on_disk["run"] == config.run_name and Path(record["path"]).parent == data_dir / "results"
+    # The record's keys are what thesis_lib.record.Record says (less fmt_options, which older records hold,
+    # and the settings added later, left out at their old values).
+    assert set(on_disk) == set(Record.__annotations__) - {"fmt_options", *ADDED_LATER}
+    assert all(set(epoch) == set(Epoch.__annotations__) for epoch in on_disk["epochs"])
     assert not record["converted_reused"]
     assert bench.run(config, progress=False)["converted_reused"]
     other = bench.run(bench.BenchConfig(fmt="hdf5", write_options={"chunk_images": 64}, **TINY), progress=False)
@@ -110,6 +117,18 @@ def test_run_name_is_readable_and_tells_every_measured_setting_apart():
     spelt = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", download=True,
                               write_options='{"chunk_images": "64"}', open_options={"read_path": "oindex"})
     assert spelt.run_name == base.run_name
+
+
+def test_bench_and_sweep_write_to_the_results_dir_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "from-env"))
+    config = bench.BenchConfig(**TINY)
+    assert bench.record_path(config) == tmp_path / "from-env" / f"{config.run_name}.json"
+    monkeypatch.chdir(tmp_path)
+    assert bench.record_path(config, "given") == tmp_path / "given" / f"{config.run_name}.json"
+    grid = tmp_path / "empty.yaml"
+    grid.write_text("grids: []\n")
+    assert sweep.run_grid(grid) == []
+    assert f"-> {tmp_path / 'from-env'}" in capsys.readouterr().out and (tmp_path / "from-env").is_dir()
 
 
 def test_emulated_accelerator_sets_au(data_dir):

@@ -11,6 +11,7 @@ import torch
 
 from thesis_lib import gpucheck, paths
 from thesis_lib.gpucheck import au_comparison, judge, make_row
+from thesis_lib.record import write_json
 
 TINY = gpucheck.Sizes(cupy_images=0, train_images=128, epochs=1, batch=64, jpeg_images=32, model="convnet")
 
@@ -99,7 +100,7 @@ def test_document_is_strict_json_with_every_figure_and_its_device(tmp_path):
     doc = gpucheck.document(rows, runs=runs, comparison=au_comparison(runs), device={"name": "NVIDIA H100"},
                             sizes=gpucheck.QUICK, dry_run=False, versions={"torch": "2.11"}, seconds=12.0)
     out = tmp_path / "deep" / "gpucheck.json"
-    gpucheck.write_json(doc, out)
+    write_json(out, doc)
     assert [p.name for p in out.parent.iterdir()] == ["gpucheck.json"]  # no temporary file left
     loaded = json.loads(out.read_text())
     assert loaded["measured_on"] == "NVIDIA H100" and loaded["sizes"]["train_images"] == 5_120

@@ -23,8 +23,9 @@ import pytest  # noqa: E402
 
 from bs4 import BeautifulSoup  # noqa: E402
 
-from thesis_lib import findings, headline, labels, report, results  # noqa: E402
-from thesis_lib.ranking import Estimate  # noqa: E402
+from thesis_lib import paths, report, results  # noqa: E402
+from thesis_lib.results import findings, headline, labels  # noqa: E402
+from thesis_lib.results.ranking import Estimate  # noqa: E402
 from thesis_lib.stats import h100_demand, median_ci  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,14 +200,26 @@ def test_an_empty_results_folder_gives_messages_not_errors(tmp_path):
     assert "No benchmark records were found." in written["headline.md"].read_text()
 
 
-def test_resolve_results_dir_order(tmp_path, monkeypatch):
+def test_results_dir_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "from-env"))
-    assert results.resolve_results_dir("rel") == tmp_path / "rel"
-    assert results.resolve_results_dir(None) == tmp_path / "from-env"
+    assert paths.results_dir("rel") == tmp_path / "rel"
+    assert paths.results_dir(None) == tmp_path / "from-env"
+    monkeypatch.setenv("THESIS_RESULTS_DIR", "rel-env")
+    assert paths.results_dir(None) == tmp_path / "rel-env"
+    assert not (tmp_path / "rel-env").exists()  # a named folder is not created: a misspelt name is noticed
     monkeypatch.delenv("THESIS_RESULTS_DIR")
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
-    assert results.resolve_results_dir(None) == tmp_path / "data" / "results"
+    assert paths.results_dir(None) == tmp_path / "data" / "results"
+
+
+def test_report_and_loader_read_the_results_dir_from_the_environment(tmp_path, monkeypatch, records_copy):
+    monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "misspelt"))
+    with pytest.raises(ValueError, match="misspelt does not exist"):
+        report.existing_results_dir(None)
+    monkeypatch.setenv("THESIS_RESULTS_DIR", str(records_copy))
+    assert report.existing_results_dir(None) == records_copy
+    assert len(results.load_records()) == len(list(records_copy.glob("*.json")))
 
 
 def test_epochs_frame_has_every_epoch_and_marks_cold_ones(runs):

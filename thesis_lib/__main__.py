@@ -23,8 +23,8 @@ def _load_source(args):
 
 
 def _print_json(obj) -> None:
-    from .formats.base import _json_default
-    print(json.dumps(obj, indent=2, default=_json_default))
+    from .record import json_default
+    print(json.dumps(obj, indent=2, default=json_default))
 
 
 def cmd_prepare(args) -> None:
@@ -46,9 +46,10 @@ def cmd_convert(args) -> None:
 
 def cmd_bench(args) -> None:
     from . import bench, config
+    from .record import headline
     record = bench.run(config.config_from_args(args), out=args.out)
     if record is not None:
-        _print_json(bench.headline(record))
+        _print_json(headline(record))
 
 
 def cmd_sweep(args) -> None:

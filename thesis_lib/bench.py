@@ -5,8 +5,6 @@ epoch's timings, and the medians with bootstrap 95% intervals.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 import warnings
@@ -15,15 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import cache, converted, formats, loading, machine, models, paths, sources, training
+from . import cache, converted, formats, loading, models, paths, sources, training
 from .config import BenchConfig
 from .errors import SourceError
-from .formats.base import _json_default
 from .machine import peak_rss_mb
+from .record import Record, environment, write_json
 from .stats import h100_demand, median_ci
-
-def environment() -> dict:
-    return machine.environment(paths.data_root())
 
 
 def _eval_reader(config: BenchConfig):
@@ -40,10 +35,16 @@ def _eval_reader(config: BenchConfig):
     return None
 
 
-def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> dict | None:
-    """Run one benchmark; write and return its record (None on non-zero ranks when distributed)."""
+def record_path(config: BenchConfig, results_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run's record goes: ``<run>.json`` in :func:`thesis_lib.paths.results_dir`."""
+    return paths.results_dir(results_dir) / f"{config.run_name}.json"
+
+
+def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> Record | None:
+    """Run one benchmark; write and return its record (None on non-zero ranks when distributed).
+    ``out``: the record's file (default: :func:`record_path`)."""
     config.validate()
-    out = Path(out) if out else paths.data_dir("results") / f"{config.run_name}.json"
+    out = Path(out) if out else record_path(config)
     if out.is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
     _check_writable(out.parent)  # before any work, not after an hour of training
@@ -91,7 +92,7 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     for epoch, total in zip(epochs, totals):
         epoch["samples_per_s_total"] = total
     record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
-    write_record(record, out)
+    write_json(out, record)
     record["path"] = str(out)
     return record
 
@@ -152,7 +153,7 @@ def _total_throughput(epochs: list[dict], world_size: int) -> list[float]:
     return tensor.tolist()
 
 
-def _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size) -> dict:
+def _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size) -> Record:
     rates = [e["samples_per_s_total"] for e in epochs]
     wall = median_ci([e["wall_s"] for e in epochs])
     sps = median_ci(rates)
@@ -197,30 +198,3 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
 def _finite(value: float) -> float | None:
     """None for NaN (a loader-only run has no AU), so records stay valid JSON."""
     return None if value != value else value
-
-
-def write_record(record: dict, path: Path) -> None:
-    """Write a record atomically: a temporary sibling, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(_strict(record), indent=2, default=_json_default, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def _strict(obj):
-    """``obj`` with NaN and infinities as None (JSON null): strict JSON has no such numbers."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {key: _strict(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(value) for value in obj]
-    return obj
-
-
-def headline(record: dict) -> dict:
-    """The few figures a person reads first."""
-    keys = ("run", "epoch_time_s_median", "epoch_time_s_ci95", "samples_per_s_median", "au_median",
-            "bytes_on_disk", "convert_s", "accuracy", "f1_macro", "path")
-    return {k: record.get(k) for k in keys}

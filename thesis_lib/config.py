@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -21,6 +20,7 @@ import numpy as np
 import yaml
 
 from .checks import checked_int
+from .record import json_default
 
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
@@ -150,7 +150,7 @@ class BenchConfig:
                   if k not in NOT_MEASURED and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         values["root"] = str(Path(self.root).expanduser().resolve()) if self.root is not None else None
         values["write_options"], values["open_options"] = self.resolved_options()
-        return json.loads(json.dumps(values, default=_plain))
+        return json.loads(json.dumps(values, default=json_default))
 
     @property
     def config_id(self) -> str:
@@ -184,14 +184,6 @@ def _mapping(name: str, value) -> dict:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ValueError(f"{name} must be a mapping of option names to values, got {value!r}")
     return dict(value)
-
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
 def check_number(name: str, value, *, minimum: float, what: str, strict: bool = False) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import formats, paths
-from .bench import write_record
+from .record import write_json
 from .errors import FormatError, SourceError, ThesisLabError
 
 # Linux keeps a process's peak RSS across fork and exec, so the child would inherit this process's
@@ -85,6 +85,6 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
         print(f"\npeak RSS at {max(sizes):,} / at {min(sizes):,} images (1.0 = streaming):")
         print(growth.to_string(float_format=lambda v: f"{v:.2f}"))
     out = Path(out) if out else paths.data_dir("loaderbench") / f"convertbench-{dataset}-{image_size}.json"
-    write_record({"dataset": dataset, "image_size": image_size, "rows": rows}, out)
+    write_json(out, {"dataset": dataset, "image_size": image_size, "rows": rows})
     print(f"\nwritten: {out}")
     return table

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import json
 import math
 import os
 import platform
@@ -44,6 +43,7 @@ from tqdm.auto import tqdm
 
 from . import formats, loading, models, paths, sources, training
 from .machine import cpu_model
+from .record import write_json
 from .stats import H100_DEMAND
 
 BATCH = 512
@@ -56,7 +56,7 @@ ASYNC_QUEUE_STEPS = 2
 GATHER_TARGET = (">=", 1_000_000.0)
 KVIKIO_TARGET = (">=", 4.0)
 AU_TARGET = ("<=", TOLERANCE_POINTS)
-#: Figures measured elsewhere (DESIGN.md's H100 host), shown beside ours; never targets.
+#: Figures measured elsewhere (docs/design.md's H100 host), shown beside ours; never targets.
 ANCHORS = {"kvikio": 4.6, "fromfile": 0.55, "resnet18": H100_DEMAND[32], "nvjpeg": 25_500.0,
            "pinned": 55.0, "pageable": 11.3}
 #: What the AU figures mean in each mode; the thesis must say which one it reports.
@@ -269,23 +269,6 @@ def document(rows: list[dict], *, runs: list[dict], comparison: list[dict], devi
         "side_by_side": side_by_side(runs),
         "au_meaning": AU_MEANING,
     }
-
-
-def write_json(obj: dict, path: Path) -> None:
-    """Atomically: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=_plain, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
 # -- the environment ---------------------------------------------------------------------------------
@@ -622,13 +605,13 @@ def run_check(*, sizes: Sizes, dry_run: bool, out: Path | None, work_dir: Path |
                     runs = result
                     printer(f"step 2, real and emulated side by side:\n{side_by_side(runs)}")
             if out is not None:  # what is done so far survives a run cut short
-                write_json({**make_doc(), "complete": False, "last_step_done": step}, out)
+                write_json(out, {**make_doc(), "complete": False, "last_step_done": step})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc = {**make_doc(), "complete": True}
     printer(f"gpucheck: {doc['summary']} in {doc['seconds']:.0f} s" + (" (CPU dry run)" if dry_run else ""))
     if out is not None:
-        write_json(doc, out)
+        write_json(out, doc)
         printer(f"gpucheck: JSON written to {out}")
     return doc
 

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import converted, formats, loading, paths, peer, sources
-from .bench import environment, write_record
+from .record import environment, write_json
 from .stats import h100_demand
 
 BATCH = 512
@@ -231,7 +231,7 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
         "cores_per_gpu": cores_per_gpu, "env": environment(),
     }
     out = Path(out) if out else paths.data_dir("loaderbench") / f"loaderbench-{dataset}-{image_size}.json"
-    write_record(result, out)
+    write_json(out, result)
     print(render(result))
     print(f"\nwritten: {out}")
     return result

@@ -1,4 +1,5 @@
-"""Where datasets, converted copies and results live: ``$THESIS_DATA`` or the repository's ``data/``."""
+"""Where datasets, converted copies and results live: ``$THESIS_DATA`` or the repository's ``data/``;
+results may live elsewhere, named by ``$THESIS_RESULTS_DIR`` (:func:`results_dir`)."""
 from __future__ import annotations
 
 import errno
@@ -22,6 +23,14 @@ def data_dir(*parts: str) -> Path:
     path = data_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def results_dir(results_dir: str | os.PathLike | None = None) -> Path:
+    """The results folder, absolute: ``results_dir`` (relative to the current directory), else
+    ``$THESIS_RESULTS_DIR``, else ``results`` under :func:`data_root`. Only that default is created
+    here; a folder named by the argument or the variable is not, so a misspelt name is noticed."""
+    chosen = results_dir or os.environ.get("THESIS_RESULTS_DIR")
+    return Path(chosen).expanduser().resolve() if chosen else data_dir("results")
 
 
 def shared_data_dir() -> Path:

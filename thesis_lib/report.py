@@ -22,20 +22,20 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
-from . import findings, headline, paths, results
+from . import paths, results
+from .record import write_text
+from .results import findings, headline
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 KERNEL = "thesis-lab"
 
 
 def existing_results_dir(results_dir: str | Path | None) -> Path:
-    """``results_dir`` made absolute (default: ``data/results``); ValueError when it is not a folder,
+    """:func:`thesis_lib.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
     so a misspelt name never renders an empty report."""
-    if not results_dir:
-        return paths.data_dir("results")
-    folder = Path(results_dir).expanduser().resolve()
+    folder = paths.results_dir(results_dir)
     if not folder.is_dir():
-        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir?)")
+        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir or $THESIS_RESULTS_DIR?)")
     return folder
 
 
@@ -61,7 +61,7 @@ def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
     body, _ = exporter.from_filename(str(notebook))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{Path(notebook).stem}.html"
-    write_atomic(out, body)
+    write_text(out, body)
     return out
 
 
@@ -112,13 +112,6 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 # Tables
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write the headline table (``headline.md``, ``headline.tex``), the summary (``summary.md``,
     ``summary.tex``) and the findings (``findings.md``) into ``out_dir``, each atomically; return
@@ -136,7 +129,7 @@ def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
     }
     written = {}
     for name, text in texts.items():
-        write_atomic(out_dir / name, text)
+        write_text(out_dir / name, text)
         written[name] = out_dir / name
     return written
 

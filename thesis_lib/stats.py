@@ -6,6 +6,8 @@ import numpy as np
 # ResNet-18 (small-image stem, bf16, channels_last, batch 512) on one H100, from docs/design.md.
 H100_DEMAND = {32: 36_300.0, 64: 15_250.0}
 _DEMAND_EXPONENT = np.log(H100_DEMAND[32] / H100_DEMAND[64]) / np.log(2)  # about 1.25
+# The accelerator utilisation (compute / wall) MLPerf Storage requires of a storage system.
+MLPERF_AU_THRESHOLD = 0.90
 
 
 def h100_demand(image_size: int) -> tuple[float, bool]:

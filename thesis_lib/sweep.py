@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from . import paths, sources
 from .config import BenchConfig
 from .errors import SourceError
+from .record import write_text
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
@@ -170,7 +171,7 @@ def run_point(point: dict, results_dir: Path) -> Path:
 def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None = None) -> list[tuple[str, str]]:
     """Run every point not yet done; return the failures as ``(run, error)`` pairs."""
     # Absolute: the notebook runs inside notebooks/, where a relative path would mean another folder.
-    results_dir = Path(results_dir).resolve() if results_dir else paths.data_dir("results")
+    results_dir = paths.results_dir(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
@@ -192,7 +193,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 done += 1
             except Exception as exc:
                 failures.append((name, _short_error(exc)))
-                _write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
+                write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
     for name, reason in skipped:
@@ -217,12 +218,6 @@ def record_matches(path: Path, config: BenchConfig) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "epochs" in record and record.get("config") == config.identity()
-
-
-def _write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def _short_error(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..checks import checked_int
 from ..errors import FormatError, SourceError
 from ..machine import peak_rss_mb
+from ..record import write_json
 from ..sources.base import DEFAULT_CHUNK, Source, check_images
 from . import publish
 from .publish import MANIFEST, fsync_dir
@@ -480,7 +481,7 @@ class Format(abc.ABC):
                 "write_seconds": time.perf_counter() - start,
                 **(extra or {}),
             }
-            _write_json(tmp / MANIFEST, manifest)
+            write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)
             publish.publish(tmp, path, overwrite)
         except BaseException:
@@ -572,21 +573,4 @@ def check_manifest(manifest, file: Path) -> None:
             raise FormatError(f"{file}: {key} must be a list, got {manifest[key]!r}")
     if not isinstance(manifest["options"], dict):
         raise FormatError(f"{file}: options must be a JSON object, got {manifest['options']!r}")
-
-
-def _write_json(path: Path, obj) -> None:
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2, default=_json_default)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 

@@ -9,7 +9,7 @@ the formats tied with it, each with its interval), the order of all formats, and
 format or the access mode mattered more (only where the bounds of the two effects separate);
 then which format/access pairs keep an emulated accelerator at the MLPerf Storage bar, and
 whether lossless formats trained identical models. Across datasets and sizes: whether the order
-of formats holds from one to the next, and where it flips. The rules are :mod:`thesis_lib.ranking`'s.
+of formats holds from one to the next, and where it flips. The rules are :mod:`thesis_lib.results.ranking`'s.
 """
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ import itertools
 
 import pandas as pd
 
+from ..stats import MLPERF_AU_THRESHOLD
 from . import labels
-from .labels import condition_rank
+from .labels import SECONDARY_SETTINGS, varying_columns
+from .lossless import disagreeing, lossless_comparisons
+from .order import condition_rank, per_dataset, reading_order
 from .ranking import Effect, Estimate, by_median, faster_of, leaders, order_text, spread, widest, winner
-from .results import (MLPERF_AU_THRESHOLD, SECONDARY_SETTINGS, emulated_runs, epochs_frame, lossless_comparisons,
-                      per_dataset, reading_order, varying_columns, warm_epochs)
+from .records import emulated_runs, epochs_frame, warm_epochs
 
 ACROSS = "Across datasets and sizes"
 # A cross-dataset comparison compares these (the headline table's columns) ...
@@ -146,7 +148,7 @@ def lossless_sentence(runs: pd.DataFrame) -> str | None:
     comparisons = lossless_comparisons(runs)
     if comparisons.empty:
         return None
-    disagree = comparisons[~comparisons["agree"].astype(bool)]
+    disagree = disagreeing(comparisons)
     if disagree.empty:
         return (f"Lossless formats trained identical models: accuracy and macro F1 agree in "
                 f"{_count(len(comparisons), 'comparable training configuration')}.")

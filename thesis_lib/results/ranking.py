@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .labels import is_missing
-from .stats import median_ci
+from ..stats import median_ci
 
 # Fewer values than this give no interval (the bootstrap of one value is that value).
 MIN_VALUES = 2

@@ -5,7 +5,7 @@ A row is a format with the write and open options that tell it apart (``"zarr (c
 zstd)"``) and an access mode, plus batch size, workers, device, ranks or epochs where those vary
 within the table. A cell is the median epoch time over every epoch of its runs with the
 percentile-bootstrap 95% interval; in each column the fastest cell is bold only where its
-interval clears every other cell's there (:func:`thesis_lib.ranking.winner`).
+interval clears every other cell's there (:func:`thesis_lib.results.ranking.winner`).
 
 >>> tables = headline_tables(runs)
 >>> print(to_markdown(tables)); print(to_latex(tables))
@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .labels import condition_rank, dataset_rank
+from .labels import varying_columns
+from .order import ACCESS_ORDER, FORMAT_ORDER, condition_rank, dataset_rank, ordered
 from .ranking import Estimate, winner
-from .results import ACCESS_ORDER, FORMAT_ORDER, epochs_frame, interval_text, ordered, varying_columns
+from .records import epochs_frame
+from .tables import interval_text
 
 COLUMN_KEYS = ("dataset_name", "image_size", "n_train")
 COLUMN_NAMES = ("Dataset", "Image size", "Training images")
@@ -42,7 +44,7 @@ class Headline:
 
 
 def headline_estimates(epochs: pd.DataFrame, row_keys: list[str]) -> pd.DataFrame:
-    """One row per (row, column) cell: its keys and its :class:`~thesis_lib.ranking.Estimate`."""
+    """One row per (row, column) cell: its keys and its :class:`~thesis_lib.results.ranking.Estimate`."""
     cells = [(*key, Estimate.of(str(key[0]), group["wall_s"]))
              for key, group in epochs.groupby([*row_keys, *COLUMN_KEYS], dropna=False)]
     return pd.DataFrame(cells, columns=[*row_keys, *COLUMN_KEYS, "estimate"])

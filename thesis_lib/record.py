@@ -1,0 +1,155 @@
+"""A benchmark record: the keys it holds (:class:`Record`), the one way this project writes a file
+atomically (:func:`write_text`, and :func:`write_json` over it), the machine a measurement ran on
+(:func:`environment`) and the few figures a person reads first (:func:`headline`).
+
+Records, loaderbench and convertbench results, format manifests, report tables and a sweep's error
+notes are all written here: to a temporary sibling, flushed and synced, then renamed over the
+target, so a reader finds the old file or the new one, never a part of one.
+"""
+# No ``from __future__ import annotations``: TypedDict reads Required[] from evaluated annotations.
+import json
+import math
+import os
+import secrets
+from pathlib import Path
+from typing import Required, TypedDict
+
+import numpy as np
+
+from . import machine, paths
+
+
+class Epoch(TypedDict, total=False):
+    """One measured epoch (:func:`thesis_lib.training.fit`, numbered by :func:`thesis_lib.bench.run`)."""
+    repeat: int
+    epoch: int
+    wall_s: float
+    data_wait_s: float
+    compute_s: float
+    samples: int
+    samples_per_s: float
+    samples_per_s_total: float  # summed over ranks when distributed
+    au: float | None  # compute / wall; None for a loader-only run
+    queue_steps: int  # steps the host may run ahead of the accelerator (0: synchronous)
+    peak_rss_mb: float
+    loss: float | None  # None under an emulated accelerator
+    cold: bool
+    cached_fraction: float | None
+
+
+class Record(TypedDict, total=False):
+    """The JSON record one benchmark run leaves (:func:`thesis_lib.bench.run` writes it,
+    :mod:`thesis_lib.results` reads folders of them). A file without every ``Required`` key is not
+    a record; older records may lack others."""
+    run: Required[str]
+    config_id: str
+    config: dict  # BenchConfig.identity(): every setting that changes the measurement
+    created: str
+    # The configuration, as in ``config`` (``image_size`` and ``cache`` as measured, ``epochs`` below)
+    dataset: Required[str]
+    root: str | None
+    image_size: Required[int]
+    limit: int | None
+    fmt: Required[str]
+    write_options: dict
+    open_options: dict
+    fmt_options: dict  # records from before write and open options were split: the write options
+    access: Required[str]
+    model: Required[str]
+    epochs: Required[list[Epoch]]
+    batch_size: int
+    workers: int
+    device: str
+    cache: str  # warm | cold | cold-unavailable
+    emulate_rate: float | None
+    repeats: int
+    seed: int
+    lr: float | None
+    eval_limit: int | None
+    distributed: bool
+    queue_steps: int  # only when not 0: a field added later is left out at its old value (config.ADDED_LATER)
+    # What was measured
+    source_name: str
+    n_train: int
+    num_classes: int
+    lossless: bool
+    block_size: int
+    source_spec: dict
+    world_size: int
+    h100_demand: float
+    h100_demand_extrapolated: bool
+    epoch_time_s_median: float
+    epoch_time_s_ci95: list[float]
+    samples_per_s_median: float
+    samples_per_s_ci95: list[float]
+    au_median: float | None
+    au_ci95: list[float | None]
+    data_wait_s_median: float
+    bytes_on_disk: int
+    convert_s: float
+    converted_reused: bool
+    peak_rss_mb: float
+    accuracy: float | None
+    f1_macro: float | None
+    accuracy_per_repeat: list[float]
+    env: dict  # environment()
+
+
+def environment() -> dict:
+    """The machine a measurement runs on (:func:`thesis_lib.machine.environment` of the data folder)."""
+    return machine.environment(paths.data_root())
+
+
+def headline(record: Record) -> dict:
+    """The few figures a person reads first."""
+    keys = ("run", "epoch_time_s_median", "epoch_time_s_ci95", "samples_per_s_median", "au_median",
+            "bytes_on_disk", "convert_s", "accuracy", "f1_macro", "path")
+    return {k: record.get(k) for k in keys}
+
+
+def json_default(obj):
+    """JSON for what :mod:`json` does not know (its ``default``): NumPy scalars and arrays as
+    numbers and lists, paths as text; TypeError for anything else."""
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as strict JSON (indented; NaN and infinities as null), atomically (:func:`write_text`)."""
+    write_text(path, json.dumps(_strict(obj), indent=2, default=json_default, allow_nan=False))
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: into a new temporary file in the same folder (created
+    when missing), flushed and synced, then renamed over ``path``. On any error the temporary file
+    is removed and whatever ``path`` held is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        # os.open, not mkstemp: the file gets the usual permissions (0o666 less the umask), not 0o600.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _strict(obj):
+    """``obj`` with NaN and infinities as None (JSON null), NumPy values as Python ones and tuples
+    as lists: strict JSON has no such numbers."""
+    if isinstance(obj, (np.generic, np.ndarray)):
+        obj = obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _strict(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(value) for value in obj]
+    return obj

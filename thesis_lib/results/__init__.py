@@ -1,0 +1,51 @@
+"""Benchmark records in, the thesis's figures, tables and findings out.
+
+>>> runs = load_records("data/results")          # one row per run (records)
+>>> epochs = epochs_frame(runs)                  # one row per measured epoch (records)
+>>> epoch_time_figure(runs)                      # seaborn figures, one function each (figures)
+>>> lossless_verdict(runs)                       # lossless formats must train identically (lossless)
+>>> summary_table(runs)                          # one row per condition, medians with 95% intervals (tables)
+>>> headline.headline_tables(runs)               # epoch time per format × dataset × size (headline)
+>>> findings.findings_markdown(runs)             # what the records say, in words (findings)
+
+Medians and their 95% intervals always come from :func:`thesis_lib.stats.median_ci` (percentile
+bootstrap) over the per-epoch values, in the figures, the tables and the findings alike.
+
+The modules, each with one job, in the order they build on each other:
+
+- :mod:`.labels`: how a run's dataset, format options, settings and workload read; the label
+  columns every frame of runs carries.
+- :mod:`.order`: the order conditions read in (datasets, sizes, formats, access modes, workloads).
+- :mod:`.records`: a folder of JSON records into a frame of runs, and the frame of their epochs.
+- :mod:`.plotting`: what every figure shares (panels, wrapped titles, grids of median bars).
+- :mod:`.figures`: the thesis's figures, and the one bench.ipynb draws for its own run.
+- :mod:`.tables`: the summary table, as a frame, Markdown and LaTeX.
+- :mod:`.lossless`: whether lossless formats trained identical models.
+- :mod:`.ranking`: which condition is faster, said only as far as the intervals allow.
+- :mod:`.headline`: the headline table of epoch times.
+- :mod:`.findings`: the findings in words.
+
+The names below are this package's public face; the helpers behind them live in their modules.
+:mod:`.headline` and :mod:`.findings` are used through their modules (``results.headline.to_markdown``
+is the headline's, ``results.to_markdown`` the summary's).
+"""
+from . import findings, headline, labels, lossless, order, ranking, records, tables
+from .figures import (FIGURES, accuracy_figure, au_figure, cold_warm_figure, epoch_figure, epoch_time_figure,
+                      figures_per_dataset, storage_figure, throughput_figure)
+from .labels import SECONDARY_SETTINGS, varying_columns, with_labels
+from .lossless import check_lossless_agreement, lossless_comparisons, lossless_verdict
+from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
+from .plotting import EMPTY_FIGURE
+from .records import RECORD_KEYS, emulated_runs, epochs_frame, load_records, read_record, records_frame, warm_epochs
+from .tables import display_table, interval_text, summary_table, to_latex, to_markdown
+
+__all__ = [
+    "findings", "headline", "labels", "lossless", "order", "ranking", "records", "tables",
+    "EMPTY_FIGURE", "FIGURES", "accuracy_figure", "au_figure", "cold_warm_figure", "epoch_figure", "epoch_time_figure",
+    "figures_per_dataset", "storage_figure", "throughput_figure",
+    "SECONDARY_SETTINGS", "varying_columns", "with_labels",
+    "check_lossless_agreement", "lossless_comparisons", "lossless_verdict",
+    "ACCESS_ORDER", "FORMAT_ORDER", "ordered", "per_dataset", "reading_order",
+    "RECORD_KEYS", "emulated_runs", "epochs_frame", "load_records", "read_record", "records_frame", "warm_epochs",
+    "display_table", "interval_text", "summary_table", "to_latex", "to_markdown",
+]

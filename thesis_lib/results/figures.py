@@ -1,0 +1,198 @@
+"""The thesis's figures, one function each, from a frame of runs (:func:`thesis_lib.results.load_records`):
+
+>>> for fig in figures_per_dataset(epoch_time_figure, runs): ...   # or any other of FIGURES
+
+and :func:`epoch_figure`, where one run's epochs went (bench.ipynb draws it from its record).
+Medians and their 95% intervals come from :func:`thesis_lib.stats.median_ci` (percentile
+bootstrap) over the per-epoch values; a figure with nothing to draw says why instead.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..record import Record
+from ..stats import MLPERF_AU_THRESHOLD, h100_demand
+from .labels import MIB, describe, optional_column
+from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
+from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,
+                       category_labels, finish, message_figure, panel_context, panel_height, with_panel)
+from .records import emulated_runs, epochs_frame, warm_epochs
+
+
+def epoch_time_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Epoch time per format, one panel per setting and workload; bars by access mode."""
+    return bars_or_message(warm_epochs(runs), value="wall_s", category="format", hue="access",
+                           category_label="Storage format", value_label="Epoch time (s)",
+                           title="Epoch time per storage format (warm cache): median with bootstrap 95% interval",
+                           empty="no warm-cache epochs in these records")
+
+
+def h100_demand_line(ax, sizes: pd.Series) -> None:
+    """The images/s one H100 consumes training ResNet-18 (docs/design.md), across ``sizes`` and a little beyond."""
+    span = np.arange(max(1, int(sizes.min() / 1.3)), int(sizes.max() * 1.3) + 1)
+    ax.plot(span, [h100_demand(int(s))[0] for s in span], color="black", ls="--", lw=1)
+    ax.annotate("one H100, ResNet-18", (span[0], h100_demand(int(span[0]))[0]), ha="left", va="bottom", fontsize=8)
+
+
+def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Samples/s against image size on log axes, per format and access mode, one panel per
+    workload; the dashed line is what one H100 consumes training ResNet-18 (docs/design.md)."""
+    title = "Throughput against image size (warm cache): median with bootstrap 95% interval"
+    epochs = warm_epochs(runs).dropna(subset=["samples_per_s_total"])
+    if epochs.empty:
+        return message_figure(title, "no warm-cache epochs in these records")
+    context = panel_context(epochs, exclude=["image_size"])
+    epochs = with_panel(epochs, exclude=["image_size"])
+    grid = sns.relplot(data=epochs, kind="line", x="image_size", y="samples_per_s_total", hue="format",
+                       style="access", col="panel", col_order=reading_order(epochs, "panel"),
+                       col_wrap=min(3, epochs["panel"].nunique()),
+                       hue_order=ordered(epochs["format"], FORMAT_ORDER),
+                       style_order=ordered(epochs["access"], ACCESS_ORDER), estimator="median",
+                       errorbar=bootstrap_interval, err_style="bars", markers=True, dashes=False,
+                       height=3.6, aspect=1.2)
+    sizes = sorted(epochs["image_size"].unique())
+    for ax in grid.axes.flat:
+        h100_demand_line(ax, epochs["image_size"])
+        ax.set(xscale="log", yscale="log")
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+    grid.set_axis_labels("Image size (px, log scale)", "Samples/s (log scale)")
+    grid.set_titles(col_template="{col_name}")
+    return finish(grid, title, context)
+
+
+def au_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Accelerator utilisation under the emulated load, with the 90% MLPerf Storage threshold."""
+    epochs = warm_epochs(emulated_runs(runs))
+    return bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), value="au_percent", category="format",
+                           hue="access", category_label="Storage format", value_label="AU = compute / wall (%)",
+                           share_values=True,
+                           reference=(100 * MLPERF_AU_THRESHOLD, "MLPerf Storage: 90%"),
+                           empty="no emulated-accelerator runs in these records",
+                           title="Accelerator utilisation under an emulated accelerator: median with bootstrap 95% "
+                                 "interval")
+
+
+def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Cold-cache against warm-cache epoch times, for the conditions that have cold epochs."""
+    title = "Cold against warm page cache: median epoch time with bootstrap 95% interval"
+    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
+    condition = [c for c in (*PANEL_PARTS, "format", "access") if c in epochs]
+    cold = epochs.loc[epochs["cold"], condition].drop_duplicates()
+    if cold.empty:
+        return message_figure(title, "no cold-cache runs in these records")
+    epochs = epochs.merge(cold, on=condition).rename(columns={"cache_state": "page cache"})
+    epochs["format / access"] = epochs["format"] + " / " + epochs["access"]
+    states = [state for state in ("warm", "cold", "cold-unavailable") if state in set(epochs["page cache"])]
+    return bar_grid(epochs, category="format / access", value="wall_s", hue="page cache",
+                    hue_order=states, category_label="Storage format / access mode",
+                    value_label="Epoch time (s)", title=title)
+
+
+def storage_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per converted copy: its dataset label, format, MiB on disk and conversion seconds
+    (medians over the runs that used it)."""
+    keys = ["dataset_name", "image_size", "n_train", "format"]
+    if runs.empty:
+        return pd.DataFrame(columns=[*keys, "copy", "mib_on_disk", "convert_s"])
+    copies = runs.groupby(keys, as_index=False)[["bytes_on_disk", "convert_s"]].median()
+    copies["mib_on_disk"] = copies["bytes_on_disk"] / MIB
+    copies["copy"] = [describe(row, keys[:3]) for _, row in copies.iterrows()]
+    return copies
+
+
+def storage_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Bytes on disk and conversion time per format, one bar per converted copy."""
+    title = "Storage cost of each format"
+    copies = storage_frame(runs)
+    if copies.empty:
+        return message_figure(title, "no records")
+    labels_of, hue_order = category_labels(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    copies = copies.assign(format=copies["format"].map(labels_of))
+    fig, axes = plt.subplots(1, 2, figsize=(11, panel_height(len(labels_of), len(hue_order))), sharey=True)
+    for ax, column, label in ((axes[0], "mib_on_disk", "Size on disk (MiB)"),
+                              (axes[1], "convert_s", "Conversion time (s)")):
+        sns.barplot(data=copies, x=column, y="format", orient="h", hue="copy", order=list(labels_of.values()),
+                    hue_order=hue_order, errorbar=None, ax=ax, legend=ax is axes[0])
+        ax.set(ylabel="Storage format" if ax is axes[0] else "", xlabel=label, title=label.split(" (")[0])
+        ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
+    handles, names = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.tight_layout()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(3, len(names)),
+               title="converted copy", fontsize=8, frameon=False)
+    context = copies["dataset_name"].iloc[0] if copies["dataset_name"].nunique() == 1 else ""
+    fig.suptitle("\n".join(t for t in (title, context) if t), y=1.01, va="bottom")
+    return fig
+
+
+def quality_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy and macro F1 (%) of trained runs, long form: one row per run and metric."""
+    trained = runs.dropna(subset=["accuracy"]) if "accuracy" in runs else runs.iloc[0:0]
+    f1 = pd.to_numeric(optional_column(trained, "f1_macro"), errors="coerce")
+    trained = trained.assign(**{"accuracy (%)": 100 * pd.to_numeric(trained["accuracy"], errors="coerce"),
+                                "macro F1 (%)": 100 * f1})
+    keys = [c for c in (*PANEL_PARTS, "format", "access", "lossless", "run") if c in trained]
+    return trained.melt(id_vars=keys,
+                        value_vars=["accuracy (%)", "macro F1 (%)"], var_name="metric", value_name="percent")
+
+
+def accuracy_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Test accuracy and macro F1 per format; lossless formats should give identical bars."""
+    return bars_or_message(quality_frame(runs), value="percent", category="format", hue="access", col="metric",
+                           row="panel", category_label="Storage format", value_label="Test set (%)",
+                           share_values=True,
+                           title="Test accuracy and macro F1 per storage format: median over runs, "
+                                 "bootstrap 95% interval",
+                           empty="no trained-model runs (with accuracy) in these records")
+
+
+FIGURES = {
+    "epoch_time": epoch_time_figure,
+    "throughput": throughput_figure,
+    "au": au_figure,
+    "cold_warm": cold_warm_figure,
+    "storage": storage_figure,
+    "accuracy": accuracy_figure,
+}
+
+
+def figures_per_dataset(draw, runs: pd.DataFrame) -> list[plt.Figure]:
+    """``draw`` (one of :data:`FIGURES`) over each dataset's runs: one figure per dataset that has
+    something to draw; when none has, one figure over all of ``runs`` saying why."""
+    figures = [draw(subset) for _, subset in per_dataset(runs)]
+    drawn = [fig for fig in figures if fig.get_label() != EMPTY_FIGURE]
+    for fig in figures:
+        if fig not in drawn:
+            plt.close(fig)
+    return drawn or [draw(runs)]
+
+
+def epoch_figure(record: Record) -> plt.Figure:
+    """One run's epochs (bench.ipynb draws it for its own run): wall time as stacked data wait +
+    compute + other, one bar per (repeat, epoch)."""
+    epochs = pd.DataFrame(record["epochs"])
+    epochs["label"] = [f"r{r} e{e}{' cold' if c else ''}" for r, e, c in
+                       zip(epochs["repeat"], epochs["epoch"], epochs["cold"])]
+    epochs["other_s"] = (epochs["wall_s"] - epochs["data_wait_s"] - epochs["compute_s"]).clip(lower=0)
+    parts = [("data_wait_s", "data wait"), ("compute_s", "compute"), ("other_s", "other")]
+    colors = sns.color_palette("deep", len(parts))
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(epochs) + 2), 3.5))
+    bottom = pd.Series(0.0, index=epochs.index)
+    for (column, name), color in zip(parts, colors):
+        ax.bar(epochs["label"], epochs[column], bottom=bottom, label=name, color=color)
+        bottom += epochs[column]
+    ax.set_xlabel("repeat and epoch")
+    ax.set_ylabel("seconds")
+    subtitle = f"median epoch {record['epoch_time_s_median']:.2f} s"
+    au = record.get("au_median")
+    if au is not None and au == au:  # None or NaN for a loader-only run
+        subtitle += f", AU {au:.0%}"
+    ax.set_title(f"{record['run']}\n{subtitle}", fontsize=9)
+    ax.legend(loc="upper right", fontsize=8)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,64 @@
+"""Lossless agreement: lossless formats hold the same bytes, so runs that share a training
+configuration must train the same model whatever the format. A disagreement points at a format
+that changes the data or the sample order.
+
+>>> verdict, disagreements = lossless_verdict(runs)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .labels import optional_column
+
+# The training configuration that, with identical bytes, must give an identical model.
+TRAINING_CONFIG = ("dataset", "dataset_name", "image_size", "n_train", "model", "seed", "epochs_per_repeat", "repeats",
+                   "access", "block_unit", "batch_size", "workers", "device", "lr", "eval_limit",
+                   "world_size")
+
+
+def lossless_comparisons(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> pd.DataFrame:
+    """Every group of trained runs on lossless formats that share one training configuration
+    (:data:`TRAINING_CONFIG`) and span two or more formats: formats, runs, accuracy and F1 ranges
+    and ``agree`` (both ranges within ``tolerance``). Identical bytes must train identically."""
+    keys = [c for c in TRAINING_CONFIG if c in runs]
+    result_columns = [*keys, "formats", "runs", "accuracy_min", "accuracy_max", "f1_min", "f1_max", "agree"]
+    if runs.empty or "accuracy" not in runs:
+        return pd.DataFrame(columns=result_columns)
+    trained = runs[runs["lossless"].fillna(True).astype(bool) & runs["accuracy"].notna()]
+    rows = []
+    for key, group in trained.groupby(keys, dropna=False):
+        if group["format"].nunique() < 2:
+            continue
+        f1 = pd.to_numeric(optional_column(group, "f1_macro"), errors="coerce")
+        spread = max(group["accuracy"].max() - group["accuracy"].min(), np.nan_to_num(f1.max() - f1.min()))
+        rows.append([*key, sorted(group["format"].unique()), sorted(group["run"]), group["accuracy"].min(),
+                     group["accuracy"].max(), f1.min(), f1.max(), bool(spread <= tolerance)])
+    return pd.DataFrame(rows, columns=result_columns)
+
+
+def disagreeing(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The groups of ``comparisons`` (:func:`lossless_comparisons`) whose formats disagree."""
+    return comparisons[~comparisons["agree"].astype(bool)].reset_index(drop=True)
+
+
+def check_lossless_agreement(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> pd.DataFrame:
+    """The groups of :func:`lossless_comparisons` whose formats disagree (empty when all agree)."""
+    return disagreeing(lossless_comparisons(runs, tolerance=tolerance))
+
+
+def lossless_verdict(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> tuple[str, pd.DataFrame]:
+    """The verdict the results notebook shows, as Markdown (a warning in red when formats
+    disagree), and the disagreeing groups (:func:`check_lossless_agreement`)."""
+    comparisons = lossless_comparisons(runs, tolerance=tolerance)
+    disagreements = disagreeing(comparisons)
+    if comparisons.empty:
+        verdict = "No two lossless formats share a training configuration in these records: nothing to compare."
+    elif disagreements.empty:
+        verdict = (f"Lossless formats agree: identical accuracy and F1 in all {len(comparisons)} comparable "
+                   "configuration(s).")
+    else:
+        verdict = (f"<span style='color:crimson'>**⚠ LOSSLESS FORMATS DISAGREE in {len(disagreements)} of "
+                   f"{len(comparisons)} configuration(s).** Identical bytes should train identically: "
+                   f"look for a format that changes the data or the sample order.</span>")
+    return verdict, disagreements
