@@ -403,3 +403,24 @@ def test_torchrun_two_ranks_on_gloo(tmp_path):
     assert epoch["samples"] == 256  # rank 0's shard
     assert epoch["samples_per_s_total"] > epoch["samples_per_s"]  # summed over both ranks
     assert record["accuracy"] is not None
+
+
+@pytest.mark.timeout(120)
+def test_notebooks_run_on_the_project_kernel_over_ipc_quietly(tmp_path, capfd):
+    """No TCP port and no "running over TCP without encryption" warning per run (it buried the
+    sweep's progress bar); the kernel's sockets are its own and gone afterwards."""
+    import glob
+    import tempfile
+
+    from thesis_lib import notebook_run
+
+    notebook = tmp_path / "tiny.ipynb"
+    cells = [nbformat.v4.new_code_cell("answer = 6 * 7", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("print(answer)")]
+    kernel = {"kernelspec": {"name": "thesis-lab", "display_name": "thesis-lab", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), notebook)
+    before = set(glob.glob(f"{tempfile.gettempdir()}/thesis-lab-kernel-*"))
+    notebook_run.execute(notebook, tmp_path / "out.ipynb", {"answer": 41})
+    assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs[0]["text"] == "41\n"
+    assert "without encryption" not in capfd.readouterr().err
+    assert set(glob.glob(f"{tempfile.gettempdir()}/thesis-lab-kernel-*")) <= before

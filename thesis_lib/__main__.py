@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)  # one flag per BenchConfig field
     p.add_argument("--option", dest="write_options", action="append", metavar="KEY=VALUE",
                    help="the same as --write-option")
-    p.add_argument("--out", default=None, help="record file (default: data/results/<run>.json)")
+    p.add_argument("--out", default=None, help="record file (default: <results folder>/<run>.json; the folder is $THESIS_RESULTS_DIR or data/results)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("sweep", help="run bench.ipynb over a grid with papermill (resumable)")

@@ -22,12 +22,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
-from . import paths, results
+from . import notebook_run, paths, results
 from .record import write_text
 from .results import findings, headline
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
-KERNEL = "thesis-lab"
 
 
 def existing_results_dir(results_dir: str | Path | None) -> Path:
@@ -41,13 +40,10 @@ def existing_results_dir(results_dir: str | Path | None) -> Path:
 
 def execute_results(results_dir: str | Path | None = None) -> Path:
     """Execute results.ipynb over ``results_dir`` into ``<results_dir>/report/results.ipynb``."""
-    import papermill
-
     results_dir = existing_results_dir(results_dir)
     out = results_dir / "report" / "results.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(RESULTS_NOTEBOOK), str(out), kernel_name=KERNEL, progress_bar=False,
-                               parameters={"results_dir": str(results_dir)}, cwd=str(RESULTS_NOTEBOOK.parent))
+    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": str(results_dir)})
     return out
 
 

@@ -32,14 +32,13 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from . import paths, sources
+from . import notebook_run, paths, sources
 from .config import BenchConfig
 from .errors import SourceError
 from .record import write_text
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
-KERNEL = "thesis-lab"
 PARAMETERS = BenchConfig.field_names()
 BUNDLES = ("datasets", "variants")
 
@@ -149,17 +148,13 @@ def missing_data_reason(point: dict) -> str | None:
 
 def run_point(point: dict, results_dir: Path) -> Path:
     """Execute bench.ipynb for one point; the executed notebook sits beside the record."""
-    import papermill
-
     name = run_name(point)
     notebook = results_dir / f"{name}.ipynb"
     # papermill saves the notebook after every cell: written under a private name and renamed at the
     # end, so two sweeps running the same point never interleave their writes.
     partial = results_dir / f".{name}.partial-{os.getpid()}.ipynb"
     try:
-        papermill.execute_notebook(str(BENCH_NOTEBOOK), str(partial), kernel_name=KERNEL, progress_bar=False,
-                                   parameters={**point, "results_dir": str(results_dir)},
-                                   cwd=str(BENCH_NOTEBOOK.parent))
+        notebook_run.execute(BENCH_NOTEBOOK, partial, {**point, "results_dir": str(results_dir)})
         os.replace(partial, notebook)
     except BaseException:
         if partial.exists():

@@ -1,4 +1,4 @@
-"""Training and evaluation, timed the way the measurement protocol asks (see DESIGN.md).
+"""Training and evaluation, timed the way the measurement protocol asks (see docs/design.md).
 
 In the style of torchvision's classification references: :func:`train_one_epoch`,
 :func:`evaluate`, an SGD optimizer and a per-step schedule, and :func:`fit` to run them.
