@@ -117,6 +117,8 @@ def test_run_name_is_readable_and_tells_every_measured_setting_apart():
     spelt = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", download=True,
                               write_options='{"chunk_images": "64"}', open_options={"read_path": "oindex"})
     assert spelt.run_name == base.run_name
+    asynchronous = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", queue_steps=2)
+    assert asynchronous.run_name.startswith("synthetic-native-n5000-zarr-batch-emulateH100-warm-w0-b512-q2-s0-")
 
 
 def test_bench_and_sweep_write_to_the_results_dir_from_the_environment(tmp_path, monkeypatch, capsys):

@@ -170,6 +170,20 @@ def test_runs_that_share_every_label_but_size_or_epochs_stay_apart():
     assert len(headline.headline_tables(runs)[0].cells) == 2          # 2 and 3 epochs: separate rows
 
 
+def test_synchronous_and_asynchronous_runs_never_share_a_table():
+    """An asynchronous accelerator (queue_steps > 0) overlaps reading with compute: its epoch times
+    answer another question, so it is a workload of its own; records older than queue_steps are
+    synchronous."""
+    sync = made_record([1.0, 1.1, 1.2])
+    older = {k: v for k, v in made_record([1.0, 1.1, 1.3], fmt="hdf5").items() if k != "queue_steps"}
+    asynchronous = made_record([0.7, 0.72, 0.75], queue_steps=2)
+    runs = frame(sync, older, asynchronous)
+    assert sorted(runs["workload"]) == ["emulated H100", "emulated H100", "emulated H100, async (2 queued)"]
+    tables = headline.headline_tables(runs)
+    assert [t.title for t in tables] == ["emulated H100, warm cache", "emulated H100, async (2 queued), warm cache"]
+    assert [len(t.cells) for t in tables] == [2, 1]
+
+
 @pytest.mark.parametrize("dataset, root, source, name", [
     ("synthetic", None, "synthetic", "synthetic (generated)"),
     ("cifar10", "data/cifar-10-python.tar.gz", "cifar10", "CIFAR-10"),

@@ -159,7 +159,8 @@ class BenchConfig:
 
     @property
     def run_name(self) -> str:
-        """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>-b<batch>-s<seed>-<config_id>``."""
+        """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>-b<batch>[-q<queue_steps>]-s<seed>-<config_id>``
+        (``-q`` only for an asynchronous run, so the names of synchronous runs stay as they were)."""
         data = self.dataset
         if self.root is not None:
             data += "-" + Path(self.root).name.split(".")[0]
@@ -167,8 +168,9 @@ class BenchConfig:
         model = self.model
         if model == "emulate":
             model += "H100" if self.emulate_rate is None else f"{self.emulate_rate:g}"
+        queue = f"-q{self.queue_steps}" if self.queue_steps else ""
         return (f"{data}-{size}-n{self.limit or 'all'}-{self.fmt}-{self.access}-{model}-{self.cache}"
-                f"-w{self.workers}-b{self.batch_size}-s{self.seed}-{self.config_id}")
+                f"-w{self.workers}-b{self.batch_size}{queue}-s{self.seed}-{self.config_id}")
 
 
 def _mapping(name: str, value) -> dict:

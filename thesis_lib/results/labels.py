@@ -22,7 +22,9 @@ does, once), which the figures and tables share:
     never share a bar).
 ``workload``
     the model's name; ``"emulated H100"`` for the emulated accelerator at the rate one H100 consumes
-    at that image size; ``"emulated <rate> img/s"`` at any other rate; ``"loader only"`` at rate 0.
+    at that image size; ``"emulated <rate> img/s"`` at any other rate; ``"loader only"`` at rate 0;
+    followed by ``", async (k queued)"`` when the host ran ``k = queue_steps`` steps ahead (so
+    synchronous and asynchronous runs never share a table, a bar or a finding).
 ``format``
     the format's name, plus the options that differ between the loaded runs of that format: write
     options in parentheses, then open options (``"zarr (chunk 1024, zstd)"``, ``"hdf5, fancy"``).
@@ -155,8 +157,9 @@ def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
     sources = optional_column(runs, "source_name").fillna(optional_column(runs, "source_spec.name"))
     runs["dataset_name"] = [dataset_name(d, r, source=s) for d, r, s in
                             zip(runs["dataset"], optional_column(runs, "root"), sources)]
-    runs["workload"] = [workload_label(m, r, s) for m, r, s in
-                        zip(runs["model"], optional_column(runs, "emulate_rate"), runs["image_size"])]
+    runs["workload"] = [workload_label(m, r, s, q) for m, r, s, q in
+                        zip(runs["model"], optional_column(runs, "emulate_rate"), runs["image_size"],
+                            optional_column(runs, "queue_steps"))]
     runs["format"] = format_labels(runs)
     runs["setting"] = setting_labels(runs)
     runs["block_unit"] = block_units(runs)
@@ -173,13 +176,16 @@ def varying_columns(frame: pd.DataFrame, columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c in frame and frame[c].astype(str).nunique() > 1]
 
 
-def workload_label(model: str, emulate_rate: float | None, image_size: int) -> str:
-    """What the accelerator did: a model's name, ``emulated H100``, ``emulated N img/s`` or ``loader only``."""
+def workload_label(model: str, emulate_rate: float | None, image_size: int, queue_steps: int | None = None) -> str:
+    """What the accelerator did: a model's name, ``emulated H100``, ``emulated N img/s`` or ``loader
+    only``, and ``, async (k queued)`` unless it ran synchronously (records older than
+    ``queue_steps`` did)."""
+    suffix = "" if is_missing(queue_steps) or not queue_steps else f", async ({int(queue_steps)} queued)"
     if model != "emulate":
-        return str(model)
+        return f"{model}{suffix}"
     if is_missing(emulate_rate) or math.isclose(emulate_rate, h100_demand(int(image_size))[0]):
-        return "emulated H100"
-    return "loader only" if emulate_rate == 0 else f"emulated {emulate_rate:,.0f} img/s"
+        return f"emulated H100{suffix}"
+    return "loader only" if emulate_rate == 0 else f"emulated {emulate_rate:,.0f} img/s{suffix}"
 
 
 def format_labels(runs: pd.DataFrame) -> pd.Series:
