@@ -574,9 +574,8 @@ def step_training(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dic
 def decode_rate(reader, n: int, batch: int, sync: Callable[[], None] = lambda: None) -> float:
     reader.read(np.arange(min(n, batch)))  # warm up (nvJPEG's handles, the page cache)
     sync()
-    starts = range(0, n, batch)
-    seconds = timed(lambda: [reader.read(np.arange(s, min(s + batch, n))) for s in starts], sync)
-    return n / seconds
+    batches = [np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]
+    return n / timed(each(reader.read, batches), sync)
 
 
 def step_decode(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict], dict]) -> None:
@@ -600,7 +599,7 @@ def step_decode(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict]
         blobs = [(reader.path / rel).read_bytes() for rel in reader.rel_paths]
         decode_nvjpeg(blobs[:sizes.batch])
         cuda_sync()
-        seconds = timed(lambda: [decode_nvjpeg(blobs[s:s + sizes.batch]) for s in range(0, n, sizes.batch)], cuda_sync)
+        seconds = timed(each(decode_nvjpeg, [blobs[s:s + sizes.batch] for s in range(0, n, sizes.batch)]), cuda_sync)
         emit(make_row("3", what_nv, n / seconds, "img/s", gpu, anchor=ANCHORS["nvjpeg"]))
         emit(make_row("3", what_read, decode_rate(reader, n, sizes.batch, cuda_sync), "img/s", gpu))
         first = np.arange(min(n, sizes.batch))
