@@ -1,11 +1,15 @@
 """The GPU check's CPU-side logic on fake timings: targets, the table, the emulated-vs-real AU
-comparison and the JSON; the command without CUDA; and a CPU dry run end to end."""
+comparison and the JSON; the command without CUDA; a CPU dry run end to end; and step 1's parts
+on fakes of CuPy, KvikIO and the page cache."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import types
 
+import numpy as np
 import pytest
 import torch
 
@@ -239,3 +243,73 @@ def test_kvikio_settings_name_the_mode_the_threads_and_the_task_size(monkeypatch
     monkeypatch.delitem(sys.modules, "kvikio.defaults")
     monkeypatch.setitem(sys.modules, "kvikio", None)
     assert gpucheck.kvikio_settings().startswith("KvikIO settings unknown (ModuleNotFoundError")
+
+
+class HostArray(np.ndarray):
+    """A CuPy array's stand-in in host memory."""
+
+    def set(self, host):
+        self[...] = host
+
+
+class FakeCuFile:
+    """KvikIO's CuFile on a host file; ``fail`` makes every read's future raise, as a cuFile error would."""
+
+    fail = False
+
+    def __init__(self, path, flags):
+        self.file = open(path, "rb")
+
+    def pread(self, buffer, size, offset):
+        self.file.seek(offset)
+        data = self.file.read(size)
+        np.asarray(buffer)[:len(data)] = np.frombuffer(data, np.uint8)
+        return FakeFuture(len(data), RuntimeError("cuFile error 5011") if self.fail else None)
+
+    def close(self):
+        self.file.close()
+
+
+class FakeFuture:
+    def __init__(self, size: int, error: Exception | None):
+        self.size, self.error = size, error
+
+    def get(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.size
+
+
+@pytest.mark.parametrize("kvikio_fails", [False, True])
+def test_step_1_runs_end_to_end_on_host_stand_ins_for_cupy_and_kvikio(monkeypatch, tmp_path, kvikio_fails):
+    """The GPU-only step 1 with CuPy and KvikIO replaced by NumPy and a host file: every row comes
+    out, KvikIO on its threads; a KvikIO that fails leaves its two rows not measured and the rest measured."""
+    cupy = types.SimpleNamespace(empty=lambda shape, dtype: np.empty(shape, dtype).view(HostArray), uint8=np.uint8,
+                                 asarray=lambda a: np.array(a).view(HostArray), asnumpy=np.asarray,
+                                 cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1)))
+    settings = {"num_threads": 1, "task_size": 4 * 2**20}
+
+    @contextlib.contextmanager
+    def set_setting(key, value):
+        old, settings[key] = settings[key], value
+        yield
+        settings[key] = old
+
+    defaults = types.SimpleNamespace(set=set_setting, get=settings.__getitem__, is_compat_mode_preferred=lambda: True)
+    monkeypatch.setattr(FakeCuFile, "fail", kvikio_fails)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "kvikio", types.SimpleNamespace(CuFile=FakeCuFile, defaults=defaults))
+    monkeypatch.setitem(sys.modules, "kvikio.defaults", defaults)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args: None)
+    rows = []
+    gpucheck.step_cupy(tmp_path, gpucheck.Sizes(cupy_images=600, batch=128, gather_rounds=2), "GPU X", rows.append)
+    assert [row["what"] for row in rows] == list(gpucheck.CUPY_ROWS)
+    by_what = {row["what"]: row for row in rows}
+    kvikio = {gpucheck.KVIKIO_WARM, gpucheck.KVIKIO_COLD}
+    assert by_what[gpucheck.WHAT_EQUAL]["status"] == "met" and by_what[gpucheck.WHAT_GATHER]["value"] > 0
+    assert all(row["value"] > 0 for what, row in by_what.items() if what not in kvikio | {gpucheck.WHAT_EQUAL})
+    if kvikio_fails:
+        assert {by_what[what]["note"] for what in kvikio} == {"failed: RuntimeError: cuFile error 5011"}
+    else:
+        assert by_what[gpucheck.KVIKIO_WARM]["note"] == "mode compat (POSIX), 8 threads, task size 4 MiB"
+        assert settings["num_threads"] == 1  # set for the KvikIO rows only
