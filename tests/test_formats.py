@@ -494,6 +494,85 @@ def test_cupy_round_trip_on_gpu(tmp_path, open_options):
         np.testing.assert_array_equal(tensor.cpu().numpy(), all_images(source)[order])
 
 
+class FakeFuture:
+    """A KvikIO IOFuture's stand-in: ``get()`` returns ``size`` or raises ``error``, and says it was waited for."""
+
+    def __init__(self, log, size=None, error=None):
+        self.log, self.size, self.error = log, size, error
+
+    def get(self):
+        self.log.append(self)
+        if self.error is not None:
+            raise self.error
+        return self.size
+
+
+class FakeCuFile:
+    """``pread`` hands out the prepared futures in turn; one may be an exception, raised at submission."""
+
+    def __init__(self, futures):
+        self.futures = iter(futures)
+
+    def pread(self, buffer, size, offset):
+        future = next(self.futures)
+        if isinstance(future, BaseException):
+            raise future
+        return future
+
+
+def test_pread_all_waits_for_every_read_before_raising_the_first_error():
+    from thesis_lib.formats.cupy_format import pread_all
+
+    waited = []
+    futures = [FakeFuture(waited, 4), FakeFuture(waited, error=RuntimeError("cuFile error 5011")),
+               FakeFuture(waited, 2), FakeFuture(waited, error=OSError("second")), FakeFuture(waited, 4)]
+    pieces = [(None, 4, 4 * k) for k in range(5)]
+    with pytest.raises(RuntimeError, match="cuFile error 5011"):
+        pread_all(FakeCuFile(futures), pieces, "images.u8")
+    assert waited == futures  # every read ended, in order, before the error went up
+
+
+def test_pread_all_reports_a_short_read_once_every_read_has_ended():
+    from thesis_lib.formats.cupy_format import pread_all
+
+    waited = []
+    futures = [FakeFuture(waited, 4), FakeFuture(waited, 3), FakeFuture(waited, 1), FakeFuture(waited, 4)]
+    with pytest.raises(FormatError, match=r"images.u8: short read at byte 4 \(3 of 4 bytes\)"):
+        pread_all(FakeCuFile(futures), [(None, 4, 4 * k) for k in range(4)], "images.u8")
+    assert waited == futures
+    pread_all(FakeCuFile([FakeFuture(waited, 4), FakeFuture(waited, 2)]), [(None, 4, 0), (None, 2, 4)], "x")
+
+
+def test_pread_all_waits_for_the_reads_submitted_when_a_submission_fails():
+    from thesis_lib.formats.cupy_format import pread_all
+
+    waited = []
+    futures = [FakeFuture(waited, 4), FakeFuture(waited, error=OSError("later")), MemoryError("bounce buffer")]
+    with pytest.raises(MemoryError, match="bounce buffer"):
+        pread_all(FakeCuFile(futures), [(None, 4, 4 * k) for k in range(4)], "images.u8")
+    assert waited == futures[:2]
+
+
+def test_cupy_use_kvikio_says_why_kvikio_did_not_import(tmp_path, monkeypatch):
+    """With CuPy seeing a GPU but KvikIO's import failing (here: its cuFile library missing), the
+    error for ``use_kvikio=True`` carries the import's own error."""
+    import types
+
+    class BrokenKvikio:
+        def find_spec(self, name, path=None, target=None):
+            if name == "kvikio":
+                raise OSError("libcufile.so.0: cannot open shared object file")
+            return None
+
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1)))
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.delitem(sys.modules, "kvikio", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenKvikio(), *sys.meta_path])
+    formats.get("cupy").write(random_source(10), tmp_path / "ds", progress=False)
+    with pytest.raises(FormatError, match="KvikIO could not be imported: OSError: libcufile.so.0: cannot open"):
+        formats.get("cupy").open(tmp_path / "ds", use_kvikio=True)
+
+
 def test_a_reader_subclass_sets_its_own_fields_after_calling_super(tmp_path):
     """A reader's labels are loaded once the whole reader is built, so a subclass calls
     ``super().__init__`` first, as Python expects, and its ``_load_labels`` may use its own fields."""

@@ -1,11 +1,15 @@
 """The GPU check's CPU-side logic on fake timings: targets, the table, the emulated-vs-real AU
-comparison and the JSON; the command without CUDA; and a CPU dry run end to end."""
+comparison and the JSON; the command without CUDA; a CPU dry run end to end; and step 1's parts
+on fakes of CuPy, KvikIO and the page cache."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import types
 
+import numpy as np
 import pytest
 import torch
 
@@ -143,3 +147,169 @@ def test_side_by_side_puts_the_emulated_run_beside_the_real_one():
     header, line = gpucheck.side_by_side(runs).splitlines()
     assert header.split()[:2] == ["format", "mode"]
     assert line.split() == ["npy", "sync", "0.80", "25,000", "0.62", "0.70", "28,571", "0.7", "8.0"]
+
+
+# -- step 1's parts, on fakes --------------------------------------------------------------------------
+def test_a_failing_part_of_step_1_leaves_its_rows_not_measured_and_the_others_run():
+    rows = []
+
+    def warm_then_fail(emit):
+        emit(gpucheck.cupy_row(gpucheck.KVIKIO_WARM, 4.2, "GPU X"))
+        raise OSError("cuFile: 5030")
+
+    gpucheck.cupy_part(rows.append, [gpucheck.KVIKIO_WARM, gpucheck.KVIKIO_COLD], warm_then_fail)
+    gpucheck.cupy_part(rows.append, [gpucheck.FALLBACK], lambda emit: emit(gpucheck.cupy_row(gpucheck.FALLBACK, 1.5, "GPU X")))
+    assert [(r["what"], r["value"]) for r in rows] == [(gpucheck.KVIKIO_WARM, 4.2), (gpucheck.KVIKIO_COLD, None),
+                                                       (gpucheck.FALLBACK, 1.5)]
+    assert rows[1]["status"] == "not measured" and rows[1]["note"] == "failed: OSError: cuFile: 5030"
+    assert rows[0]["target"] == {"op": ">=", "value": 4.0} and rows[0]["anchor"] == gpucheck.ANCHORS["kvikio"]
+
+
+def test_the_training_run_of_cupy_reads_without_kvikio():
+    (open_options,) = [run[2] for run in gpucheck.TRAINING_RUNS if run[0] == "cupy"]
+    assert open_options == {"resident": True, "use_kvikio": False}
+
+
+def test_read_rate_warms_up_once_then_takes_the_median_of_three(monkeypatch):
+    calls, times = [], iter([3.0, 1.0, 2.0])
+    monkeypatch.setattr(gpucheck, "timed", lambda fn, sync: (fn(), next(times))[1])
+    assert gpucheck.read_rate(lambda: calls.append(1), int(4e9), sync=lambda: None) == pytest.approx(2.0)
+    assert len(calls) == 4
+
+
+class FakeCache:
+    """The page cache as :func:`gpucheck.cold_row` sees it, logging each call in order."""
+
+    COLD_CACHED_LIMIT = 0.5
+
+    def __init__(self, cached: float, evictable: bool = True, evict_error: Exception | None = None):
+        self.cached, self.evictable, self.evict_error, self.log = cached, evictable, evict_error, []
+
+    def can_evict(self, path):
+        return self.evictable
+
+    def filesystem(self, path):
+        return "tmpfs"
+
+    def evict(self, files):
+        self.log.append("evict")
+        if self.evict_error:
+            raise self.evict_error
+
+    def resident_fraction(self, files):
+        self.log.append("fraction")
+        return self.cached
+
+
+@pytest.mark.parametrize("cached,measured", [(0.02, True), (0.5, True), (0.97, False)])
+def test_a_cold_read_is_measured_only_when_the_eviction_took_before_it(monkeypatch, tmp_path, cached, measured):
+    from thesis_lib import cache
+
+    fake = FakeCache(cached)
+    monkeypatch.setattr(gpucheck, "cache", fake)
+    assert fake.COLD_CACHED_LIMIT == cache.COLD_CACHED_LIMIT  # the limit the cold runs use
+    row = gpucheck.cold_row([tmp_path / "images.u8"], lambda: fake.log.append("read"), int(1e9), "GPU X",
+                            sync=lambda: None, note="mode compat (POSIX)")
+    assert row["what"] == gpucheck.KVIKIO_COLD
+    if measured:
+        assert fake.log == ["evict", "fraction", "read"] and row["value"] > 0 and row["device"] == "GPU X"
+        assert row["note"] == f"{cached:.0%} cached before the read; mode compat (POSIX)"
+    else:
+        assert fake.log == ["evict", "fraction"] and row["value"] is None and row["status"] == "not measured"
+        assert "eviction did not take: 97% still cached before the read" in row["note"]
+
+
+def test_a_cold_read_on_a_memory_file_system_or_failing_eviction_is_not_measured(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpucheck, "cache", FakeCache(0.0, evictable=False))
+    row = gpucheck.cold_row([tmp_path / "images.u8"], lambda: None, 1, "GPU X", sync=lambda: None)
+    assert row["value"] is None and row["note"] == "tmpfs keeps files in memory"
+    monkeypatch.setattr(gpucheck, "cache", FakeCache(0.0, evict_error=OSError(5, "Input/output error")))
+    rows = []
+    gpucheck.cupy_part(rows.append, [gpucheck.KVIKIO_COLD], lambda emit: emit(gpucheck.cold_row(
+        [tmp_path / "images.u8"], lambda: None, 1, "GPU X", sync=lambda: None)))
+    assert [r["note"] for r in rows] == ["failed: OSError: [Errno 5] Input/output error"]
+
+
+def test_kvikio_settings_name_the_mode_the_threads_and_the_task_size(monkeypatch):
+    import types
+
+    settings = {"num_threads": 8, "task_size": 4 * 2**20}
+    defaults = types.SimpleNamespace(is_compat_mode_preferred=lambda: True, get=settings.__getitem__)
+    monkeypatch.setitem(sys.modules, "kvikio", types.SimpleNamespace(defaults=defaults))
+    monkeypatch.setitem(sys.modules, "kvikio.defaults", defaults)
+    assert gpucheck.kvikio_settings() == "mode compat (POSIX), 8 threads, task size 4 MiB"
+    defaults.is_compat_mode_preferred = lambda: False
+    assert gpucheck.kvikio_settings().startswith("mode GDS, ")
+    monkeypatch.delitem(sys.modules, "kvikio.defaults")
+    monkeypatch.setitem(sys.modules, "kvikio", None)
+    assert gpucheck.kvikio_settings().startswith("KvikIO settings unknown (ModuleNotFoundError")
+
+
+class HostArray(np.ndarray):
+    """A CuPy array's stand-in in host memory."""
+
+    def set(self, host):
+        self[...] = host
+
+
+class FakeCuFile:
+    """KvikIO's CuFile on a host file; ``fail`` makes every read's future raise, as a cuFile error would."""
+
+    fail = False
+
+    def __init__(self, path, flags):
+        self.file = open(path, "rb")
+
+    def pread(self, buffer, size, offset):
+        self.file.seek(offset)
+        data = self.file.read(size)
+        np.asarray(buffer)[:len(data)] = np.frombuffer(data, np.uint8)
+        return FakeFuture(len(data), RuntimeError("cuFile error 5011") if self.fail else None)
+
+    def close(self):
+        self.file.close()
+
+
+class FakeFuture:
+    def __init__(self, size: int, error: Exception | None):
+        self.size, self.error = size, error
+
+    def get(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.size
+
+
+@pytest.mark.parametrize("kvikio_fails", [False, True])
+def test_step_1_runs_end_to_end_on_host_stand_ins_for_cupy_and_kvikio(monkeypatch, tmp_path, kvikio_fails):
+    """The GPU-only step 1 with CuPy and KvikIO replaced by NumPy and a host file: every row comes
+    out, KvikIO on its threads; a KvikIO that fails leaves its two rows not measured and the rest measured."""
+    cupy = types.SimpleNamespace(empty=lambda shape, dtype: np.empty(shape, dtype).view(HostArray), uint8=np.uint8,
+                                 asarray=lambda a: np.array(a).view(HostArray), asnumpy=np.asarray,
+                                 cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1)))
+    settings = {"num_threads": 1, "task_size": 4 * 2**20}
+
+    @contextlib.contextmanager
+    def set_setting(key, value):
+        old, settings[key] = settings[key], value
+        yield
+        settings[key] = old
+
+    defaults = types.SimpleNamespace(set=set_setting, get=settings.__getitem__, is_compat_mode_preferred=lambda: True)
+    monkeypatch.setattr(FakeCuFile, "fail", kvikio_fails)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "kvikio", types.SimpleNamespace(CuFile=FakeCuFile, defaults=defaults))
+    monkeypatch.setitem(sys.modules, "kvikio.defaults", defaults)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args: None)
+    rows = []
+    gpucheck.step_cupy(tmp_path, gpucheck.Sizes(cupy_images=600, batch=128, gather_rounds=2), "GPU X", rows.append)
+    assert [row["what"] for row in rows] == list(gpucheck.CUPY_ROWS)
+    by_what = {row["what"]: row for row in rows}
+    kvikio = {gpucheck.KVIKIO_WARM, gpucheck.KVIKIO_COLD}
+    assert by_what[gpucheck.WHAT_EQUAL]["status"] == "met" and by_what[gpucheck.WHAT_GATHER]["value"] > 0
+    assert all(row["value"] > 0 for what, row in by_what.items() if what not in kvikio | {gpucheck.WHAT_EQUAL})
+    if kvikio_fails:
+        assert {by_what[what]["note"] for what in kvikio} == {"failed: RuntimeError: cuFile error 5011"}
+    else:
+        assert by_what[gpucheck.KVIKIO_WARM]["note"] == "mode compat (POSIX), 8 threads, task size 4 MiB"
+        assert settings["num_threads"] == 1  # set for the KvikIO rows only

@@ -6,7 +6,8 @@ as it ends, and the table goes to JSON with the device every figure was measured
 
 1. **CuPy format**: synthetic CIFAR-size data (50,000 images) opened ``resident`` on the device,
    its bytes checked against the npy copy; the random-batch gather rate, KvikIO's read rate, and
-   the fallback without KvikIO (NumPy's ``fromfile`` then ``cupy.asarray``).
+   the fallback without KvikIO (NumPy's ``fromfile`` then ``cupy.asarray``). Each part stands on
+   its own: one failing (cuFile, say) leaves its rows not measured, with the error, and the others run.
 2. **Every format under real GPU training**: ResNet-18 at 32 px, bf16 autocast, channels_last,
    batch 512, 2 epochs on 20,000 images, files, npy, hdf5, zarr and cupy each in its best mode,
    synchronous and asynchronous (``queue_steps``, see :mod:`.training`); then the emulated
@@ -41,7 +42,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import formats, loading, models, paths, sources, training
+from . import cache, formats, loading, models, paths, sources, training
+from .formats import cupy_format
 from .machine import cpu_model
 from .record import write_json
 from .stats import H100_DEMAND
@@ -95,7 +97,7 @@ TRAINING_RUNS = [
     ("npy", {}, {}, "batch", 0),
     ("hdf5", {}, {}, "block", 0),
     ("zarr", {}, {}, "block", 0),
-    ("cupy", {}, {"resident": True}, "batch", 0),
+    ("cupy", {}, {"resident": True, "use_kvikio": False}, "batch", 0),  # KvikIO: step 1's rows of its own
 ]
 
 
@@ -328,74 +330,152 @@ def write_synthetic(fmt: str, n: int, path: Path, **options) -> None:
     formats.get(fmt).write(synthetic(n), path, progress=False, **options)
 
 
+WHAT_EQUAL, WHAT_GATHER = "resident bytes equal the npy copy", "resident random-batch gather"
+KVIKIO_WARM = "KvikIO read into GPU memory, warm page cache"
+KVIKIO_COLD = "KvikIO read into GPU memory, cold (evicted)"
+FALLBACK, FROMFILE = "format's fallback read: memmap + upload, warm", "no KvikIO: numpy fromfile + cupy.asarray, warm"
+#: Step 1's rows, in order: ``{what: (unit, row options)}``.
+CUPY_ROWS = {
+    WHAT_EQUAL: ("", {"target": ("==", True)}),
+    WHAT_GATHER: ("img/s", {"target": GATHER_TARGET}),
+    KVIKIO_WARM: ("GB/s", {"target": KVIKIO_TARGET, "anchor": ANCHORS["kvikio"]}),
+    KVIKIO_COLD: ("GB/s", {}),
+    FALLBACK: ("GB/s", {}),
+    FROMFILE: ("GB/s", {"anchor": ANCHORS["fromfile"]}),
+}
+#: KvikIO's thread pool for the read rate (its default is one thread).
+KVIKIO_THREADS = 8
+
+
+def cupy_row(what: str, value, gpu: str | None, note: str = "") -> dict:
+    unit, options = CUPY_ROWS[what]
+    return make_row("1", what, value, unit, gpu, note=note, **options)
+
+
+def cupy_not_measured(what: str, why: str) -> dict:
+    unit, options = CUPY_ROWS[what]
+    return not_measured("1", what, unit, why, **options)
+
+
+def cupy_part(emit: Callable[[dict], dict], whats: list[str], measure: Callable[[Callable[[dict], dict]], None]) -> None:
+    """``measure(emit)``, one part of step 1 emitting the rows ``whats``; should it fail, each of
+    those rows not yet emitted comes out not measured, with the error, and the other parts still run."""
+    done = set()
+
+    def emit_part(row: dict) -> dict:
+        done.add(row["what"])
+        return emit(row)
+
+    try:
+        measure(emit_part)
+    except Exception as exc:  # noqa: BLE001 - one part failing must not take the others down
+        traceback.print_exc()
+        for what in whats:
+            if what not in done:
+                emit(cupy_not_measured(what, f"failed: {_error(exc)}"))
+
+
+def each(fn: Callable[[object], object], items) -> Callable[[], None]:
+    """A function calling ``fn(item)`` for every item, each result dropped before the next call
+    (a list of them would keep every result alive, and each call would pay for fresh memory)."""
+    def run() -> None:
+        for item in items:
+            fn(item)
+    return run
+
+
+def read_rate(read: Callable[[], object], nbytes: int, sync: Callable[[], None] = cuda_sync, repeats: int = 3) -> float:
+    """GB/s of ``read()`` of ``nbytes``: warmed up once, then the median of ``repeats`` timed reads."""
+    read()
+    sync()
+    return nbytes / GB / statistics.median(timed(read, sync) for _ in range(repeats))
+
+
 def step_cupy(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict], dict]) -> None:
-    """Step 1: the cupy format's bytes, gather rate, KvikIO and fallback read rates."""
-    n = sizes.cupy_images
-    what_equal, what_gather = "resident bytes equal the npy copy", f"resident random-batch gather (batch {sizes.batch})"
-    what_fromfile = "no KvikIO: numpy fromfile + cupy.asarray, warm"
+    """Step 1: the cupy format's bytes, gather rate, KvikIO and fallback read rates; each part on
+    its own, so that one failing (cuFile, say) leaves the others measured."""
     if gpu is None:
-        emit(not_measured("1", what_equal, "", "no CUDA device", target=("==", True)))
-        emit(not_measured("1", what_gather, "img/s", "no CUDA device", target=GATHER_TARGET))
-        emit(not_measured("1", KVIKIO_WARM, "GB/s", "no CUDA device", target=KVIKIO_TARGET, anchor=ANCHORS["kvikio"]))
-        emit(not_measured("1", what_fromfile, "GB/s", "no CUDA device", anchor=ANCHORS["fromfile"]))
+        for what in CUPY_ROWS:
+            emit(cupy_not_measured(what, "no CUDA device"))
         return
     import cupy as cp
 
+    n, path = sizes.cupy_images, work / "c-cupy"
     write_synthetic("npy", n, work / "c-npy")
-    write_synthetic("cupy", n, work / "c-cupy")
-    fmt = formats.get("cupy")
-    with formats.get("npy").open(work / "c-npy") as npy, fmt.open(work / "c-cupy", resident=True) as reader:
+    write_synthetic("cupy", n, path)
+    file = path / cupy_format.IMAGES
+    nbytes = file.stat().st_size
+    cupy_part(emit, [WHAT_EQUAL, WHAT_GATHER], lambda emit: resident_rows(work, path, sizes, gpu, emit))
+    cupy_part(emit, [KVIKIO_WARM, KVIKIO_COLD], lambda emit: kvikio_rows(path, nbytes, gpu, emit))
+
+    def fallback(emit: Callable[[dict], dict]) -> None:
+        with formats.get("cupy").open(path, use_kvikio=False) as plain:
+            emit(cupy_row(FALLBACK, read_rate(lambda: plain.read_range(0, n), nbytes), gpu))
+
+    cupy_part(emit, [FALLBACK], fallback)
+    cupy_part(emit, [FROMFILE], lambda emit: emit(cupy_row(
+        FROMFILE, read_rate(lambda: cp.asarray(np.fromfile(file, np.uint8)), nbytes), gpu)))
+
+
+def resident_rows(work: Path, path: Path, sizes: Sizes, gpu: str, emit: Callable[[dict], dict]) -> None:
+    """The resident set's bytes against the npy copy, and its random-batch gather rate. Read
+    without KvikIO: KvikIO is measured on rows of its own."""
+    import cupy as cp
+
+    n = sizes.cupy_images
+    with formats.get("npy").open(work / "c-npy") as npy, \
+            formats.get("cupy").open(path, resident=True, use_kvikio=False) as reader:
         equal = bool(np.array_equal(cp.asnumpy(reader.resident), npy.read_range(0, n)))
-        emit(make_row("1", what_equal, equal, "", gpu, target=("==", True), note=f"{n:,} images"))
+        emit(cupy_row(WHAT_EQUAL, equal, gpu, note=f"{n:,} images"))
         order = np.random.default_rng(0).permutation(n)
         batches = [order[i:i + sizes.batch] for i in range(0, n - sizes.batch + 1, sizes.batch)]
         reader.read(batches[0])
         cuda_sync()
-        seconds = timed(lambda: [reader.read(b) for _ in range(sizes.gather_rounds) for b in batches], cuda_sync)
-        emit(make_row("1", what_gather, sizes.gather_rounds * len(batches) * sizes.batch / seconds, "img/s", gpu,
-                      target=GATHER_TARGET))
-        nbytes, file = n * reader.image_bytes, reader.file_path
-    kvikio_rows(fmt, work / "c-cupy", nbytes, gpu, emit)
-    with fmt.open(work / "c-cupy", use_kvikio=False) as plain:
-        seconds = timed(lambda: plain.read_range(0, n), cuda_sync)
-    emit(make_row("1", "format's fallback read: memmap + upload, warm", nbytes / GB / seconds, "GB/s", gpu))
-    seconds = min(timed(lambda: cp.asarray(np.fromfile(file, np.uint8)), cuda_sync) for _ in range(3))
-    emit(make_row("1", what_fromfile, nbytes / GB / seconds, "GB/s", gpu, anchor=ANCHORS["fromfile"]))
+        seconds = timed(each(reader.read, batches * sizes.gather_rounds), cuda_sync)
+        emit(cupy_row(WHAT_GATHER, sizes.gather_rounds * len(batches) * sizes.batch / seconds, gpu,
+                      note=f"batch {sizes.batch}, {len(batches)} batches x {sizes.gather_rounds}"))
 
 
-KVIKIO_WARM = "KvikIO read into GPU memory, warm page cache"
+def kvikio_rows(path: Path, nbytes: int, gpu: str, emit: Callable[[dict], dict]) -> None:
+    """KvikIO's read rate with its page cache warm, then cold, on ``KVIKIO_THREADS`` threads."""
+    with formats.get("cupy").open(path, use_kvikio=True) as reader:
+        import kvikio.defaults as kd
+
+        with kd.set("num_threads", KVIKIO_THREADS):
+            def read():
+                return reader.read_range(0, reader.n)
+
+            settings = kvikio_settings()
+            emit(cupy_row(KVIKIO_WARM, read_rate(read, nbytes), gpu, note=settings))
+            emit(cold_row([reader.file_path], read, nbytes, gpu, note=settings))
 
 
-def kvikio_rows(fmt, path: Path, nbytes: int, gpu: str, emit: Callable[[dict], dict]) -> None:
-    from . import cache
+def cold_row(files: list[Path], read: Callable[[], object], nbytes: int, gpu: str,
+             sync: Callable[[], None] = cuda_sync, note: str = "") -> dict:
+    """The cold-cache row: ``files`` evicted, then ``read`` timed once. The fraction still cached
+    is taken before the read: above ``cache.COLD_CACHED_LIMIT`` the eviction did not take (as
+    where fadvise drops nothing) and the read would be warm, so the row is not measured."""
+    if not cache.can_evict(files[0]):
+        return cupy_not_measured(KVIKIO_COLD, f"{cache.filesystem(files[0])} keeps files in memory")
+    cache.evict(files)
+    cached = cache.resident_fraction(files)
+    if cached > cache.COLD_CACHED_LIMIT:
+        return cupy_not_measured(KVIKIO_COLD, f"eviction did not take: {cached:.0%} still cached before the "
+                                              f"read (cold means at most {cache.COLD_CACHED_LIMIT:.0%})")
+    seconds = timed(read, sync)
+    return cupy_row(KVIKIO_COLD, nbytes / GB / seconds, gpu,
+                    note=f"{cached:.0%} cached before the read" + (f"; {note}" if note else ""))
 
+
+def kvikio_settings() -> str:
+    """KvikIO's mode (GPUDirect Storage or its POSIX compatibility mode), threads and task size."""
     try:
-        reader = fmt.open(path, use_kvikio=True)
-    except Exception as exc:  # noqa: BLE001 - KvikIO missing or its libraries not found
-        emit(not_measured("1", KVIKIO_WARM, "GB/s", f"KvikIO unusable: {_error(exc)}", target=KVIKIO_TARGET,
-                          anchor=ANCHORS["kvikio"]))
-        return
-    with reader:
-        n = reader.n
-        reader.read_range(0, min(n, BATCH))  # cuFile's start-up is not the read rate
-        seconds = statistics.median(timed(lambda: reader.read_range(0, n), cuda_sync) for _ in range(3))
-        emit(make_row("1", KVIKIO_WARM, nbytes / GB / seconds, "GB/s", gpu, target=KVIKIO_TARGET,
-                      anchor=ANCHORS["kvikio"], note=f"mode {_kvikio_mode(reader)}"))
-        cold = "KvikIO read into GPU memory, cold (evicted)"
-        if cache.can_evict(reader.file_path):
-            cache.evict(reader.files())
-            seconds = timed(lambda: reader.read_range(0, n), cuda_sync)
-            emit(make_row("1", cold, nbytes / GB / seconds, "GB/s", gpu,
-                          note=f"{cache.resident_fraction(reader.files()):.0%} cached after the read"))
-        else:
-            emit(not_measured("1", cold, "GB/s", f"{cache.filesystem(reader.file_path)} keeps files in memory"))
+        import kvikio.defaults as kd
 
-
-def _kvikio_mode(reader) -> str:
-    try:
-        return "compat (POSIX)" if reader.kvikio.defaults.is_compat_mode_preferred() else "GDS"
-    except Exception:  # noqa: BLE001 - an older or newer KvikIO without this call
-        return "unknown"
+        mode = "compat (POSIX)" if kd.is_compat_mode_preferred() else "GDS"
+        return f"mode {mode}, {kd.get('num_threads')} threads, task size {kd.get('task_size') / 2**20:g} MiB"
+    except Exception as exc:  # noqa: BLE001 - an older or newer KvikIO without these calls
+        return f"KvikIO settings unknown ({_error(exc)})"
 
 
 def training_workers(workers: int | None) -> int:
@@ -494,9 +574,8 @@ def step_training(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dic
 def decode_rate(reader, n: int, batch: int, sync: Callable[[], None] = lambda: None) -> float:
     reader.read(np.arange(min(n, batch)))  # warm up (nvJPEG's handles, the page cache)
     sync()
-    starts = range(0, n, batch)
-    seconds = timed(lambda: [reader.read(np.arange(s, min(s + batch, n))) for s in starts], sync)
-    return n / seconds
+    batches = [np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]
+    return n / timed(each(reader.read, batches), sync)
 
 
 def step_decode(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict], dict]) -> None:
@@ -520,7 +599,7 @@ def step_decode(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict]
         blobs = [(reader.path / rel).read_bytes() for rel in reader.rel_paths]
         decode_nvjpeg(blobs[:sizes.batch])
         cuda_sync()
-        seconds = timed(lambda: [decode_nvjpeg(blobs[s:s + sizes.batch]) for s in range(0, n, sizes.batch)], cuda_sync)
+        seconds = timed(each(decode_nvjpeg, [blobs[s:s + sizes.batch] for s in range(0, n, sizes.batch)]), cuda_sync)
         emit(make_row("3", what_nv, n / seconds, "img/s", gpu, anchor=ANCHORS["nvjpeg"]))
         emit(make_row("3", what_read, decode_rate(reader, n, sizes.batch, cuda_sync), "img/s", gpu))
         first = np.arange(min(n, sizes.batch))

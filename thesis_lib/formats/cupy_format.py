@@ -23,7 +23,7 @@ RESIDENT_PIECE_BYTES = 256 * 2**20
 
 
 def cuda_modules():
-    """``(cupy, kvikio or None)``; FormatError when no CUDA GPU is usable."""
+    """``(cupy, kvikio or None, why KvikIO did not import or None)``; FormatError when no CUDA GPU is usable."""
     try:
         import cupy
         if cupy.cuda.runtime.getDeviceCount() < 1:
@@ -33,9 +33,37 @@ def cuda_modules():
                           "install the [gpu] extra on a CUDA machine") from None
     try:
         import kvikio
-    except Exception:
-        kvikio = None
-    return cupy, kvikio
+    except Exception as exc:  # noqa: BLE001 - missing, or present but its libraries (libcufile) not found
+        return cupy, None, f"{type(exc).__name__}: {exc}"
+    return cupy, kvikio, None
+
+
+def pread_all(cufile, pieces, path) -> None:
+    """Read ``pieces``, each ``(device buffer, size, file offset)``, by KvikIO's parallel
+    ``cufile.pread``; wait for every read to end, then raise the first exception (submitting or
+    reading), or else FormatError for the first short read.
+
+    Nothing is raised while a read may still run: it writes into the output array, whose memory
+    goes back to CuPy's pool (and on to the next array) once the caller drops it.
+    """
+    reads, error, short = [], None, None
+    try:
+        for buffer, size, offset in pieces:
+            reads.append((cufile.pread(buffer, size, offset), size, offset))
+    except BaseException as exc:  # noqa: BLE001 - raised below, once the reads submitted have ended
+        error = exc
+    for future, size, offset in reads:
+        try:
+            done = future.get()
+        except BaseException as exc:  # noqa: BLE001 - likewise
+            error = error or exc
+        else:
+            if done != size and short is None:
+                short = f"{path}: short read at byte {offset} ({done} of {size} bytes)"
+    if error is not None:
+        raise error
+    if short is not None:
+        raise FormatError(short)
 
 
 class CupyReader(Reader):
@@ -45,9 +73,10 @@ class CupyReader(Reader):
     def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None,
                  block_size: int = 512):
         super().__init__(path, manifest)
-        self.cp, kvikio = cuda_modules()
+        self.cp, kvikio, why_not = cuda_modules()
         if use_kvikio and kvikio is None:
-            raise FormatError("cupy: use_kvikio=True but KvikIO is not installed (pip install kvikio-cu12 or kvikio-cu13, matching CUDA)")
+            raise FormatError(f"cupy: use_kvikio=True but KvikIO could not be imported: {why_not} "
+                              "(pip install kvikio-cu12 or kvikio-cu13, matching CUDA)")
         self.kvikio = kvikio if use_kvikio is not False else None
         self.file_path = path / IMAGES
         self.image_bytes = int(np.prod(self.image_shape))
@@ -85,14 +114,11 @@ class CupyReader(Reader):
             return out
         flat = out.reshape(-1)
         nbytes = (stop - start) * self.image_bytes
-        futures = []
+        pieces = []
         for offset in range(0, nbytes, RESIDENT_PIECE_BYTES):
             size = min(RESIDENT_PIECE_BYTES, nbytes - offset)
-            futures.append(self._kvikio_file().pread(flat[offset:offset + size], size,
-                                                     start * self.image_bytes + offset))
-        for future, offset in zip(futures, range(0, nbytes, RESIDENT_PIECE_BYTES)):
-            if future.get() != min(RESIDENT_PIECE_BYTES, nbytes - offset):
-                raise FormatError(f"{self.file_path}: short read at byte {start * self.image_bytes + offset}")
+            pieces.append((flat[offset:offset + size], size, start * self.image_bytes + offset))
+        pread_all(self._kvikio_file(), pieces, self.file_path)
         return out
 
     def read(self, indices):
@@ -109,15 +135,10 @@ class CupyReader(Reader):
         breaks = np.flatnonzero(np.diff(indices) != 1) + 1
         starts, stops = np.r_[0, breaks], np.r_[breaks, len(indices)]
         out = self.cp.empty((len(indices), *self.image_shape), dtype=self.cp.uint8)
-        flat, f = out.reshape(-1), self._kvikio_file()
-        futures = []
-        for a, b in zip(starts, stops):
-            size = (b - a) * self.image_bytes
-            futures.append((f.pread(flat[a * self.image_bytes:b * self.image_bytes], size,
-                                    int(indices[a]) * self.image_bytes), size))
-        for future, size in futures:
-            if future.get() != size:
-                raise FormatError(f"{self.file_path}: short read")
+        flat, image_bytes = out.reshape(-1), self.image_bytes
+        pieces = [(flat[a * image_bytes:b * image_bytes], (b - a) * image_bytes, int(indices[a]) * image_bytes)
+                  for a, b in zip(starts, stops)]
+        pread_all(self._kvikio_file(), pieces, self.file_path)
         return out
 
     def _read_range(self, start, stop):

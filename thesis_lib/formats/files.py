@@ -60,9 +60,15 @@ def decode_torchvision(data: bytes) -> np.ndarray:
 
 def decode_nvjpeg(blobs: list[bytes]):
     """JPEG files' bytes decoded together on the GPU: a list of CUDA uint8 CHW tensors."""
+    import torch
     from torchvision.io import ImageReadMode, decode_jpeg
 
     quiet_torchvision_io()
+    # torchvision's CUDA decode_jpeg allocates its outputs on the caller's stream but writes them
+    # from a private stream that does not wait for the caller's (pytorch/vision PR #9606): it can
+    # be handed a block just freed that kernels still queued on the caller's stream have yet to
+    # read, and overwrite it. Waiting for the caller's stream first leaves nothing queued there.
+    torch.cuda.current_stream().synchronize()
     return decode_jpeg([byte_tensor(data) for data in blobs], mode=ImageReadMode.RGB, device="cuda")
 
 
