@@ -271,6 +271,13 @@ def test_a_bundles_values_override_the_entrys_wherever_they_are_written(tmp_path
     assert [(p["fmt"], p["device"], p["workers"]) for p in points] == [("npy", "cpu", 2), ("cupy", "cuda", 0)]
 
 
+def test_a_grid_lists_each_run_once_however_its_settings_are_spelt(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"grids": [{"fmt": "npy"}, {"fmt": "npy", "queue_steps": [0, 2]},
+                                              {"fmt": "npy", "write_options": {}}]}))
+    assert [p.get("queue_steps", 0) for p in sweep.load_grid(grid)] == [0, 2]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the skip on a machine without CUDA")
 def test_points_that_need_cuda_are_skipped_without_it_naming_why():
     assert sweep.skip_reason({"fmt": "cupy", "device": "cuda"}) == "device cuda needs a CUDA GPU"

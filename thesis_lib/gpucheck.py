@@ -529,7 +529,8 @@ def step_training(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dic
         except Exception as exc:  # noqa: BLE001 - one format failing must not stop the others
             emit(not_measured("2", f"{fmt}: write and open", "", f"failed: {_error(exc)}"))
     modes = {"sync": 0, "async": ASYNC_QUEUE_STEPS}
-    bar = tqdm(total=2 * len(readers) * len(modes), desc="gpucheck training", unit="run", leave=False)
+    bar = tqdm(total=2 * len(readers) * len(modes), desc="gpucheck training", unit="run", leave=False,
+               disable=None)  # None: no bar when the output is a pipe or a file (the table saved by tee)
 
     def run_all(kind: str, rate: float | None) -> None:
         for fmt, _, _, access, workers in plan:

@@ -57,7 +57,7 @@ def load_grid(path: str | Path | None = None) -> list[dict]:
         raise ValueError(f"grid {path}: unknown top-level key {unknown[0]!r}; valid: defaults, grids, anchors "
                          "(a place for YAML anchors)")
     defaults = spec.get("defaults") or {}
-    points = []
+    points, seen = [], set()
     for k, grid in enumerate(spec["grids"]):
         where = f"grid {path}, entry {k}"
         if not isinstance(grid, dict):
@@ -77,9 +77,19 @@ def load_grid(path: str | Path | None = None) -> list[dict]:
             for bundle in BUNDLES:  # a bundle's values override the entry's, wherever they are written
                 point.update(chosen.get(bundle, {}))
             point = _resolve_root(point)
-            if point not in points:
+            if (key := _point_key(point)) not in seen:
+                seen.add(key)
                 points.append(point)
     return points
+
+
+def _point_key(point: dict) -> str:
+    """What makes two points the same run: their run name (so a setting spelt out at its default,
+    ``queue_steps: 0``, is the point that leaves it out), or for an invalid point its text."""
+    try:
+        return run_name(point)
+    except Exception:  # noqa: BLE001 - an invalid point is kept, and fails, or is skipped, when run
+        return json.dumps(point, sort_keys=True, default=str)
 
 
 def _check_keys(mapping: dict, where: str, *, allowed) -> None:
