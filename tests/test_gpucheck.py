@@ -238,6 +238,8 @@ def test_kvikio_settings_name_the_mode_the_threads_and_the_task_size(monkeypatch
     monkeypatch.setitem(sys.modules, "kvikio", types.SimpleNamespace(defaults=defaults))
     monkeypatch.setitem(sys.modules, "kvikio.defaults", defaults)
     assert gpucheck.kvikio_settings() == "mode compat (POSIX), 8 threads, task size 4 MiB"
+    settings["auto_direct_io_read"] = False
+    assert gpucheck.kvikio_settings() == "mode compat (POSIX), 8 threads, task size 4 MiB, direct I/O reads off"
     defaults.is_compat_mode_preferred = lambda: False
     assert gpucheck.kvikio_settings().startswith("mode GDS, ")
     monkeypatch.delitem(sys.modules, "kvikio.defaults")
@@ -313,3 +315,25 @@ def test_step_1_runs_end_to_end_on_host_stand_ins_for_cupy_and_kvikio(monkeypatc
     else:
         assert by_what[gpucheck.KVIKIO_WARM]["note"] == "mode compat (POSIX), 8 threads, task size 4 MiB"
         assert settings["num_threads"] == 1  # set for the KvikIO rows only
+
+
+def test_kvikio_reads_through_the_page_cache_where_it_has_the_setting():
+    """The warm KvikIO row must be warm: direct I/O (which bypasses the page cache) is off while it
+    is measured, and a KvikIO without the setting is left as it is."""
+    import types
+
+    settings = {"auto_direct_io_read": True}
+
+    @contextlib.contextmanager
+    def set_setting(key, value):
+        old, settings[key] = settings[key], value  # KeyError for a setting this KvikIO lacks
+        yield
+        settings[key] = old
+
+    kd = types.SimpleNamespace(set=set_setting)
+    with gpucheck.page_cache_reads(kd):
+        assert settings["auto_direct_io_read"] is False
+    assert settings["auto_direct_io_read"] is True
+    del settings["auto_direct_io_read"]
+    with gpucheck.page_cache_reads(kd):
+        assert settings == {}
