@@ -225,6 +225,10 @@ def test_bench_notebook_fails_at_once_on_bad_parameters(tmp_path, args, message)
 
 
 # -- the sweep -------------------------------------------------------------------------------------
+def skip_reason(point: dict) -> str | None:
+    return sweep.skip_reason(config.BenchConfig.from_mapping(point))
+
+
 @pytest.mark.timeout(300)
 def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatch):
     grid = tmp_path / "grid.yaml"
@@ -280,9 +284,9 @@ def test_a_grid_lists_each_run_once_however_its_settings_are_spelt(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the skip on a machine without CUDA")
 def test_points_that_need_cuda_are_skipped_without_it_naming_why():
-    assert sweep.skip_reason({"fmt": "cupy", "device": "cuda"}) == "device cuda needs a CUDA GPU"
-    assert sweep.skip_reason({"fmt": "cupy"}) == "cupy needs a CUDA GPU"
-    assert sweep.skip_reason({"fmt": "files", "open_options": {"decoder": "nvjpeg"}}) == "files needs a CUDA GPU"
+    assert skip_reason({"fmt": "cupy", "device": "cuda"}) == "device cuda needs a CUDA GPU"
+    assert skip_reason({"fmt": "cupy"}) == "cupy needs a CUDA GPU"
+    assert skip_reason({"fmt": "files", "open_options": {"decoder": "nvjpeg"}}) == "files needs a CUDA GPU"
 
 
 def test_grid_bundles_datasets_and_variants_and_resolves_roots(tmp_path, monkeypatch):
@@ -305,15 +309,15 @@ def test_grid_bundles_datasets_and_variants_and_resolves_roots(tmp_path, monkeyp
 
 def test_sweep_skips_data_that_is_not_on_disk_with_the_command_that_fetches_it(tmp_path, capsys):
     base = {"fmt": "npy", "limit": 60}
-    assert "python -m thesis_lib prepare --dataset tiny-imagenet --download" in sweep.skip_reason(
+    assert "python -m thesis_lib prepare --dataset tiny-imagenet --download" in skip_reason(
         {**base, "dataset": "tiny-imagenet"})
-    assert "python -m thesis_lib prepare --dataset hires --download" in sweep.skip_reason(
+    assert "python -m thesis_lib prepare --dataset hires --download" in skip_reason(
         {**base, "dataset": "hires"})  # not its generated stand-in
     missing = str(tmp_path / "no" / "cifar10-jpeg.zip")
-    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": missing}) == f"{missing} is not on disk"
+    assert skip_reason({**base, "dataset": "imagefolder", "root": missing}) == f"{missing} is not on disk"
     archive = image_zip(tmp_path)
-    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": str(archive)}) is None
-    assert sweep.skip_reason({**base, "dataset": "imagefolder", "root": str(archive), "limit": 500}) == (
+    assert skip_reason({**base, "dataset": "imagefolder", "root": str(archive)}) is None
+    assert skip_reason({**base, "dataset": "imagefolder", "root": str(archive), "limit": 500}) == (
         f"limit 500 but {archive} holds 80 training images")
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"grids": [{"dataset": ["tiny-imagenet", "hires"], **base}]}))

@@ -110,12 +110,11 @@ def run_name(point: dict) -> str:
     return BenchConfig.from_mapping(point).run_name
 
 
-def skip_reason(point: dict) -> str | None:
+def skip_reason(config: BenchConfig) -> str | None:
     """Why this machine cannot run a point at all (not a failure), or None."""
-    config = BenchConfig.from_mapping(point)
     if config.needs_cuda() and not torch.cuda.is_available():
         return f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU"
-    return missing_data_reason(point)
+    return missing_data_reason(config)
 
 
 @functools.lru_cache(maxsize=64)
@@ -137,9 +136,8 @@ def _quiet(logger: str):
         log.setLevel(level)
 
 
-def missing_data_reason(point: dict) -> str | None:
+def missing_data_reason(config: BenchConfig) -> str | None:
     """Why the point's dataset is not on disk, with the command that fetches it; None when it is."""
-    config = BenchConfig.from_mapping(point)
     fetch = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
     if config.root is not None and not Path(config.root).exists():
         return f"{config.root} is not on disk"
@@ -189,7 +187,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 if record_matches(results_dir / f"{name}.json", config):
                     done += 1
                     continue
-                reason = skip_reason(point)
+                reason = skip_reason(config)
                 if reason:
                     skipped.append((name, reason))
                     continue
