@@ -58,6 +58,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import metrics
+from .checks import checked_int
 from .machine import peak_rss_mb
 
 __all__ = ["EmulatedAccelerator", "evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]
@@ -213,8 +214,7 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
     emulating = emulate_rate is not None
     if emulating and emulate_rate < 0:
         raise ValueError(f"emulate_rate must be >= 0 img/s, got {emulate_rate}")
-    if isinstance(queue_steps, bool) or not isinstance(queue_steps, int) or queue_steps < 0:
-        raise ValueError(f"queue_steps must be an integer >= 0, got {queue_steps!r}")
+    queue_steps = checked_int(queue_steps, "queue_steps", 0)
     if not emulating:
         if model is None or optimizer is None:
             raise ValueError("train_one_epoch: a model and an optimizer are needed unless emulating")
