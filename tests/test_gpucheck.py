@@ -337,3 +337,9 @@ def test_kvikio_reads_through_the_page_cache_where_it_has_the_setting():
     del settings["auto_direct_io_read"]
     with gpucheck.page_cache_reads(kd):
         assert settings == {}
+
+
+def test_an_out_that_names_a_folder_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match=f"gpucheck --out {tmp_path}: that is a folder"):
+        gpucheck.main(out=str(tmp_path), dry_run=True)
+    assert list(tmp_path.iterdir()) == []

@@ -719,12 +719,15 @@ def default_out(dry_run: bool) -> Path:
 
 
 def main(*, out: str | None = None, quick: bool = False, dry_run: bool = False, work_dir: str | None = None) -> int:
-    """The command. Without CUDA (and without ``dry_run``): one line saying so, exit status 0."""
+    """The command. Without CUDA (and without ``dry_run``): one line saying so, exit status 0.
+    ValueError, before anything runs, when ``out`` names a folder (the JSON could not be written)."""
+    out_path = Path(out) if out else default_out(dry_run)
+    if out_path.is_dir():
+        raise ValueError(f"gpucheck --out {out_path}: that is a folder; name the JSON file to write")
     if not dry_run and not torch.cuda.is_available():
         print(f"gpucheck: no CUDA device (torch {torch.__version__} sees none), nothing measured; "
               "`python -m thesis_lib gpucheck --dry-run` runs the CPU-capable parts")
         return 0
     sizes = DRY if dry_run else QUICK if quick else FULL
-    run_check(sizes=sizes, dry_run=dry_run, out=Path(out) if out else default_out(dry_run),
-              work_dir=Path(work_dir) if work_dir else None)
+    run_check(sizes=sizes, dry_run=dry_run, out=out_path, work_dir=Path(work_dir) if work_dir else None)
     return 0
