@@ -27,7 +27,7 @@ RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "write_options", "open
                "device", "seed", "cache", "epochs", "epoch_time_s_median", "samples_per_s_median", "au_median",
                "bytes_on_disk", "convert_s", "peak_rss_mb", "accuracy", "f1_macro", "env"}
 EPOCH_KEYS = {"wall_s", "data_wait_s", "compute_s", "samples_per_s", "au", "cold"}
-TINY = {"limit": 600, "epochs": 1, "batch_size": 128, "model": "emulate", "emulate_rate": 0}
+TINY = {"limit": 600, "epochs": 2, "batch_size": 128, "model": "emulate", "emulate_rate": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -69,17 +69,51 @@ def test_bad_parameters_name_themselves(change, message):
         bench.BenchConfig(**change).validate()
 
 
-# Config ids of records written before queue_steps existed (computed on main before it was added).
-EARLIER_IDS = [({}, "809e44bc"), ({"model": "emulate", "fmt": "zarr", "access": "block", "workers": 2}, "474ae8a9"),
-               ({"fmt": "files", "open_options": {"decoder": "torchvision"}}, "9cb86e55")]
+# Config ids under the measurement protocol of docs/design.md (warm-up apart, data by content): a
+# change to any of them re-runs every recorded point, so it must be deliberate.
+PROTOCOL_IDS = [({}, "b7c874be"), ({"model": "emulate", "fmt": "zarr", "access": "block", "workers": 2}, "48ba5c23"),
+                ({"fmt": "files", "open_options": {"decoder": "torchvision"}}, "8333b7b2")]
 
 
-@pytest.mark.parametrize("values,config_id", EARLIER_IDS)
-def test_a_field_added_later_keeps_earlier_config_ids(values, config_id):
+@pytest.mark.parametrize("values,config_id", PROTOCOL_IDS)
+def test_config_ids_are_stable_and_a_field_added_later_is_left_out_at_its_old_value(values, config_id):
     assert bench.BenchConfig(**values).config_id == config_id
     assert "queue_steps" not in bench.BenchConfig(**values).identity()
     queued = bench.BenchConfig(**values, queue_steps=2)
     assert queued.identity()["queue_steps"] == 2 and queued.config_id != config_id
+
+
+def test_one_zip_at_two_paths_or_on_two_machines_is_one_experiment(tmp_path):
+    """The identity hashes what the data holds, not where it lies: a copy of the zip elsewhere (new
+    name, new modification time), or an extracted copy of a folder, keeps the config id."""
+    zipped = tmp_path / "a" / "cifar.zip"
+    folder = tmp_path / "b" / "images"
+    for k in range(3):
+        (folder / f"class{k}").mkdir(parents=True)
+        (folder / f"class{k}" / "0.png").write_bytes(bytes([k]) * (10 + k))
+    zipped.parent.mkdir()
+    shutil.make_archive(str(zipped.with_suffix("")), "zip", folder)
+    copy = tmp_path / "elsewhere" / "renamed.zip"
+    copy.parent.mkdir()
+    shutil.copyfile(zipped, copy)
+    folder_copy = tmp_path / "c" / "images"
+    shutil.copytree(folder, folder_copy, copy_function=shutil.copyfile)
+
+    def config_id(root):
+        return bench.BenchConfig(dataset="imagefolder", root=str(root)).config_id
+
+    assert config_id(zipped) == config_id(copy) == config_id(os.path.relpath(copy))
+    assert config_id(folder) == config_id(folder_copy) != config_id(zipped)
+    (folder_copy / "class0" / "0.png").write_bytes(b"other bytes, another size")
+    assert config_id(folder_copy) != config_id(folder)
+    record_root = bench.BenchConfig(dataset="imagefolder", root=str(copy)).identity()
+    assert "root" not in record_root and record_root["data"].startswith("zip:")
+
+
+@pytest.mark.parametrize("epochs,warmup", [(1, 1), (2, 2), (3, 5)])
+def test_a_protocol_without_a_measured_epoch_is_refused_naming_the_setting(epochs, warmup):
+    with pytest.raises(ValueError, match=f"warmup_epochs={warmup} leaves no measured epoch of epochs={epochs}"):
+        bench.BenchConfig(epochs=epochs, warmup_epochs=warmup).validate()
 
 
 # -- one run ---------------------------------------------------------------------------------------
@@ -87,7 +121,9 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
     config = bench.BenchConfig(fmt="hdf5", access="block", repeats=2, cache="cold", **TINY)
     record = bench.run(config, progress=False)
     assert RECORD_KEYS <= set(record)
-    assert len(record["epochs"]) == 2 and all(EPOCH_KEYS <= set(e) for e in record["epochs"])
+    assert len(record["epochs"]) == 4 and all(EPOCH_KEYS <= set(e) for e in record["epochs"])
+    assert [e["warmup"] for e in record["epochs"]] == [True, False, True, False]
+    assert [r["repeat"] for r in record["per_repeat"]] == [0, 1]
     assert all(e["cold"] for e in record["epochs"]) and record["n_train"] == 600
     assert record["env"]["cores"] == os.cpu_count() and record["accuracy"] is None
     on_disk = json.loads(Path(record["path"]).read_text())
@@ -108,7 +144,7 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
 def test_run_name_is_readable_and_tells_every_measured_setting_apart():
     base = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate")
     assert base.run_name.startswith("synthetic-native-n5000-zarr-batch-emulateH100-warm-w0-b512-s0-")
-    changed = [{"limit": 2000}, {"epochs": 1}, {"repeats": 3}, {"write_options": {"chunk_images": 1024}},
+    changed = [{"limit": 2000}, {"epochs": 3}, {"warmup_epochs": 0}, {"repeats": 3}, {"write_options": {"chunk_images": 1024}},
                {"open_options": {"read_path": "chunks"}}, {"emulate_rate": 1000.0}, {"eval_limit": 5},
                {"root": str(REPO)}, {"image_size": 16}, {"lr": 0.1}]
     names = {bench.BenchConfig(**{**dataclasses.asdict(base), **change}).run_name for change in changed}
@@ -170,7 +206,7 @@ def test_bench_notebook_runs_under_papermill_on_real_files(tmp_path, where):
                else ["-p", "write_options", '{"chunk_images": 16}'])
     result = subprocess.run([sys.executable, "-m", "papermill", notebook, str(out), "-p", "fmt", "zarr",
                              "-p", "dataset", "imagefolder", "-p", "root", root, *options,
-                             "-p", "epochs", "1", "-p", "model", "emulate", "-p", "emulate_rate", "0",
+                             "-p", "epochs", "2", "-p", "model", "emulate", "-p", "emulate_rate", "0",
                              "-p", "results_dir", str(tmp_path / "results"), "-k", "thesis-lab"],
                             cwd=cwd, env=run_env(THESIS_DATA=str(tmp_path / "data")), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -233,7 +269,7 @@ def skip_reason(point: dict) -> str | None:
 def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatch):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({
-        "defaults": {"dataset": "synthetic", "limit": 600, "epochs": 1, "batch_size": 128, "model": "emulate"},
+        "defaults": {"dataset": "synthetic", "limit": 600, "epochs": 2, "batch_size": 128, "model": "emulate"},
         "grids": [{"fmt": ["npy", "hdf5"], "access": "batch"},
                   {"fmt": "npy", "access": "block", "dataset": "imagefolder"},  # no root: fails
                   {"fmt": "cupy", "access": "batch"}],  # skipped without CUDA
@@ -329,7 +365,7 @@ def test_sweep_skips_data_that_is_not_on_disk_with_the_command_that_fetches_it(t
 def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_size(tmp_path):
     """Once, two such runs shared a record name: the second replaced the first (or was skipped as
     already recorded), and the thesis would have reported the wrong experiment."""
-    tiny = {"dataset": "synthetic", "fmt": "zarr", "epochs": 1, "batch_size": 128, "model": "emulate",
+    tiny = {"dataset": "synthetic", "fmt": "zarr", "epochs": 2, "batch_size": 128, "model": "emulate",
             "emulate_rate": 0}
     by_limit, by_chunk = tmp_path / "limit.yaml", tmp_path / "chunk.yaml"
     by_limit.write_text(yaml.safe_dump({"defaults": tiny, "grids": [{"limit": [300, 400]}]}))
@@ -348,7 +384,7 @@ def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_siz
 @pytest.mark.timeout(300)
 def test_two_sweeps_into_one_results_folder_lose_and_corrupt_nothing(tmp_path):
     grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump({"grids": [{"dataset": "synthetic", "fmt": "npy", "limit": 300, "epochs": 1,
+    grid.write_text(yaml.safe_dump({"grids": [{"dataset": "synthetic", "fmt": "npy", "limit": 300, "epochs": 2,
                                                "batch_size": 128, "model": "emulate", "emulate_rate": 0}]}))
     code = f"from thesis_lib import sweep; raise SystemExit(len(sweep.run_grid({str(grid)!r}, results_dir='results')))"
     sweeps = [subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=run_env(THESIS_DATA=str(tmp_path / "d")),
@@ -396,7 +432,7 @@ def test_cli_prepare_convert_bench(tmp_path):
     assert bad.returncode != 0 and "unknown write option 'colour'" in bad.stderr
     out = tmp_path / "record.json"
     ran = cli("bench", "--dataset", "synthetic", "--limit", "300", "--fmt", "npy", "--access", "resident",
-              "--model", "emulate", "--emulate-rate", "0", "--epochs", "1", "--out", str(out))
+              "--model", "emulate", "--emulate-rate", "0", "--epochs", "2", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
     assert json.loads(out.read_text())["access"] == "resident"
 
@@ -407,7 +443,7 @@ def test_torchrun_two_ranks_on_gloo(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
          "-m", "thesis_lib", "bench", "--distributed", "--dataset", "synthetic", "--limit", "512", "--fmt", "npy",
-         "--model", "convnet", "--epochs", "1", "--batch-size", "64", "--eval-limit", "128", "--out", str(out)],
+         "--model", "convnet", "--epochs", "2", "--batch-size", "64", "--eval-limit", "128", "--out", str(out)],
         capture_output=True, text=True, env=run_env(THESIS_DATA=str(tmp_path / "data"), OMP_NUM_THREADS="1"))
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(out.read_text())

@@ -557,7 +557,7 @@ def test_bench_checks_the_record_location_before_training(tmp_path, data_home, m
     monkeypatch.setattr("thesis_lib.training.fit", no_training)
     (tmp_path / "file").write_text("")
     out = tmp_path if where == "a folder" else tmp_path / "file" / "record.json"
-    config = bench.BenchConfig(model="emulate", emulate_rate=0, limit=64, epochs=1, batch_size=32)
+    config = bench.BenchConfig(model="emulate", emulate_rate=0, limit=64, epochs=2, batch_size=32)
     with pytest.raises(ValueError, match="is a folder; give the record's file name|cannot create it"):
         bench.run(config, out=out, progress=False)
 
@@ -567,7 +567,7 @@ def test_sweep_goes_on_past_a_point_whose_run_name_fails(tmp_path):
     from thesis_lib.config import BenchConfig
 
     grid = tmp_path / "grid.yaml"
-    good = {"model": "emulate", "emulate_rate": 0, "limit": 600, "epochs": 1}
+    good = {"model": "emulate", "emulate_rate": 0, "limit": 600, "epochs": 2}
     grid.write_text(yaml.safe_dump({"grids": [{"model": "emulate", "emulate_rate": "fast"}, good]}))
     done = tmp_path / "results" / f"{sweep.run_name(good)}.json"
     done.parent.mkdir()  # already run: the sweep skips it without papermill
@@ -636,7 +636,7 @@ def test_cold_run_on_tmpfs_is_marked_cold_unavailable(monkeypatch):
     home = shm / f"thesis-lab-test-{os.getpid()}"
     monkeypatch.setenv("THESIS_DATA", str(home))
     try:
-        config = bench.BenchConfig(model="emulate", emulate_rate=0, limit=64, epochs=1, batch_size=32, cache="cold")
+        config = bench.BenchConfig(model="emulate", emulate_rate=0, limit=64, epochs=2, batch_size=32, cache="cold")
         with pytest.warns(UserWarning, match="no epoch can be cold"):
             record = bench.run(config, progress=False)
         assert record["cache"] == "cold-unavailable" and record["epochs"][0]["cached_fraction"] > 0.5

@@ -81,12 +81,12 @@ def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
 # -- the TensorStore read path in a benchmark run -------------------------------------------------------
 def test_bench_run_reads_through_tensorstore_when_asked(tmp_path, monkeypatch):
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
-    config = bench.BenchConfig(fmt="zarr", open_options={"read_path": "tensorstore"}, limit=300, epochs=1,
+    config = bench.BenchConfig(fmt="zarr", open_options={"read_path": "tensorstore"}, limit=300, epochs=2,
                                batch_size=100, model="emulate", emulate_rate=0)
     read = TensorStoreZarrReader._read_sorted
     with mock.patch.object(TensorStoreZarrReader, "_read_sorted", autospec=True, side_effect=read) as spy:
         record = bench.run(config, progress=False)
-    assert spy.call_count == 3  # the epoch's three batches
+    assert spy.call_count == 6  # three batches in each of the two epochs (warm-up and measured)
     assert record["open_options"]["read_path"] == "tensorstore" and record["n_train"] == 300
-    assert record["run"] != bench.BenchConfig(fmt="zarr", limit=300, epochs=1, batch_size=100, model="emulate",
+    assert record["run"] != bench.BenchConfig(fmt="zarr", limit=300, epochs=2, batch_size=100, model="emulate",
                                               emulate_rate=0).run_name

@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 from bs4 import BeautifulSoup  # noqa: E402
 
 from thesis_lib import paths, report, results  # noqa: E402
-from thesis_lib.results import findings, headline, labels  # noqa: E402
+from thesis_lib.results import findings, headline, labels, machines, startup  # noqa: E402
 from thesis_lib.results.ranking import Estimate  # noqa: E402
 from thesis_lib.stats import h100_demand, median_ci  # noqa: E402
 
@@ -69,19 +69,22 @@ CIFAR_ROOT = "../shared/data/cifar10-jpeg.zip"
 
 def made_record(wall_s: list[float], *, fmt: str = "npy", access: str = "batch", dataset: str = "synthetic",
                 root: str | None = None, image_size: int = 32, n_train: int = 512, write_options: dict | None = None,
-                open_options: dict | None = None, **changes) -> dict:
+                open_options: dict | None = None, epochs_per_repeat: int = 1, **changes) -> dict:
     """A record as bench writes it (``write_options``/``open_options``, ``config_id``, ``run`` =
-    ``<name>-<config_id>``), from a real one, with one epoch per value of ``wall_s``."""
+    ``<name>-<config_id>``), from a real one, with one repeat of one steady-state epoch per value
+    of ``wall_s`` (repeats are the unit intervals are over), or ``epochs_per_repeat`` such epochs."""
     record = json.loads(TEMPLATE.read_text())
     config = dict(dataset=dataset, root=root, image_size=image_size, limit=n_train, fmt=fmt, access=access,
                   write_options=write_options or {}, open_options=open_options or {}, **changes)
-    config_id = hashlib.sha256(json.dumps([config, len(wall_s)], sort_keys=True).encode()).hexdigest()[:8]
-    epochs = [{**record["epochs"][0], "epoch": k, "wall_s": w, "samples_per_s": n_train / w,
-               "samples_per_s_total": n_train / w} for k, w in enumerate(wall_s)]
+    config_id = hashlib.sha256(json.dumps([config, len(wall_s), epochs_per_repeat], sort_keys=True).encode()).hexdigest()[:8]
+    epochs = [{**record["epochs"][0], "repeat": k, "epoch": e, "warmup": False, "wall_s": w,
+               "samples_per_s": n_train / w, "samples_per_s_total": n_train / w}
+              for k, w in enumerate(wall_s) for e in range(epochs_per_repeat)]
     median, low, high = median_ci(wall_s)
     return {**record, **config, "config": {**record["config"], **config}, "config_id": config_id,
             "emulate_rate": h100_demand(image_size)[0], "source_name": dataset, "run": f"{dataset}-{image_size}-{fmt}-{access}-{config_id}",
             "n_train": n_train, "source_spec": {"name": dataset, "root": root}, "epochs": epochs,
+            "repeats": len(wall_s),
             "epoch_time_s_median": median, "epoch_time_s_ci95": [low, high]}
 
 
@@ -158,8 +161,9 @@ def test_write_and_open_options_and_old_fmt_options_all_name_the_format():
 
 
 def test_runs_that_share_every_label_but_size_or_epochs_stay_apart():
-    runs = frame(made_record([1.0, 1.1, 1.2], n_train=512), made_record([2.0, 2.1, 2.2], n_train=1024),
-                 made_record([1.0, 1.1], n_train=512))
+    runs = frame(made_record([1.0, 1.1, 1.2], n_train=512, epochs_per_repeat=3),
+                 made_record([2.0, 2.1, 2.2], n_train=1024, epochs_per_repeat=3),
+                 made_record([1.0, 1.1], n_train=512, epochs_per_repeat=2))
     assert runs["run"].is_unique
     assert sorted(runs["setting"]) == ["synthetic (generated) · 32 px · 1,024 images · 3 epochs",
                                        "synthetic (generated) · 32 px · 512 images · 2 epochs",
@@ -180,7 +184,7 @@ def test_synchronous_and_asynchronous_runs_never_share_a_table():
     runs = frame(sync, older, asynchronous)
     assert sorted(runs["workload"]) == ["emulated H100", "emulated H100", "emulated H100, async (2 queued)"]
     tables = headline.headline_tables(runs)
-    assert [t.title for t in tables] == ["emulated H100, warm cache", "emulated H100, async (2 queued), warm cache"]
+    assert [t.title for t in tables] == ["emulated H100", "emulated H100, async (2 queued)"]
     assert [len(t.cells) for t in tables] == [2, 1]
 
 
@@ -344,13 +348,14 @@ def errorbar_intervals(fig) -> set[tuple[float, float]]:
             for ax in fig.axes for line in ax.lines}
 
 
-def test_epoch_time_bars_are_medians_with_bootstrap_intervals(runs):
+def test_epoch_time_bars_are_medians_with_bootstrap_intervals_over_repeats(runs):
     trained = runs[runs["model"] != "emulate"]
     fig = results.epoch_time_figure(trained)
-    epochs = results.epochs_frame(trained)
+    repeats = results.repeats_frame(trained)
+    assert (repeats.groupby("run").size() == 3).all()  # one value per repeat, the warm-up left out
     bars = {round(p.get_width(), 9) for ax in fig.axes for p in ax.patches}
     intervals = errorbar_intervals(fig)
-    for _, group in epochs.groupby(["format", "access"]):
+    for _, group in repeats.groupby(["format", "access"]):
         median, low, high = median_ci(group["wall_s"])
         assert round(median, 9) in bars
         assert (round(low, 9), round(high, 9)) in intervals
@@ -400,7 +405,7 @@ def test_summary_table_has_a_row_per_condition(runs):
 
 def test_findings_per_dataset_from_the_fixture_records(runs):
     sections = findings.findings_by_section(runs)
-    assert list(sections) == ["CIFAR-10", "Tiny ImageNet", "synthetic (generated)", findings.ACROSS]
+    assert list(sections) == ["CIFAR-10", "Tiny ImageNet", "synthetic (generated)", findings.ACROSS, findings.STARTUP]
     cifar = sections["CIFAR-10"]
     assert any(s.startswith("32 px · 1,024 images, emulated H100, warm cache:") for s in cifar)
     assert any("AU ≥ 90%" in s for s in cifar)
@@ -411,9 +416,11 @@ def test_findings_per_dataset_from_the_fixture_records(runs):
 
 def test_write_report_tables(runs, tmp_path):
     written = report.write_report_tables(runs, tmp_path / "report")
-    assert sorted(written) == ["findings.md", "headline.md", "headline.tex", "summary.md", "summary.tex"]
+    assert sorted(written) == ["findings.md", "headline.md", "headline.tex", "machines.md", "startup.md", "startup.tex",
+                               "summary.md", "summary.tex"]
     markdown = written["summary.md"].read_text()
-    assert "| Format" in markdown and "zarr" in markdown and "Epoch time (s), median [95% CI]" in markdown
+    assert "| Format" in markdown and "zarr" in markdown and "Steady-state epoch time (s), median [95% CI]" in markdown
+    assert "AU, MLPerf (%)" in markdown and "Start-up (s)" in markdown and "Repeats |" in markdown
     latex = written["summary.tex"].read_text()
     assert "\\begin{table}" in latex and "\\label{tab:format-summary}" in latex and "95\\%" in latex
     found = written["findings.md"].read_text()
@@ -423,32 +430,34 @@ def test_write_report_tables(runs, tmp_path):
 
 # --- the headline table ----------------------------------------------------------------------
 
-def test_headline_table_has_formats_as_rows_and_datasets_by_size_as_columns(runs):
+def test_headline_table_has_formats_as_rows_and_datasets_by_size_and_source_as_columns(runs):
     tables = headline.headline_tables(runs)
-    assert [t.title for t in tables] == ["emulated H100, warm cache", "emulated H100, cold cache",
-                                         "convnet, warm cache"]
+    assert [t.title for t in tables] == ["emulated H100", "convnet"]
     emulated = tables[0].cells
-    assert list(emulated.columns.names) == ["Dataset", "Image size", "Training images"]
-    assert list(emulated.columns)[:3] == [("CIFAR-10", "32 px", "512"), ("CIFAR-10", "32 px", "1,024"),
-                                          ("Tiny ImageNet", "64 px", "512")]
+    assert list(emulated.columns.names) == ["Dataset", "Image size", "Training images", "Read from"]
+    ram, disk = headline.READ_FROM["warm"], headline.READ_FROM["cold"]
+    assert list(emulated.columns)[:3] == [("CIFAR-10", "32 px", "512", ram), ("CIFAR-10", "32 px", "1,024", ram),
+                                          ("Tiny ImageNet", "64 px", "512", ram)]
+    # from storage beside from RAM, where the cold run is
+    assert ("synthetic (generated)", "32 px", "512", disk) in list(emulated.columns)
     assert list(emulated.index.names) == ["Format", "Access"]
     assert {("zarr (chunk 1024, zstd)", "batch"), ("zarr (chunk 64, uncompressed)", "batch")} <= set(emulated.index)
-    epochs = results.epochs_frame(runs)
-    emulated_warm = epochs[(epochs["workload"] == "emulated H100") & (epochs["cache"] == "warm")]
+    repeats = results.repeats_frame(runs)
+    emulated_warm = repeats[(repeats["workload"] == "emulated H100") & (repeats["cache"] == "warm")]
     for (fmt, access, dataset, size, n), group in emulated_warm.groupby(
             ["format", "access", "dataset_name", "image_size", "n_train"]):
-        assert emulated.loc[(fmt, access), (dataset, f"{size} px", f"{n:,}")] == results.interval_text(
+        assert emulated.loc[(fmt, access), (dataset, f"{size} px", f"{n:,}", ram)] == results.interval_text(
             *median_ci(group["wall_s"]))
-    assert emulated.loc[("files", "block"), ("CIFAR-10", "32 px", "512")] == headline.MISSING
+    assert emulated.loc[("files", "block"), ("CIFAR-10", "32 px", "512", ram)] == headline.MISSING
 
 
 def test_headline_written_as_markdown_and_latex(runs, tmp_path):
     written = report.write_report_tables(runs, tmp_path)
     markdown = written["headline.md"].read_text()
-    assert "## Epoch time (s): emulated H100, warm cache" in markdown
-    assert "| Format" in markdown and "| CIFAR-10 · 32 px · 1,024 images" in markdown
+    assert "## Steady-state epoch time (s): emulated H100" in markdown
+    assert "| Format" in markdown and "| CIFAR-10 · 32 px · 1,024 images · from RAM (page cache)" in markdown
     latex = written["headline.tex"].read_text()
-    assert latex.count("\\begin{table}") == 3 and "\\label{tab:headline-1}" in latex
+    assert latex.count("\\begin{table}") == 2 and "\\label{tab:headline-1}" in latex
     assert "\\multicolumn{2}{c}{CIFAR-10}" in latex and "95\\%" in latex and "\\toprule" in latex
 
 
@@ -617,14 +626,17 @@ def test_results_notebook_under_papermill(records_copy, tmp_path):
     text = out.read_text()
     assert "Lossless formats agree" in text and "image/png" in text
     assert {p.name for p in (records_copy / "report").iterdir()} == {
-        "headline.md", "headline.tex", "summary.md", "summary.tex", "findings.md"}
+        "headline.md", "headline.tex", "startup.md", "startup.tex", "summary.md", "summary.tex", "findings.md",
+        "machines.md"}
     page = BeautifulSoup(report.to_html(out, tmp_path, hide_code=True).read_text(), "html.parser")
     images = page.find_all("img")
     assert len(images) >= 6 and all(img.get("alt") and img["alt"] != NO_ALT for img in images)
     assert "results.load_records" not in page.get_text()  # code cells are hidden
     order = [element.get_text().rstrip("¶") if element.name != "img" else "<img>"
              for element in page.find_all(["h2", "img"])]
-    assert [h for h in order if h != "<img>"][:2] == ["Findings", "Headline: epoch time per format, dataset and size"]
+    assert [h for h in order if h != "<img>"][:4] == [
+        "Where this was measured", "Findings", "Headline: steady-state epoch time per format, dataset and size",
+        "What a short run pays: start-up"]
     assert order.index("<img>") > 1 and order[-1].startswith("Raw records")
 
 
@@ -637,3 +649,99 @@ def test_results_notebook_passes_nbval_lax(records_copy):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (records_copy / "report" / "summary.md").is_file()
+
+
+# --- the measurement protocol: start-up apart, RAM against storage, records pooled ---------------
+
+def made_repeats(steady: list[float], warmup: list[float], **options) -> dict:
+    """A record whose repeat k had one warm-up epoch of ``warmup[k]`` s and one steady epoch of ``steady[k]`` s."""
+    record = made_record(steady, **options)
+    template = record["epochs"][0]
+    record["epochs"] = [epoch for k, (w, s) in enumerate(zip(warmup, steady)) for epoch in (
+        {**template, "repeat": k, "epoch": 0, "warmup": True, "wall_s": w, "first_batch_s": w / 4},
+        {**template, "repeat": k, "epoch": 1, "warmup": False, "wall_s": s, "first_batch_s": 0.01})]
+    return record
+
+
+def test_the_warm_up_is_start_up_and_never_a_measured_epoch():
+    runs = frame(made_repeats([1.0, 1.1, 1.2], [3.0, 3.1, 3.2]))
+    repeats = results.repeats_frame(runs)
+    assert list(repeats["wall_s"]) == [1.0, 1.1, 1.2]
+    assert list(repeats["startup_extra_s"].round(9)) == [2.0, 2.0, 2.0]
+    assert list(repeats["startup_first_batch_s"]) == [0.75, 0.775, 0.8]
+    [table] = headline.headline_tables(runs)
+    assert table.cells.iloc[0, 0] == results.interval_text(*median_ci([1.0, 1.1, 1.2]))
+    assert runs["epochs_per_repeat"].tolist() == [1]
+
+
+def test_start_up_has_a_table_and_a_finding_per_format_and_worker_count():
+    runs = frame(made_repeats([1.0, 1.0, 1.0], [1.5, 1.52, 1.51], workers=0),
+                 made_repeats([1.0, 1.0, 1.0], [3.0, 3.1, 3.05], workers=2),
+                 made_repeats([2.0, 2.0, 2.0], [2.1, 2.12, 2.11], fmt="zarr", workers=0))
+    [table] = startup.startup_tables(runs)
+    assert list(table.cells.index.names) == ["Format", "Access", "Workers"]
+    assert table.cells.loc[("npy", "batch", 2)].iloc[0] == results.interval_text(*median_ci([2.0, 2.1, 2.05]))
+    sentences = findings.findings_by_section(runs)[findings.STARTUP]
+    [zero] = [s for s in sentences if "0 workers:" in s]
+    assert zero.index("zarr/batch") < zero.index("npy/batch")  # cheapest first: 0.11 s against 0.51 s
+    assert "first batch after" in zero and "of a steady-state epoch" in zero
+    [workers] = [s for s in sentences if "with 2 workers against 0" in s]
+    assert "npy/batch 0.51 s with 0 against 2.05 s with 2 (costlier with 2)" in workers
+
+
+def test_findings_say_where_reading_from_storage_changes_the_order():
+    runs = frame(made_record([1.0, 1.01, 1.02], fmt="npy"), made_record([2.0, 2.01, 2.02], fmt="zarr"),
+                 made_record([5.0, 5.01, 5.02], fmt="npy", cache="cold"),
+                 made_record([3.0, 3.01, 3.02], fmt="zarr", cache="cold"))
+    [sentence] = [s for s in section(runs, "synthetic (generated)") if "from storage" in s and "order" in s]
+    assert sentence.startswith("32 px, emulated H100: reading from storage changes the order of formats.")
+    assert "npy is faster than zarr on from RAM" in sentence and "but slower on from storage" in sentence
+    [table] = headline.headline_tables(runs)
+    assert [c[-1] for c in table.cells.columns] == [headline.READ_FROM["warm"], headline.READ_FROM["cold"]]
+    held = frame(made_record([1.0, 1.01, 1.02], fmt="npy"), made_record([2.0, 2.01, 2.02], fmt="zarr"),
+                 made_record([2.0, 2.01, 2.02], fmt="npy", cache="cold"),
+                 made_record([3.0, 3.01, 3.02], fmt="zarr", cache="cold"))
+    assert any("the order of formats read from RAM holds when they read from storage" in s
+               for s in section(held, "synthetic (generated)"))
+
+
+STORAGE = {"seq_read_mb_s": 1121.0, "rand4k_iops": 11904.0, "rand4k_latency_us": 84.0, "rand64k_iops": 7193.0,
+           "rand64k_latency_us": 139.0, "page_cache_gb_s": 20.7, "note": "o_direct on ext4"}
+
+
+def test_two_machines_records_of_one_experiment_appear_once_per_machine(records_copy, tmp_path):
+    other = tmp_path / "gpu-machine"
+    other.mkdir()
+    for path in sorted(records_copy.glob("*.json"))[:3]:
+        record = json.loads(path.read_text())
+        record["env"] = {**record["env"], "cpu": "Intel Xeon Platinum 8480+", "cores": 16, "gpu": "NVIDIA H200",
+                         "storage": STORAGE}
+        (other / path.name).write_text(json.dumps(record))
+    pooled = results.load_records([records_copy, other])
+    assert len(pooled) == len(list(records_copy.glob("*.json"))) + 3
+    assert pooled["machine"].nunique() == 2
+    table = machines.machines_table(pooled)
+    assert len(table) == 2 and "Intel Xeon Platinum 8480+, 16 cores" in " ".join(table["Machine"])
+    assert "1,121" in table.to_string() and "not measured" in table.to_string()
+    assert machines.pooling_notes(pooled) == []  # one record per configuration and machine
+    tables = headline.headline_tables(pooled)
+    assert "Machine" in tables[0].cells.index.names
+
+
+def test_records_of_one_configuration_in_two_folders_are_both_kept_and_said_to_disagree(records_copy, tmp_path):
+    again = tmp_path / "again"
+    again.mkdir()
+    path = next(p for p in sorted(records_copy.glob("*.json")) if json.loads(p.read_text())["model"] == "emulate")
+    record = json.loads(path.read_text())
+    record["epochs"] = [{**e, "wall_s": e["wall_s"] * 10} for e in record["epochs"]]
+    (again / path.name).write_text(json.dumps(record))
+    pooled = results.load_records([records_copy, again])
+    assert (pooled["run"] == record["run"]).sum() == 2
+    [note] = machines.pooling_notes(pooled)
+    assert "recorded 2 times, all kept" in note and "they disagree" in note
+    assert str(again) in note and str(records_copy) in note
+
+
+def test_a_missing_results_folder_among_several_is_named(records_copy, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        results.load_records([records_copy, tmp_path / "nowhere"])

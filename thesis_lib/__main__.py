@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck|storage``."""
 from __future__ import annotations
 
 import argparse
@@ -44,9 +44,25 @@ def cmd_convert(args) -> None:
     _print_json(stats)
 
 
+def _check_storage() -> None:
+    """The data folder's storage figures, measured once per machine and folder, for every record."""
+    import os
+
+    from . import paths, storage
+    if os.environ.get("RANK", "0") != "0":  # under torchrun one rank measures (the others write no record)
+        return
+    if storage.cached_figures() is None and paths.data_root().is_dir():
+        print(f"storage: measuring {paths.data_root()} once (python -m thesis_lib storage shows it)", file=sys.stderr)
+        try:
+            storage.storage_figures()
+        except (OSError, ValueError) as exc:
+            print(f"storage: not measured ({exc}); records will say so", file=sys.stderr)
+
+
 def cmd_bench(args) -> None:
     from . import bench, config
     from .record import headline
+    _check_storage()
     record = bench.run(config.config_from_args(args), out=args.out)
     if record is not None:
         _print_json(headline(record))
@@ -54,6 +70,7 @@ def cmd_bench(args) -> None:
 
 def cmd_sweep(args) -> None:
     from . import sweep
+    _check_storage()
     failures = sweep.run_grid(args.grid, results_dir=args.results_dir)
     sys.exit(1 if failures else 0)
 
@@ -86,6 +103,18 @@ def cmd_gpucheck(args) -> None:
     sys.exit(gpucheck.main(out=args.out, quick=args.quick, dry_run=args.dry_run, work_dir=args.work_dir))
 
 
+def cmd_storage(args) -> None:
+    from . import storage
+    ours = storage.storage_figures(args.folder, refresh=args.refresh, size_mb=args.size_mb)
+    theirs = None
+    if args.fio:
+        try:
+            theirs = storage.fio_figures(args.folder, size_mb=args.size_mb)
+        except storage.StorageError as exc:
+            print(f"no fio figures: {exc}")
+    print(storage.format_table(ours, theirs))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("report", help="execute results.ipynb over the records and render it to HTML")
-    p.add_argument("--results-dir", default=None)
+    p.add_argument("--results-dir", action="append", default=None,
+                   help="a results folder; repeat it to pool the records of several (machines) in one report")
     p.add_argument("--no-html", action="store_true")
     p.set_defaults(func=cmd_report)
 
@@ -158,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(exercises the check; measures nothing that stands for a GPU)")
     p.add_argument("--work-dir", default=None, help="where the generated data goes (default: a temporary folder)")
     p.set_defaults(func=cmd_gpucheck)
+
+    p = sub.add_parser("storage", help="sequential, random-read and page-cache speed of the data folder's "
+                       "storage (measured once per machine and folder, then cached)")
+    p.add_argument("--folder", default=None, help="the folder to measure (default: the data folder)")
+    p.add_argument("--size-mb", type=int, default=256, help="scratch file size in MiB (default: 256)")
+    p.add_argument("--refresh", action="store_true", help="measure again even when cached")
+    p.add_argument("--fio", action="store_true", help="also run fio's equivalent jobs and print its figures beside")
+    p.set_defaults(func=cmd_storage)
     return parser
 
 

@@ -17,6 +17,7 @@ from . import cache, converted, formats, loading, models, paths, sources, traini
 from .config import BenchConfig
 from .errors import SourceError
 from .machine import peak_rss_mb
+from .protocol import repeat_summaries
 from .record import Record, environment, write_json
 from .stats import h100_demand, median_ci
 
@@ -66,7 +67,7 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     eval_loader = (loading.make_loader(eval_reader, batch_size=config.batch_size, mode="batch", shuffle=False,
                                        device=device) if eval_reader is not None else None)
     fit_options = {"lr": config.lr} if config.lr is not None else {}
-    epochs, evaluations = [], []
+    epochs, evaluations, setup_s = [], [], []
     for repeat in range(config.repeats):
         torch.manual_seed(config.seed)
         model = models.build(config.model, num_classes, image_size) if training_model else None
@@ -78,10 +79,11 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
                                      distributed=config.distributed)
         result = training.fit(model, loader, eval_loader, epochs=config.epochs, device=device,
                               num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
-                              queue_steps=config.queue_steps, cache=config.cache, progress=progress and rank == 0,
-                              **fit_options)
+                              queue_steps=config.queue_steps, cache=config.cache, warmup_epochs=config.warmup_epochs,
+                              progress=progress and rank == 0, **fit_options)
         loader.release()
         epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
+        setup_s.append(loader.setup_s)
         if result["eval"] is not None:
             evaluations.append(result["eval"])
     totals = _total_throughput(epochs, world_size)  # a collective: every rank takes part
@@ -91,7 +93,8 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
         return None
     for epoch, total in zip(epochs, totals):
         epoch["samples_per_s_total"] = total
-    record = _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size)
+    per_repeat = [{**summary, "loader_setup_s": setup_s[summary["repeat"]]} for summary in repeat_summaries(epochs)]
+    record = _record(config, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
     write_json(out, record)
     record["path"] = str(out)
     return record
@@ -153,11 +156,14 @@ def _total_throughput(epochs: list[dict], world_size: int) -> list[float]:
     return tensor.tolist()
 
 
-def _record(config, source, reader, conversion, epochs, evaluations, emulate_rate, world_size) -> Record:
-    rates = [e["samples_per_s_total"] for e in epochs]
-    wall = median_ci([e["wall_s"] for e in epochs])
-    sps = median_ci(rates)
-    au = median_ci([e["au"] for e in epochs])
+def _record(config, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size) -> Record:
+    """The record: every epoch as measured, and the steady-state figures as medians over repeats
+    (each repeat's mean of its measured epochs) with bootstrap 95% intervals."""
+    def over_repeats(key):
+        return median_ci([r[key] for r in per_repeat])
+
+    wall, sps, au, au_mlperf = map(over_repeats, ("wall_s", "samples_per_s_total", "au", "au_mlperf"))
+    startup, first_batch = over_repeats("startup_s"), over_repeats("startup_first_batch_s")
     last_eval = evaluations[-1] if evaluations else {}
     demand, extrapolated = h100_demand(source.image_shape[0])
     identity = config.identity()
@@ -167,6 +173,7 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "config": identity,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **identity,
+        "root": str(Path(config.root).expanduser().resolve()) if config.root is not None else None,
         "cache": cache_state(config.cache, epochs),
         "source_name": source.name,
         "image_size": int(source.image_shape[0]),
@@ -180,10 +187,14 @@ def _record(config, source, reader, conversion, epochs, evaluations, emulate_rat
         "h100_demand": demand,
         "h100_demand_extrapolated": extrapolated,
         "epochs": epochs,
+        "per_repeat": per_repeat,
         "epoch_time_s_median": wall[0], "epoch_time_s_ci95": list(wall[1:]),
         "samples_per_s_median": sps[0], "samples_per_s_ci95": list(sps[1:]),
         "au_median": _finite(au[0]), "au_ci95": [_finite(v) for v in au[1:]],
-        "data_wait_s_median": float(np.median([e["data_wait_s"] for e in epochs])),
+        "au_mlperf_median": _finite(au_mlperf[0]), "au_mlperf_ci95": [_finite(v) for v in au_mlperf[1:]],
+        "startup_s_median": _finite(startup[0]), "startup_s_ci95": [_finite(v) for v in startup[1:]],
+        "startup_first_batch_s_median": _finite(first_batch[0]),
+        "data_wait_s_median": float(np.median([r["data_wait_s"] for r in per_repeat])),
         "bytes_on_disk": conversion["bytes_on_disk"],
         "convert_s": conversion["seconds"],
         "converted_reused": conversion["reused"],

@@ -12,3 +12,12 @@ def checked_int(value, what: str, minimum: int, error: type[Exception] = ValueEr
         bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
         raise error(f"{what} must be an integer {bound}, got {value!r}")
     return int(value)
+
+
+def check_measured_epochs(epochs, warmup_epochs) -> None:
+    """ValueError unless ``warmup_epochs`` leaves at least one of ``epochs`` measured."""
+    epochs, warmup_epochs = checked_int(epochs, "epochs", 1), checked_int(warmup_epochs, "warmup_epochs", 0)
+    if warmup_epochs >= epochs:
+        raise ValueError(f"warmup_epochs={warmup_epochs} leaves no measured epoch of epochs={epochs} "
+                         f"(every epoch would be start-up): set epochs to at least {warmup_epochs + 1}, "
+                         "or warmup_epochs lower")

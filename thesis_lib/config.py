@@ -19,13 +19,15 @@ from typing import Any, get_type_hints
 import numpy as np
 import yaml
 
-from .checks import checked_int
+from .checks import check_measured_epochs, checked_int
 from .record import json_default
 
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
 #: Fields that change how a run is started, never what it measures.
 NOT_MEASURED = ("download",)
+#: Where the data lies on this machine: a record keeps it; its identity holds the data's content instead.
+LOCATION = "root"
 #: Fields added after records existed, with the value every earlier run had: left out of
 #: :meth:`BenchConfig.identity` at that value, so earlier records keep their config ids.
 ADDED_LATER = {"queue_steps": 0}
@@ -53,7 +55,9 @@ class BenchConfig:
                                     "never re-convert, e.g. read_path: chunks", flag="open-option")
     access: str = _param("batch", "sample | batch | block | resident")
     model: str = _param("convnet", "convnet | resnet18 | densenet | googlenet | emulate")
-    epochs: int = _param(2, "epochs per repeat")
+    epochs: int = _param(2, "epochs per repeat, the warm-up included")
+    warmup_epochs: int = _param(1, "the first epochs of a repeat that are start-up (workers starting, the pipeline and "
+                                   "the page cache filling): recorded apart, left out of the steady-state figures")
     batch_size: int = _param(512, "images per batch")
     workers: int = _param(0, "DataLoader worker processes")
     device: str = _param("cpu", "cpu | cuda")
@@ -105,6 +109,7 @@ class BenchConfig:
         for name in ("epochs", "batch_size", "repeats"):
             checked_int(getattr(self, name), name, 1)
         checked_int(self.workers, "workers", 0)
+        check_measured_epochs(self.epochs, self.warmup_epochs)
         checked_int(self.queue_steps, "queue_steps", 0)
         checked_int(self.seed, "seed", 0, maximum=2**32 - 1)
         for name in ("image_size", "limit", "eval_limit"):
@@ -145,10 +150,14 @@ class BenchConfig:
 
     # -- identity ---------------------------------------------------------------------------
     def identity(self) -> dict:
-        """Every field that changes the measurement, canonical: options resolved, root absolute."""
+        """Every field that changes the measurement, canonical: options resolved, and the data by
+        what it holds (:func:`thesis_lib.sources.identity.content_id`), not by where it lies, so
+        the same experiment has one identity in any folder and on any machine."""
+        from .sources.identity import content_id
+
         values = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in NOT_MEASURED and not (k in ADDED_LATER and v == ADDED_LATER[k])}
-        values["root"] = str(Path(self.root).expanduser().resolve()) if self.root is not None else None
+                  if k not in NOT_MEASURED and k != LOCATION and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+        values["data"] = content_id(self.root)
         values["write_options"], values["open_options"] = self.resolved_options()
         return json.loads(json.dumps(values, default=json_default))
 

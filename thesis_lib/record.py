@@ -25,11 +25,14 @@ class Epoch(TypedDict, total=False):
     epoch: int
     wall_s: float
     data_wait_s: float
+    first_batch_s: float  # the wait for the first batch
     compute_s: float
     samples: int
     samples_per_s: float
     samples_per_s_total: float  # summed over ranks when distributed
     au: float | None  # compute / wall; None for a loader-only run
+    au_mlperf: float | None  # compute / (wall - first_batch_s): MLPerf Storage's AU, the first step's I/O left out
+    warmup: bool  # start-up: left out of the steady-state figures
     queue_steps: int  # steps the host may run ahead of the accelerator (0: synchronous)
     peak_rss_mb: float
     loss: float | None  # None under an emulated accelerator
@@ -47,6 +50,7 @@ class Record(TypedDict, total=False):
     created: str
     # The configuration, as in ``config`` (``image_size`` and ``cache`` as measured, ``epochs`` below)
     dataset: Required[str]
+    data: str | None  # what the root holds (sources.identity.content_id): the identity, where root is the place
     root: str | None
     image_size: Required[int]
     limit: int | None
@@ -57,6 +61,7 @@ class Record(TypedDict, total=False):
     access: Required[str]
     model: Required[str]
     epochs: Required[list[Epoch]]
+    warmup_epochs: int  # the first epochs of each repeat, start-up
     batch_size: int
     workers: int
     device: str
@@ -78,12 +83,19 @@ class Record(TypedDict, total=False):
     world_size: int
     h100_demand: float
     h100_demand_extrapolated: bool
+    per_repeat: list[dict]  # protocol.repeat_summaries, plus loader_setup_s: the units the medians are over
+    # Medians over repeats of each repeat's steady-state mean, with bootstrap 95% intervals
     epoch_time_s_median: float
     epoch_time_s_ci95: list[float]
     samples_per_s_median: float
     samples_per_s_ci95: list[float]
     au_median: float | None
     au_ci95: list[float | None]
+    au_mlperf_median: float | None
+    au_mlperf_ci95: list[float | None]
+    startup_s_median: float | None  # the warm-up epochs of a repeat
+    startup_s_ci95: list[float | None]
+    startup_first_batch_s_median: float | None
     data_wait_s_median: float
     bytes_on_disk: int
     convert_s: float
@@ -96,8 +108,11 @@ class Record(TypedDict, total=False):
 
 
 def environment() -> dict:
-    """The machine a measurement runs on (:func:`thesis_lib.machine.environment` of the data folder)."""
-    return machine.environment(paths.data_root())
+    """The machine a measurement runs on (:func:`thesis_lib.machine.environment` of the data folder),
+    with its storage figures where they were measured (``storage``: :func:`thesis_lib.storage.cached_figures`)."""
+    from .storage import cached_figures  # storage writes through this module
+
+    return {**machine.environment(paths.data_root()), "storage": cached_figures()}
 
 
 def headline(record: Record) -> dict:

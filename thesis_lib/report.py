@@ -24,7 +24,7 @@ from nbconvert.preprocessors import Preprocessor
 
 from . import notebook_run, paths, results
 from .record import write_text
-from .results import findings, headline
+from .results import findings, headline, machines, startup
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
@@ -38,12 +38,15 @@ def existing_results_dir(results_dir: str | Path | None) -> Path:
     return folder
 
 
-def execute_results(results_dir: str | Path | None = None) -> Path:
-    """Execute results.ipynb over ``results_dir`` into ``<results_dir>/report/results.ipynb``."""
-    results_dir = existing_results_dir(results_dir)
-    out = results_dir / "report" / "results.ipynb"
+def execute_results(results_dir: str | Path | list | None = None) -> Path:
+    """Execute results.ipynb over ``results_dir`` (a folder, or a list of folders whose records
+    pool) into ``report/results.ipynb`` under the first of them."""
+    folders = [existing_results_dir(d) for d in (results_dir if isinstance(results_dir, (list, tuple)) else
+                                                 [results_dir])] or [existing_results_dir(None)]
+    out = folders[0] / "report" / "results.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": str(results_dir)})
+    named = [str(f) for f in dict.fromkeys(folders)]
+    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0]})
     return out
 
 
@@ -75,8 +78,9 @@ def _nbconvert(notebook: Path, out_dir: Path, to: str) -> None:
                     "--log-level", "WARN", str(notebook)], check=True)
 
 
-def build(results_dir: str | Path | None = None, *, html: bool = True) -> Path:
-    """Execute results.ipynb and (by default) render it to HTML; return the report's path."""
+def build(results_dir: str | Path | list | None = None, *, html: bool = True) -> Path:
+    """Execute results.ipynb over one results folder or several (pooled) and (by default) render
+    it to HTML; return the report's path."""
     executed = execute_results(results_dir)
     return to_html(executed, executed.parent, hide_code=True) if html else executed
 
@@ -109,16 +113,24 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 
 
 def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write the headline table (``headline.md``, ``headline.tex``), the summary (``summary.md``,
-    ``summary.tex``) and the findings (``findings.md``) into ``out_dir``, each atomically; return
-    their paths by name."""
+    """Write the headline table (``headline.md``, ``headline.tex``), the start-up table
+    (``startup.md``, ``startup.tex``), the summary (``summary.md``, ``summary.tex``), the findings
+    (``findings.md``) and the machines with their storage (``machines.md``) into ``out_dir``, each
+    atomically; return their paths by name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = headline.headline_tables(runs)
+    starts = startup.startup_tables(runs)
     summary = results.summary_table(runs)
+    notes = machines.pooling_notes(runs)
     texts = {
-        "headline.md": "# Headline: epoch time per format, dataset and size\n\n" + headline.to_markdown(tables),
+        "headline.md": ("# Headline: steady-state epoch time per format, dataset and size, from RAM and from storage\n\n"
+                        + headline.to_markdown(tables)),
         "headline.tex": headline.to_latex(tables),
+        "startup.md": "# What a short run pays: start-up per format\n\n" + startup.to_markdown(starts),
+        "startup.tex": startup.to_latex(starts),
+        "machines.md": ("# Where the records were measured\n\n" + machines.machines_table(runs).to_markdown(index=False)
+                        + "\n" + "".join(f"\n- {note}" for note in notes) + "\n"),
         "summary.md": "# Benchmark summary\n\n" + results.to_markdown(summary),
         "summary.tex": results.to_latex(summary),
         "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2),

@@ -30,9 +30,13 @@ Each epoch reports
                   device's time, not the launch's; the emulator's sleep as slept). Async: the
                   device's busy time, summed over steps (CUDA events around each step; the
                   emulator's ``batch / rate`` per step);
+``first_batch_s`` the wait for the first batch: the pipeline filling (and, where workers start with
+                  the epoch, their start);
 ``samples_per_s`` samples / wall_s;
-``au``            accelerator utilisation, compute_s / wall_s (MLPerf Storage's measure), in the
-                  mode ``queue_steps`` names (an epoch's stats carry it);
+``au``            accelerator utilisation over the whole epoch, compute_s / wall_s, in the mode
+                  ``queue_steps`` names (an epoch's stats carry it);
+``au_mlperf``     the same with the first step's I/O left out, compute_s / (wall_s - first_batch_s):
+                  MLPerf Storage's rule, which charges a run's steady state, not its start;
 ``peak_rss_mb``   peak resident memory of this (the training) process so far; DataLoader workers
                   are separate processes and not included.
 
@@ -58,7 +62,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import metrics
-from .checks import checked_int
+from .checks import check_measured_epochs, checked_int
 from .machine import peak_rss_mb
 
 __all__ = ["EmulatedAccelerator", "evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]
@@ -225,6 +229,7 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
     elif queue_steps and not emulating and device.type == "cuda":
         queue = CudaQueue(queue_steps)
     data_wait = compute = 0.0
+    first_batch = None
     samples = 0
     loss_sum = torch.zeros((), device=device)
     bar = tqdm(total=len(loader), desc=f"train {epoch}", unit="batch", leave=False, disable=not progress)
@@ -240,6 +245,8 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
             synchronize(device)  # the loader's copies and transforms are data time, not compute
         compute_start = time.perf_counter()
         data_wait += compute_start - wait_start
+        if first_batch is None:
+            first_batch = compute_start - wait_start
         if not emulating:
             step_start = queue.start() if queue is not None else None
             loss_sum += train_step(model, images, labels, optimizer, scheduler, device) * len(labels)
@@ -260,18 +267,28 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
         compute = queue.busy_s
     wall = time.perf_counter() - wall_start
     bar.close()
+    first_batch = first_batch or 0.0
     return {
         "epoch": epoch,
         "wall_s": wall,
         "data_wait_s": data_wait,
+        "first_batch_s": first_batch,
         "compute_s": compute,
         "samples": samples,
         "samples_per_s": samples / wall if wall > 0 else 0.0,
-        "au": None if emulate_rate == 0 else (compute / wall if wall > 0 else 0.0),
+        "au": utilisation(compute, wall, emulate_rate),
+        "au_mlperf": utilisation(compute, wall - first_batch, emulate_rate),
         "queue_steps": queue_steps,
         "peak_rss_mb": peak_rss_mb(),
         "loss": None if emulating else loss_sum.item() / max(1, samples),
     }
+
+
+def utilisation(compute: float, wall: float, emulate_rate: float | None) -> float | None:
+    """compute / wall; None for a loader-only run (``emulate_rate`` 0), which has no accelerator."""
+    if emulate_rate == 0:
+        return None
+    return compute / wall if wall > 0 else 0.0
 
 
 def all_reduce_sum(array: np.ndarray, device: torch.device, world_size: int) -> np.ndarray:
@@ -327,8 +344,12 @@ def data_parallel(model: nn.Module, device: torch.device, world_size: int) -> nn
 
 def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int, device, num_classes: int,
         lr: float = 0.1, emulate_rate: float | None = None, queue_steps: int = 0, cache: str = "warm",
-        progress: bool = True) -> dict:
+        warmup_epochs: int = 0, progress: bool = True) -> dict:
     """Train for ``epochs`` epochs, then evaluate once; returns ``{"epochs": [...], "eval": ...}``.
+
+    The first ``warmup_epochs`` of them are start-up (``"warmup": True`` in their stats): they
+    train like the others, but they are where workers start, the pipeline fills and (warm cache)
+    the page cache fills, so the measurement protocol keeps them apart from the steady state.
 
     When ``train_loader`` is one rank's shard (``world_size > 1``), training runs through
     DistributedDataParallel (gradients averaged over ranks); evaluation uses the bare model, so it
@@ -341,6 +362,7 @@ def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int,
     """
     if cache not in ("warm", "cold"):
         raise ValueError(f"cache must be 'warm' or 'cold', got {cache!r}")
+    check_measured_epochs(epochs, warmup_epochs)
     device = torch.device(device)
     trained = optimizer = scheduler = None
     if emulate_rate is None:
@@ -355,7 +377,8 @@ def fit(model: nn.Module | None, train_loader, test_loader=None, *, epochs: int,
         stats = train_one_epoch(trained, train_loader, optimizer, device=device, scheduler=scheduler,
                                 emulate_rate=emulate_rate, queue_steps=queue_steps, progress=progress,
                                 epoch=epoch)
-        history.append({**stats, "cold": cache == "cold", "cached_fraction": cached_fraction})
+        history.append({**stats, "warmup": epoch < warmup_epochs, "cold": cache == "cold",
+                        "cached_fraction": cached_fraction})
     result = None
     if test_loader is not None and emulate_rate is None:
         result = evaluate(model, test_loader, device=device, num_classes=num_classes, progress=progress)

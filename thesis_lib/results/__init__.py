@@ -1,7 +1,8 @@
 """Benchmark records in, the thesis's figures, tables and findings out.
 
 >>> runs = load_records("data/results")          # one row per run (records)
->>> epochs = epochs_frame(runs)                  # one row per measured epoch (records)
+>>> repeats = repeats_frame(runs)                # one row per repeat, its steady state and start-up (records)
+>>> epochs = epochs_frame(runs)                  # one row per epoch as measured, warm-up included (records)
 >>> epoch_time_figure(runs)                      # seaborn figures, one function each (figures)
 >>> lossless_verdict(runs)                       # lossless formats must train identically (lossless)
 >>> summary_table(runs)                          # one row per condition, medians with 95% intervals (tables)
@@ -9,14 +10,15 @@
 >>> findings.findings_markdown(runs)             # what the records say, in words (findings)
 
 Medians and their 95% intervals always come from :func:`thesis_lib.stats.median_ci` (percentile
-bootstrap) over the per-epoch values, in the figures, the tables and the findings alike.
+bootstrap) over repeats, each repeat contributing the mean of its steady-state epochs (epochs inside
+one process are not independent samples), in the figures, the tables and the findings alike.
 
 The modules, each with one job, in the order they build on each other:
 
 - :mod:`.labels`: how a run's dataset, format options, settings and workload read; the label
   columns every frame of runs carries.
 - :mod:`.order`: the order conditions read in (datasets, sizes, formats, access modes, workloads).
-- :mod:`.records`: a folder of JSON records into a frame of runs, and the frame of their epochs.
+- :mod:`.records`: folders of JSON records into a frame of runs, and the frames of their repeats and epochs.
 - :mod:`.plotting`: what every figure shares (panels, wrapped titles, grids of median bars).
 - :mod:`.figures`: the thesis's figures, and the one bench.ipynb draws for its own run.
 - :mod:`.tables`: the summary table, as a frame, Markdown and LaTeX.
@@ -36,7 +38,8 @@ from .labels import SECONDARY_SETTINGS, varying_columns, with_labels
 from .lossless import check_lossless_agreement, lossless_comparisons, lossless_verdict
 from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
 from .plotting import EMPTY_FIGURE
-from .records import RECORD_KEYS, emulated_runs, epochs_frame, load_records, read_record, records_frame, warm_epochs
+from .records import (RECORD_KEYS, emulated_runs, epochs_frame, load_records, read_record, records_frame,
+                      repeats_frame, warm_repeats)
 from .tables import display_table, interval_text, summary_table, to_latex, to_markdown
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "SECONDARY_SETTINGS", "varying_columns", "with_labels",
     "check_lossless_agreement", "lossless_comparisons", "lossless_verdict",
     "ACCESS_ORDER", "FORMAT_ORDER", "ordered", "per_dataset", "reading_order",
-    "RECORD_KEYS", "emulated_runs", "epochs_frame", "load_records", "read_record", "records_frame", "warm_epochs",
+    "RECORD_KEYS", "emulated_runs", "epochs_frame", "load_records", "read_record", "records_frame", "repeats_frame",
+    "warm_repeats",
     "display_table", "interval_text", "summary_table", "to_latex", "to_markdown",
 ]

@@ -19,12 +19,12 @@ from .labels import MIB, describe, optional_column
 from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
 from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,
                        category_labels, finish, message_figure, panel_context, panel_height, with_panel)
-from .records import emulated_runs, epochs_frame, warm_epochs
+from .records import emulated_runs, repeats_frame, warm_repeats
 
 
 def epoch_time_figure(runs: pd.DataFrame) -> plt.Figure:
     """Epoch time per format, one panel per setting and workload; bars by access mode."""
-    return bars_or_message(warm_epochs(runs), value="wall_s", category="format", hue="access",
+    return bars_or_message(warm_repeats(runs), value="wall_s", category="format", hue="access",
                            category_label="Storage format", value_label="Epoch time (s)",
                            title="Epoch time per storage format (warm cache): median with bootstrap 95% interval",
                            empty="no warm-cache epochs in these records")
@@ -41,7 +41,7 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
     """Samples/s against image size on log axes, per format and access mode, one panel per
     workload; the dashed line is what one H100 consumes training ResNet-18 (docs/design.md)."""
     title = "Throughput against image size (warm cache): median with bootstrap 95% interval"
-    epochs = warm_epochs(runs).dropna(subset=["samples_per_s_total"])
+    epochs = warm_repeats(runs).dropna(subset=["samples_per_s_total"])
     if epochs.empty:
         return message_figure(title, "no warm-cache epochs in these records")
     context = panel_context(epochs, exclude=["image_size"])
@@ -66,7 +66,7 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
 
 def au_figure(runs: pd.DataFrame) -> plt.Figure:
     """Accelerator utilisation under the emulated load, with the 90% MLPerf Storage threshold."""
-    epochs = warm_epochs(emulated_runs(runs))
+    epochs = warm_repeats(emulated_runs(runs))
     return bars_or_message(epochs.assign(au_percent=100 * epochs["au"]), value="au_percent", category="format",
                            hue="access", category_label="Storage format", value_label="AU = compute / wall (%)",
                            share_values=True,
@@ -79,7 +79,7 @@ def au_figure(runs: pd.DataFrame) -> plt.Figure:
 def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
     """Cold-cache against warm-cache epoch times, for the conditions that have cold epochs."""
     title = "Cold against warm page cache: median epoch time with bootstrap 95% interval"
-    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
+    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
     condition = [c for c in (*PANEL_PARTS, "format", "access") if c in epochs]
     cold = epochs.loc[epochs["cold"], condition].drop_duplicates()
     if cold.empty:

@@ -24,18 +24,22 @@ from .labels import SECONDARY_SETTINGS, varying_columns
 from .lossless import disagreeing, lossless_comparisons
 from .order import condition_rank, per_dataset, reading_order
 from .ranking import Effect, Estimate, by_median, faster_of, leaders, order_text, spread, widest, winner
-from .records import emulated_runs, epochs_frame, warm_epochs
+from .records import emulated_runs, repeats_frame, warm_repeats
+from .startup import startup_sentences
 
 ACROSS = "Across datasets and sizes"
 # A cross-dataset comparison compares these (the headline table's columns) ...
 DATA_KEYS = ("dataset_name", "image_size", "n_train")
 # ... within one workload and cache state, and within the other settings where they vary.
 OTHER_SETTINGS = tuple(s for s in SECONDARY_SETTINGS if s != "n_train")
-HOW_TO_READ = ("Epoch times are medians over the measured epochs with percentile-bootstrap 95% intervals "
-               "[low, high]. A format is named faster only where its interval lies wholly below the other's; "
-               "overlapping intervals are ties. An order lists the fastest first, `<` where the intervals separate "
-               "and `≈` where they do not. AU ≥ 90% (the MLPerf Storage bar) counts only where the whole interval "
-               "is above 90%.")
+HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start-up) is left out, and the figure "
+               "is the median over repeats of each repeat's mean steady-state epoch, with a percentile-bootstrap "
+               "95% interval [low, high] over repeats. A format is named faster only where its interval lies wholly "
+               "below the other's; overlapping intervals are ties. An order lists the fastest first, `<` where the "
+               "intervals separate and `≈` where they do not. AU ≥ 90% (the MLPerf Storage bar) is judged on "
+               "MLPerf's AU (the first step's I/O left out) and counts only where the whole interval is above 90%. "
+               "Start-up, what a short run pays, has a section of its own.")
+STARTUP = "What a short run pays: start-up"
 
 
 def _count(n: int, noun: str) -> str:
@@ -124,18 +128,21 @@ def access_versus_format_sentences(context: str, cells: dict[tuple[str, str], Es
 def au_sentences(runs: pd.DataFrame, context_of) -> list[str]:
     """Which format/access pairs keep the emulated accelerator at or above 90% utilisation (the
     whole 95% interval above the bar), which stay below it, and which the interval cannot place."""
-    epochs = warm_epochs(emulated_runs(runs)).dropna(subset=["au"])
+    repeats = warm_repeats(emulated_runs(runs))
+    # MLPerf's AU (the first step's I/O left out) where the records have it; older ones have only the whole epoch's
+    key, name = (("au_mlperf", "MLPerf AU") if repeats["au_mlperf"].notna().any() else ("au", "AU"))
+    epochs = repeats.dropna(subset=[key])
     sentences = []
     for setting in reading_order(epochs, "setting"):
         at_setting = epochs[epochs["setting"] == setting]
         for workload, group in at_setting.groupby("workload"):
-            au = [Estimate.of(f"{f}/{a}", g["au"]) for (f, a), g in group.groupby(["format", "access"])]
+            au = [Estimate.of(f"{f}/{a}", g[key]) for (f, a), g in group.groupby(["format", "access"])]
             au = sorted(au, key=lambda e: -e.median)
             parts = {"above": [e for e in au if e.floor >= MLPERF_AU_THRESHOLD],
                      "below": [e for e in au if e.ceiling < MLPERF_AU_THRESHOLD]}
             parts["undecided"] = [e for e in au if e not in parts["above"] and e not in parts["below"]]
             listed = {k: ", ".join(f"{e.label} ({e.text(unit='', spec='.1%')})" for e in v) for k, v in parts.items()}
-            sentence = (f"{context_of(setting)}, {workload}: AU ≥ 90% with "
+            sentence = (f"{context_of(setting)}, {workload}: {name} ≥ 90% with "
                         f"{listed['above'] or 'no format/access pair'}")
             sentence += f"; below 90%: {listed['below']}" if listed["below"] else ""
             sentence += f"; interval spanning 90%: {listed['undecided']}" if listed["undecided"] else ""
@@ -160,12 +167,32 @@ def lossless_sentence(runs: pd.DataFrame) -> str | None:
             f"configurations: {where}. Identical bytes should train identically.")
 
 
+def ram_versus_storage_sentences(context: str, warm: pd.DataFrame, cold: pd.DataFrame) -> list[str]:
+    """Whether the order of formats read from RAM (warm page cache) holds when they read from
+    storage (evicted before every epoch): pairs that swap, each side resolved by its intervals,
+    and pairs resolved on one side and tied on the other."""
+    columns = {"from RAM": best_access(cell_estimates(warm))[0], "from storage": best_access(cell_estimates(cold))[0]}
+    outcomes = pair_outcomes(columns)
+    if not outcomes:
+        return []
+    swaps = [flip_sentence(pair, o, columns) for pair, o in outcomes.items() if set(o.values()) >= set(pair)]
+    changed = [f"{a} vs {b} ({'resolved' if o['from RAM'] else 'tied'} from RAM, "
+               f"{'resolved' if o['from storage'] else 'tied'} from storage)"
+               for (a, b), o in outcomes.items() if (o["from RAM"] is None) != (o["from storage"] is None)]
+    if swaps:
+        lead = f"{context}: reading from storage changes the order of formats. " + " ".join(f"{s}." for s in swaps)
+    else:
+        lead = (f"{context}: the order of formats read from RAM holds when they read from storage (no two "
+                f"formats swap places where their intervals separate). From storage: {order_text(columns['from storage'])}.")
+    return [lead + (f" Resolved on one side only: {'; '.join(changed)}." if changed else "")]
+
+
 def dataset_findings(runs: pd.DataFrame, name: str) -> list[str]:
     """The findings of one dataset's runs; contexts leave out the dataset's ``name``."""
     def context_of(setting: str) -> str:
         return setting.removeprefix(name).removeprefix(" · ") or name
 
-    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
+    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
     sentences = []
     for setting in reading_order(epochs, "setting"):
         at_setting = epochs[epochs["setting"] == setting].groupby(["workload", "cache"])
@@ -173,6 +200,11 @@ def dataset_findings(runs: pd.DataFrame, name: str) -> list[str]:
             context = f"{context_of(setting)}, {workload}, {cache} cache"
             cells = cell_estimates(group)
             sentences += [fastest_format_sentence(context, cells), *access_versus_format_sentences(context, cells)]
+        for workload, group in sorted(epochs[epochs["setting"] == setting].groupby("workload"),
+                                      key=lambda item: condition_rank(item[0], "warm")):
+            if {"warm", "cold"} <= set(group["cache"]):
+                sentences += ram_versus_storage_sentences(f"{context_of(setting)}, {workload}", group[group["cache"] == "warm"],
+                                                          group[group["cache"] == "cold"])
     lossless = lossless_sentence(runs)
     return sentences + au_sentences(runs, context_of) + ([lossless] if lossless else [])
 
@@ -250,7 +282,7 @@ def consistency_sentences(context: str, columns: dict[str, list[Estimate]]) -> l
 def across_dataset_sentences(runs: pd.DataFrame) -> list[str]:
     """Per workload, cache state (and other setting that varies): the order of formats in each
     dataset and size, then whether it holds from one to the next and where it flips."""
-    epochs = epochs_frame(runs).dropna(subset=["wall_s"])
+    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
     group_keys = ["workload", "cache", *varying_columns(epochs, OTHER_SETTINGS)]
     sentences = []
     for key, group in sorted(epochs.groupby(group_keys), key=lambda item: condition_rank(*item[0][:2])):
@@ -276,6 +308,8 @@ def findings_by_section(runs: pd.DataFrame) -> dict[str, list[str]]:
         return {"No records": ["No benchmark records were found."]}
     sections = {name: dataset_findings(subset, name) for name, subset in per_dataset(runs)}
     sections[ACROSS] = across_dataset_sentences(runs)
+    if startup := startup_sentences(runs):
+        sections[STARTUP] = startup
     return sections
 
 

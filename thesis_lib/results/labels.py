@@ -123,7 +123,7 @@ def counted(n, noun: str) -> str:
 
 
 # Settings that split the `setting` label when they differ between the loaded runs.
-SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat")
+SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat", "machine")
 # The parts a setting (and a figure panel) is named by, in reading order: column -> how a value reads.
 SETTING_PARTS = {
     "dataset_name": str,
@@ -134,6 +134,7 @@ SETTING_PARTS = {
     "device": lambda v: str(v).upper(),
     "world_size": lambda v: counted(v, "rank"),
     "epochs_per_repeat": lambda v: counted(v, "epoch"),
+    "machine": str,
 }
 
 
@@ -148,10 +149,11 @@ def describe(row, columns) -> str:
 
 
 def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with the ``dataset_name``, ``workload``, ``format``, ``setting`` and ``block_unit`` columns."""
+    """``runs`` with the ``dataset_name``, ``workload``, ``format``, ``machine``, ``setting`` and
+    ``block_unit`` columns."""
     runs = runs.copy()
     if runs.empty:
-        for column in ("dataset_name", "workload", "format", "setting", "block_unit"):
+        for column in ("dataset_name", "workload", "format", "machine", "setting", "block_unit"):
             runs[column] = pd.Series(dtype=object)
         return runs
     sources = optional_column(runs, "source_name").fillna(optional_column(runs, "source_spec.name"))
@@ -161,9 +163,21 @@ def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
                         zip(runs["model"], optional_column(runs, "emulate_rate"), runs["image_size"],
                             optional_column(runs, "queue_steps"))]
     runs["format"] = format_labels(runs)
+    runs["machine"] = [machine_label(*values) for values in zip(
+        *(optional_column(runs, f"env.{key}") for key in ("cpu", "cores", "ram_gb", "gpu")))]
     runs["setting"] = setting_labels(runs)
     runs["block_unit"] = block_units(runs)
     return runs
+
+
+def machine_label(cpu, cores, ram_gb, gpu) -> str:
+    """``"AMD EPYC 7B13, 2 cores, 23.5 GB RAM"`` (and the GPU where there is one): the machine a
+    record was measured on, so that records pooled from several machines stay apart."""
+    parts = [str(cpu) if not is_missing(cpu) else "unknown CPU"]
+    parts += [counted(cores, "core")] if not is_missing(cores) else []
+    parts += [f"{float(ram_gb):g} GB RAM"] if not is_missing(ram_gb) else []
+    parts += [str(gpu)] if not is_missing(gpu) else []
+    return ", ".join(parts)
 
 
 def optional_column(frame: pd.DataFrame, name: str, default=None) -> pd.Series:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import paths
 from ..cache import COLD_CACHED_LIMIT
+from ..protocol import is_warmup, repeat_summaries
 from ..record import Record
 from .labels import optional_column, with_labels
 
@@ -26,7 +27,7 @@ RECORD_KEYS = Record.__required_keys__
 # The columns a frame of records always has, even when no record was found: the record's keys
 # (those holding a mapping become one column per entry, ``env.gpu``), and what the loader adds.
 RECORD_COLUMNS = (*(key for key, kind in get_type_hints(Record).items() if kind is not dict),
-                  "path", "notebook", "epochs_per_repeat")
+                  "path", "results_folder", "notebook", "epochs_per_repeat")
 # Fields a record must hold as text, and those that must be numbers when present.
 RECORD_TEXT = ("run", "dataset", "fmt", "access", "model")
 RECORD_NUMBERS = ("emulate_rate", "repeats", "batch_size", "workers", "n_train", "bytes_on_disk", "convert_s",
@@ -90,21 +91,33 @@ def record_paths(results_dir: Path) -> list[Path]:
     return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(results_dir).parts))
 
 
-def load_records(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per run from the records in :func:`thesis_lib.paths.results_dir`: every record key,
+def results_folders(results_dirs) -> list[Path]:
+    """The results folders named by ``results_dirs`` (one, several, or None for the default), each
+    :func:`thesis_lib.paths.results_dir`; FileNotFoundError naming the first that is not a folder."""
+    named = list(results_dirs) if isinstance(results_dirs, (list, tuple)) else [results_dirs]
+    folders = list(dict.fromkeys(paths.results_dir(d) for d in named or [None]))
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"results folder {folder} does not exist")
+    return folders
+
+
+def load_records(results_dir: str | os.PathLike | list | None = None) -> pd.DataFrame:
+    """One row per run from the records in one results folder or several (``results_dir`` a list:
+    records from several machines pooled, :mod:`~thesis_lib.results.machines`): every record key,
     nested dicts flattened (``env.gpu``, ``write_options.codec``, ``open_options.read_path``), lists
-    kept as objects, plus the ``dataset_name``, ``setting``, ``workload`` and ``format`` labels
-    (:func:`~thesis_lib.results.labels.with_labels`), ``epochs_per_repeat``, ``block_unit``, ``path``
-    and ``notebook`` (the executed bench notebook beside the record, or None)."""
-    folder = paths.results_dir(results_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"results folder {folder} does not exist")
+    kept as objects, plus the ``dataset_name``, ``setting``, ``workload``, ``format`` and
+    ``machine`` labels (:func:`~thesis_lib.results.labels.with_labels`), ``epochs_per_repeat``,
+    ``block_unit``, ``path``, ``results_folder`` and ``notebook`` (the executed bench notebook beside
+    the record, or None). A record found in two folders is kept from each."""
     records = []
-    for path in record_paths(folder):
-        record = read_record(path)
-        if record is not None:
-            notebook = path.with_suffix(".ipynb")
-            records.append({**record, "path": str(path), "notebook": str(notebook) if notebook.is_file() else None})
+    for folder in results_folders(results_dir):
+        for path in record_paths(folder):
+            record = read_record(path)
+            if record is not None:
+                notebook = path.with_suffix(".ipynb")
+                records.append({**record, "path": str(path), "results_folder": str(folder),
+                                "notebook": str(notebook) if notebook.is_file() else None})
     return with_labels(records_frame(records))
 
 
@@ -113,7 +126,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=list(RECORD_COLUMNS))
     frame = pd.json_normalize([with_split_options(r) for r in records], max_level=1)
-    frame["epochs_per_repeat"] = [len(e) // max(1, int(r or 1)) for e, r in zip(frame["epochs"], frame["repeats"])]
+    # the steady-state epochs: the warm-up is start-up, not a measured epoch
+    frame["epochs_per_repeat"] = [sum(not is_warmup(e) for e in epochs) // max(1, int(r or 1))
+                                  for epochs, r in zip(frame["epochs"], frame["repeats"])]
     return frame
 
 
@@ -129,37 +144,65 @@ def with_split_options(record: dict) -> dict:
 # Epochs
 
 
-EPOCH_COLUMNS = ("repeat", "epoch", "cold", "cached_fraction", "wall_s", "data_wait_s", "compute_s", "samples",
-                 "samples_per_s", "samples_per_s_total", "au", "peak_rss_mb", "loss")
-RUN_COLUMNS = ("run", "setting", "workload", "format", "fmt", "access", "cache", "dataset", "dataset_name",
-               "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "device", "world_size",
-               "epochs_per_repeat", "seed", "lossless")
+EPOCH_COLUMNS = ("repeat", "epoch", "warmup", "cold", "cached_fraction", "wall_s", "data_wait_s", "first_batch_s",
+                 "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au", "au_mlperf", "peak_rss_mb",
+                 "loss")
+REPEAT_COLUMNS = ("repeat", "epochs_measured", "cold", "cached_fraction", "wall_s", "data_wait_s", "first_batch_s",
+                  "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au", "au_mlperf", "startup_s",
+                  "startup_first_batch_s", "startup_extra_s")
+RUN_COLUMNS = ("run", "path", "config_id", "machine", "setting", "workload", "format", "fmt", "access", "cache", "dataset",
+               "dataset_name", "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "device",
+               "world_size", "epochs_per_repeat", "seed", "lossless")
+
+
+def _unit_frame(runs: pd.DataFrame, units_of, unit_columns: tuple[str, ...]) -> pd.DataFrame:
+    """One row per unit (``units_of(run)``: its epochs, or its repeats) with the run's configuration
+    columns and ``cache_state``: "warm", "cold", or "cold-unavailable" where the eviction left the
+    files cached (tmpfs)."""
+    columns = [c for c in RUN_COLUMNS if c in runs]
+    rows = [{**{c: run[c] for c in columns}, **unit} for _, run in runs.iterrows() for unit in units_of(run)]
+    extra = [k for row in rows for k in row if k not in unit_columns and k not in columns]
+    units = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *unit_columns, *extra])))
+    units["samples_per_s_total"] = units["samples_per_s_total"].fillna(units["samples_per_s"])
+    units["cold"] = _flags(units["cold"])
+    still_cached = pd.to_numeric(units["cached_fraction"], errors="coerce") > COLD_CACHED_LIMIT
+    units["cache_state"] = np.select([units["cold"] & still_cached, units["cold"]],
+                                     ["cold-unavailable", "cold"], "warm")
+    return units
+
+
+def _flags(values: pd.Series) -> pd.Series:
+    """True where a flag was recorded true; False where false or missing (older records)."""
+    return pd.Series([v is not None and not pd.isna(v) and bool(v) for v in values], index=values.index, dtype=bool)
+
+
+def _runs(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
+    return records if isinstance(records, pd.DataFrame) else load_records(records)
 
 
 def epochs_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
-    """One row per measured epoch (``wall_s``, ``data_wait_s``, ``compute_s``, ``samples_per_s``,
-    ``samples_per_s_total``, ``au``, ``loss``, ``repeat``, ``epoch``, ``cold``...), with the run's
-    configuration columns and ``cache_state`` ("warm", "cold", or "cold-unavailable" when the
-    eviction left the files cached, per epoch)."""
-    runs = records if isinstance(records, pd.DataFrame) else load_records(records)
-    columns = [c for c in RUN_COLUMNS if c in runs]
-    rows = [{**{c: run[c] for c in columns}, **epoch}
-            for _, run in runs.iterrows() for epoch in (run["epochs"] or [])]
-    extra = [k for row in rows for k in row if k not in EPOCH_COLUMNS and k not in columns]
-    epochs = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *EPOCH_COLUMNS, *extra])))
-    epochs["samples_per_s_total"] = epochs["samples_per_s_total"].fillna(epochs["samples_per_s"])
-    epochs["cold"] = epochs["cold"].fillna(False).astype(bool)
-    # An epoch whose files stayed cached through the eviction (tmpfs) was not cold, whatever was asked.
-    still_cached = pd.to_numeric(epochs["cached_fraction"], errors="coerce") > COLD_CACHED_LIMIT
-    epochs["cache_state"] = np.select([epochs["cold"] & still_cached, epochs["cold"]],
-                                      ["cold-unavailable", "cold"], "warm")
-    return epochs
+    """One row per epoch as measured, warm-up included (``warmup``): ``wall_s``, ``data_wait_s``,
+    ``first_batch_s``, ``compute_s``, ``samples_per_s``, ``samples_per_s_total``, ``au``,
+    ``au_mlperf``, ``loss``, ``repeat``, ``epoch``, ``cold``..., with the run's configuration
+    columns and ``cache_state``."""
+    frame = _unit_frame(_runs(records), lambda run: run["epochs"] or [], EPOCH_COLUMNS)
+    frame["warmup"] = _flags(frame["warmup"])
+    return frame
 
 
-def warm_epochs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Epochs of warm-cache runs."""
-    epochs = epochs_frame(runs)
-    return epochs[epochs["cache_state"] == "warm"]
+def repeats_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
+    """One row per repeat, the unit of replication (:func:`thesis_lib.protocol.repeat_summaries`):
+    the means of its steady-state epochs (``wall_s`` is the steady-state epoch time), AU whole
+    (``au``) and MLPerf's (``au_mlperf``, the first step's I/O left out), and its start-up
+    (``startup_s``, ``startup_first_batch_s``, ``startup_extra_s``), with the run's
+    configuration columns and ``cache_state``. Every interval in the report is over these rows."""
+    return _unit_frame(_runs(records), lambda run: repeat_summaries(run["epochs"] or []), REPEAT_COLUMNS)
+
+
+def warm_repeats(runs: pd.DataFrame) -> pd.DataFrame:
+    """Repeats of warm-cache runs."""
+    repeats = repeats_frame(runs)
+    return repeats[repeats["cache_state"] == "warm"]
 
 
 def emulated_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -66,6 +66,11 @@ class DirStore:
             self._fingerprint = fingerprint((name, st.st_size, st.st_mtime_ns) for name, st in stats)
         return self._fingerprint
 
+    def content_id(self) -> str:
+        """Every file's name and size, hashed: the same on a copy, which gets new modification times."""
+        root = str(self.path)
+        return fingerprint((name, os.stat(os.path.join(root, name)).st_size) for name in sorted(self.files()))
+
 
 class ZipStore:
     """Members of a zip archive. The archive is opened on first read in each process, so the store
@@ -81,6 +86,7 @@ class ZipStore:
         for info in members:
             _check_member_name(info.filename, self.where(info.filename))
         self._names = [info.filename for info in members]
+        self._content_id = fingerprint(sorted((i.filename, i.CRC, i.file_size) for i in members))
         stat = path.stat()
         # The central directory's checksums identify every member's bytes without reading them.
         self._fingerprint = fingerprint([(stat.st_size, stat.st_mtime_ns),
@@ -90,6 +96,10 @@ class ZipStore:
     def fingerprint(self) -> str:
         """The archive's size and modification time, and every member's name, CRC-32 and size, hashed."""
         return self._fingerprint
+
+    def content_id(self) -> str:
+        """Every member's name, CRC-32 and size, hashed: the same for a copy of the archive anywhere."""
+        return self._content_id
 
     def files(self, prefix: str = "") -> list[str]:
         return [n for n in self._names if n.startswith(prefix) and not _hidden(n)]

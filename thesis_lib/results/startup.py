@@ -1,0 +1,98 @@
+"""What a short run pays: each repeat's start-up apart from its steady state.
+
+A repeat's first epoch is a warm-up (:mod:`thesis_lib.protocol`): DataLoader workers start, the
+pipeline fills, a warm run's page cache fills. Its *start-up cost* is how much longer that epoch
+took than one of the repeat's steady-state epochs (``startup_extra_s``); its *first batch* is the
+wait before the first batch arrived (``startup_first_batch_s``). Both are medians over repeats
+with bootstrap 95% intervals, like every other figure of the report.
+
+>>> tables = startup_tables(runs)          # the headline's layout, start-up cost in the cells
+>>> startup_sentences(runs)               # per dataset setting, workload, source and worker count
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import headline
+from .labels import counted, describe
+from .order import condition_rank, reading_order
+from .ranking import Estimate, by_median
+from .records import repeats_frame
+
+#: What a sentence names its data by (the headline's columns but the source of the bytes).
+DATA_KEYS = ("dataset_name", "image_size", "n_train")
+CAPTION = ("Start-up cost (s), {title}: how much longer a repeat's warm-up epoch took than its steady-state "
+           "epochs (workers starting, the pipeline and, from RAM, the page cache filling), the median over "
+           "repeats with its percentile-bootstrap 95% interval. Bold: the cheapest start in its column, where "
+           "its interval clears every other's.")
+
+
+def startup_tables(runs: pd.DataFrame) -> list[headline.Headline]:
+    """One table per workload: start-up cost per format (rows) and dataset × size × source (columns)."""
+    return headline.tables_by_workload(repeats_frame(runs), "startup_extra_s")
+
+
+def to_markdown(tables: list[headline.Headline], level: int = 2) -> str:
+    if not tables:
+        return "No record has a warm-up epoch (records from before the protocol charge start-up to every epoch).\n"
+    return headline.to_markdown(tables, level, heading="Start-up cost (s)", caption=CAPTION)
+
+
+def to_latex(tables: list[headline.Headline]) -> str:
+    return headline.to_latex(tables, label="startup", caption=CAPTION)
+
+
+def display_tables(runs: pd.DataFrame) -> list:
+    return headline.display_styled(startup_tables(runs), CAPTION)
+
+
+def _cost(group: pd.DataFrame, label: str) -> str:
+    """``"npy 0.041 s [0.03, 0.05] (11% of an epoch; first batch 0.08 s)"``."""
+    extra = Estimate.of(label, group["startup_extra_s"])
+    steady = group["wall_s"].median()
+    first = group["startup_first_batch_s"].median()
+    share = f"{extra.median / steady:.0%} of a steady-state epoch" if steady > 0 else "steady state unknown"
+    return f"{label} {extra.text()} ({share}; first batch after {first:.3g} s)"
+
+
+def startup_sentences(runs: pd.DataFrame) -> list[str]:
+    """Per dataset × size × training-set size, workload, source of the bytes and worker count:
+    every format's start-up cost, cheapest first, each with its interval, its share of a
+    steady-state epoch and its first-batch wait; where several worker counts were measured, what
+    the workers' start adds."""
+    repeats = repeats_frame(runs).dropna(subset=["startup_extra_s"])
+    if repeats.empty:
+        return []
+    repeats = repeats.assign(data=[describe(row, DATA_KEYS) for _, row in repeats.iterrows()])
+    sentences = []
+    for data in reading_order(repeats, "data"):
+        at_data = repeats[repeats["data"] == data]
+        for (workload, cache), group in sorted(at_data.groupby(["workload", "cache"]),
+                                               key=lambda item: condition_rank(*item[0])):
+            context = f"{data}, {workload}, from {headline.READ_FROM.get(cache, cache)}"
+            by_workers = dict(list(group.groupby("workers")))
+            for workers, subset in by_workers.items():
+                cells = {f"{f}/{a}": g for (f, a), g in subset.groupby(["format", "access"])}
+                ranked = by_median(Estimate.of(label, g["startup_extra_s"]) for label, g in cells.items())
+                listed = "; ".join(_cost(cells[e.label], e.label) for e in ranked)
+                sentences.append(f"{context}, {counted(workers, 'worker')}: a short run pays for start-up, "
+                                 f"cheapest first: {listed}.")
+            if len(by_workers) > 1:
+                sentences.append(worker_sentence(context, by_workers))
+    return sentences
+
+
+def worker_sentence(context: str, by_workers: dict) -> str:
+    """What starting workers adds to start-up, per format measured with the fewest and the most workers."""
+    fewest, most = min(by_workers), max(by_workers)
+    parts = []
+    for (fmt, access), few in by_workers[fewest].groupby(["format", "access"]):
+        many = by_workers[most][(by_workers[most]["format"] == fmt) & (by_workers[most]["access"] == access)]
+        if many.empty:
+            continue
+        low, high = (Estimate.of(str(w), g["startup_extra_s"]) for w, g in ((fewest, few), (most, many)))
+        verdict = (f"costlier with {most}" if low.clears(high) else f"cheaper with {most}" if high.clears(low)
+                   else "tied, the intervals overlap")
+        parts.append(f"{fmt}/{access} {low.median:.3g} s with {fewest} against {high.median:.3g} s with {most} "
+                     f"({verdict})")
+    return f"{context}: start-up with {most} workers against {fewest}: {'; '.join(parts)}."

@@ -1,0 +1,49 @@
+"""A dataset's portable identity: what its files hold, not where they lie.
+
+A run's configuration id hashes this instead of the root's path, so the same experiment on the
+same archive has one id in any folder and on any machine, and records from two machines pool as
+one experiment. A zip is known by its members' names, CRC-32s and sizes (its central directory: no
+member is read); a folder by its files' names and sizes (not their times, which a copy changes);
+any other file (the official ``cifar-10-python.tar.gz``) by the SHA-256 of its bytes.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+from ..errors import SourceError
+from .imagefolder import DirStore, ZipStore
+
+
+def content_id(root: str | os.PathLike | None) -> str | None:
+    """The identity of what ``root`` holds (None for no root: the dataset's default location, whose
+    official files are checksum-verified). A root that is not there is named by its path: no run
+    can read it, but a sweep must still name the point it skips."""
+    if root is None:
+        return None
+    path = Path(root).expanduser().resolve()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"absent:{path}"
+    except OSError as error:
+        raise SourceError(f"{root}: cannot read it ({error.strerror})") from None
+    if path.is_dir():  # listed every time: a file changed deep inside leaves the folder's own time alone
+        return "files:" + DirStore(path).content_id()
+    return _file_content_id(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+# Keyed by the file's size and time as well, so a changed file is read again; a sweep asks for the
+# same roots over and over.
+@functools.lru_cache(maxsize=64)
+def _file_content_id(path: str, size: int, mtime_ns: int) -> str:
+    if zipfile.is_zipfile(path):
+        return "zip:" + ZipStore(Path(path)).content_id()
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
