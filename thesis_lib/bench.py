@@ -45,14 +45,15 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     """Run one benchmark; write and return its record (None on non-zero ranks when distributed).
     ``out``: the record's file (default: :func:`record_path`)."""
     config.validate()
-    out = Path(out) if out else record_path(config)
-    if out.is_dir():
+    if out is not None and Path(out).is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
-    _check_writable(out.parent)  # before any work, not after an hour of training
+    _check_writable(Path(out).parent if out else paths.results_dir())  # before any work, not after an hour
     rank, world_size = _init_distributed(config)
     device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
                           limit=config.limit, download=config.download)
+    # Named after loading: a download makes the data the run's identity names
+    out = Path(out) if out else record_path(config)
     path, conversion = _convert_once(source, config, rank, progress)
     reader = formats.get(config.fmt).open(path, **config.open_options)
     if config.cache == "cold" and not cache.can_evict(reader.path):

@@ -29,7 +29,9 @@ NOT_MEASURED = ("download",)
 #: Where the data lies on this machine: a record keeps it; its identity holds the data's content instead.
 LOCATION = "root"
 #: Fields added after records existed, with the value every earlier run had: left out of
-#: :meth:`BenchConfig.identity` at that value, so earlier records keep their config ids.
+#: :meth:`BenchConfig.identity` at that value, so a field's arrival alone changes no id. (The
+#: measurement protocol of docs/design.md changed every id once, deliberately: records made before
+#: it charged start-up to every epoch and named the data by its path.)
 ADDED_LATER = {"queue_steps": 0}
 #: The notebook's own defaults where they differ from the dataclass (a quick interactive run).
 NOTEBOOK_DEFAULTS = {"limit": 10_000}
@@ -153,11 +155,11 @@ class BenchConfig:
         """Every field that changes the measurement, canonical: options resolved, and the data by
         what it holds (:func:`thesis_lib.sources.identity.content_id`), not by where it lies, so
         the same experiment has one identity in any folder and on any machine."""
-        from .sources.identity import content_id
+        from .sources.identity import data_identity
 
         values = {k: v for k, v in dataclasses.asdict(self).items()
                   if k not in NOT_MEASURED and k != LOCATION and not (k in ADDED_LATER and v == ADDED_LATER[k])}
-        values["data"] = content_id(self.root)
+        values["data"] = data_identity(self.dataset, self.root)
         values["write_options"], values["open_options"] = self.resolved_options()
         return json.loads(json.dumps(values, default=json_default))
 

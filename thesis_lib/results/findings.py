@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..stats import MLPERF_AU_THRESHOLD
 from . import labels
-from .labels import SECONDARY_SETTINGS, varying_columns
+from .labels import DATA_KEYS, SECONDARY_SETTINGS, varying_columns
 from .lossless import disagreeing, lossless_comparisons
 from .order import condition_rank, per_dataset, reading_order
 from .ranking import Effect, Estimate, by_median, faster_of, leaders, order_text, spread, widest, winner
@@ -28,8 +28,7 @@ from .records import emulated_runs, repeats_frame, warm_repeats
 from .startup import startup_sentences
 
 ACROSS = "Across datasets and sizes"
-# A cross-dataset comparison compares these (the headline table's columns) ...
-DATA_KEYS = ("dataset_name", "image_size", "n_train")
+# A cross-dataset comparison compares DATA_KEYS (the headline table's columns) ...
 # ... within one workload and cache state, and within the other settings where they vary.
 OTHER_SETTINGS = tuple(s for s in SECONDARY_SETTINGS if s != "n_train")
 HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start-up) is left out, and the figure "
@@ -128,14 +127,17 @@ def access_versus_format_sentences(context: str, cells: dict[tuple[str, str], Es
 def au_sentences(runs: pd.DataFrame, context_of) -> list[str]:
     """Which format/access pairs keep the emulated accelerator at or above 90% utilisation (the
     whole 95% interval above the bar), which stay below it, and which the interval cannot place."""
-    repeats = warm_repeats(emulated_runs(runs))
-    # MLPerf's AU (the first step's I/O left out) where the records have it; older ones have only the whole epoch's
-    key, name = (("au_mlperf", "MLPerf AU") if repeats["au_mlperf"].notna().any() else ("au", "AU"))
-    epochs = repeats.dropna(subset=[key])
+    epochs = warm_repeats(emulated_runs(runs))
     sentences = []
     for setting in reading_order(epochs, "setting"):
         at_setting = epochs[epochs["setting"] == setting]
         for workload, group in at_setting.groupby("workload"):
+            # MLPerf's AU (the first step's I/O left out) where the records have it; records from
+            # before the protocol (a setting of their own) have only the whole epoch's
+            key, name = ("au_mlperf", "MLPerf AU") if group["au_mlperf"].notna().all() else ("au", "AU")
+            group = group.dropna(subset=[key])
+            if group.empty:
+                continue
             au = [Estimate.of(f"{f}/{a}", g[key]) for (f, a), g in group.groupby(["format", "access"])]
             au = sorted(au, key=lambda e: -e.median)
             parts = {"above": [e for e in au if e.floor >= MLPERF_AU_THRESHOLD],
@@ -169,22 +171,30 @@ def lossless_sentence(runs: pd.DataFrame) -> str | None:
 
 def ram_versus_storage_sentences(context: str, warm: pd.DataFrame, cold: pd.DataFrame) -> list[str]:
     """Whether the order of formats read from RAM (warm page cache) holds when they read from
-    storage (evicted before every epoch): pairs that swap, each side resolved by its intervals,
-    and pairs resolved on one side and tied on the other."""
-    columns = {"from RAM": best_access(cell_estimates(warm))[0], "from storage": best_access(cell_estimates(cold))[0]}
+    storage (evicted before every epoch): each pair that swaps places, both sides resolved by
+    their intervals, with its medians; and how many pairs are resolved on one side only."""
+    ram, disk = "from RAM", "from storage"
+    columns = {ram: best_access(cell_estimates(warm))[0], disk: best_access(cell_estimates(cold))[0]}
     outcomes = pair_outcomes(columns)
     if not outcomes:
         return []
-    swaps = [flip_sentence(pair, o, columns) for pair, o in outcomes.items() if set(o.values()) >= set(pair)]
-    changed = [f"{a} vs {b} ({'resolved' if o['from RAM'] else 'tied'} from RAM, "
-               f"{'resolved' if o['from storage'] else 'tied'} from storage)"
-               for (a, b), o in outcomes.items() if (o["from RAM"] is None) != (o["from storage"] is None)]
+    found = {side: {e.label: e for e in estimates} for side, estimates in columns.items()}
+
+    def swap(pair: tuple[str, str], per_side: dict) -> str:
+        first, second = per_side[ram], per_side[disk]
+        return (f"{first} before {second} from RAM ({found[ram][first].median:.3g} against "
+                f"{found[ram][second].median:.3g} s), {second} before {first} from storage "
+                f"({found[disk][second].median:.3g} against {found[disk][first].median:.3g} s)")
+
+    swaps = [swap(pair, o) for pair, o in outcomes.items() if set(o.values()) >= set(pair)]
+    one_sided = sum((o[ram] is None) != (o[disk] is None) for o in outcomes.values())
+    tail = (f" {one_sided} of {len(outcomes)} pairs are resolved on one side only (tied, their intervals "
+            f"overlapping, on the other)." if one_sided else "")
     if swaps:
-        lead = f"{context}: reading from storage changes the order of formats. " + " ".join(f"{s}." for s in swaps)
-    else:
-        lead = (f"{context}: the order of formats read from RAM holds when they read from storage (no two "
-                f"formats swap places where their intervals separate). From storage: {order_text(columns['from storage'])}.")
-    return [lead + (f" Resolved on one side only: {'; '.join(changed)}." if changed else "")]
+        return [f"{context}: reading from storage changes the order of formats (both sides resolved by their "
+                f"95% intervals): {'; '.join(swaps)}. From storage: {order_text(columns[disk])}.{tail}"]
+    return [f"{context}: the order of formats read from RAM holds when they read from storage (no two formats swap "
+            f"places where their intervals separate). From storage: {order_text(columns[disk])}.{tail}"]
 
 
 def dataset_findings(runs: pd.DataFrame, name: str) -> list[str]:

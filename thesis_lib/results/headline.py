@@ -32,9 +32,10 @@ READ_FROM = {"warm": "RAM (page cache)", "cold": "storage (evicted)",
              "cold-unavailable": "RAM (eviction failed)"}
 ROW_KEYS = ("format", "access")
 # Settings that become row levels when they vary within one table.
-ROW_SETTINGS = ("batch_size", "workers", "device", "world_size", "epochs_per_repeat", "machine")
+ROW_SETTINGS = ("batch_size", "workers", "device", "world_size", "epochs_per_repeat", "warmup_epochs", "machine")
 ROW_NAMES = {"format": "Format", "access": "Access", "batch_size": "Batch", "workers": "Workers",
-             "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs", "machine": "Machine"}
+             "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
+             "warmup_epochs": "Warm-up epochs", "machine": "Machine"}
 CAPTION = ("Steady-state epoch time (s), {title}: the median over repeats of each repeat's steady-state epochs "
            "(its warm-up epoch left out), with the percentile-bootstrap 95% interval over repeats. Bold: the "
            "fastest in its column, where its interval clears every other's; elsewhere the fastest are not resolved.")

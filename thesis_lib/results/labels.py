@@ -123,7 +123,10 @@ def counted(n, noun: str) -> str:
 
 
 # Settings that split the `setting` label when they differ between the loaded runs.
-SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat", "machine")
+SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat", "warmup_epochs",
+                      "machine")
+#: What the data of a result is named by: the headline's columns but the source of the bytes.
+DATA_KEYS = ("dataset_name", "image_size", "n_train")
 # The parts a setting (and a figure panel) is named by, in reading order: column -> how a value reads.
 SETTING_PARTS = {
     "dataset_name": str,
@@ -134,6 +137,7 @@ SETTING_PARTS = {
     "device": lambda v: str(v).upper(),
     "world_size": lambda v: counted(v, "rank"),
     "epochs_per_repeat": lambda v: counted(v, "epoch"),
+    "warmup_epochs": lambda v: counted(v, "warm-up epoch"),
     "machine": str,
 }
 

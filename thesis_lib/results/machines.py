@@ -34,8 +34,9 @@ def machines_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for machine, group in runs.groupby("machine", sort=True):
         storage = _latest_storage(group)
-        row = {"Machine": machine, "File system": optional_column(group, "env.filesystem").dropna().iloc[0]
-               if optional_column(group, "env.filesystem").notna().any() else "unknown", "Records": len(group)}
+        filesystems = optional_column(group, "env.filesystem").dropna()
+        row = {"Machine": machine, "File system": ", ".join(sorted(set(filesystems))) or "unknown",
+               "Records": len(group)}
         for key, name in STORAGE_COLUMNS:
             value = storage.get(key) if storage else None
             row[name] = "–" if is_missing(value) else f"{value:,.3g}" if value < 100 else f"{value:,.0f}"

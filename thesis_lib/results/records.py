@@ -110,9 +110,12 @@ def load_records(results_dir: str | os.PathLike | list | None = None) -> pd.Data
     ``machine`` labels (:func:`~thesis_lib.results.labels.with_labels`), ``epochs_per_repeat``,
     ``block_unit``, ``path``, ``results_folder`` and ``notebook`` (the executed bench notebook beside
     the record, or None). A record found in two folders is kept from each."""
-    records = []
+    records, seen = [], set()
     for folder in results_folders(results_dir):
         for path in record_paths(folder):
+            if path.resolve() in seen:  # one folder inside another: each record once
+                continue
+            seen.add(path.resolve())
             record = read_record(path)
             if record is not None:
                 notebook = path.with_suffix(".ipynb")
@@ -129,6 +132,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     # the steady-state epochs: the warm-up is start-up, not a measured epoch
     frame["epochs_per_repeat"] = [sum(not is_warmup(e) for e in epochs) // max(1, int(r or 1))
                                   for epochs, r in zip(frame["epochs"], frame["repeats"])]
+    # Records from before the protocol charged start-up to every epoch: 0 warm-up epochs, a setting
+    # of their own, so they never share a cell with steady-state figures.
+    frame["warmup_epochs"] = pd.to_numeric(optional_column(frame, "warmup_epochs"), errors="coerce").fillna(0).astype(int)
     return frame
 
 
@@ -152,7 +158,7 @@ REPEAT_COLUMNS = ("repeat", "epochs_measured", "cold", "cached_fraction", "wall_
                   "startup_first_batch_s", "startup_extra_s")
 RUN_COLUMNS = ("run", "path", "config_id", "machine", "setting", "workload", "format", "fmt", "access", "cache", "dataset",
                "dataset_name", "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "device",
-               "world_size", "epochs_per_repeat", "seed", "lossless")
+               "world_size", "epochs_per_repeat", "warmup_epochs", "seed", "lossless")
 
 
 def _unit_frame(runs: pd.DataFrame, units_of, unit_columns: tuple[str, ...]) -> pd.DataFrame:

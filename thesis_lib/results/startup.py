@@ -6,6 +6,10 @@ took than one of the repeat's steady-state epochs (``startup_extra_s``); its *fi
 wait before the first batch arrived (``startup_first_batch_s``). Both are medians over repeats
 with bootstrap 95% intervals, like every other figure of the report.
 
+Only runs from RAM are shown: a cold epoch must close every handle on the files for the kernel to
+drop their pages, which restarts DataLoader workers before *every* cold epoch, so there the warm-up
+and the steady state pay the same start and their difference is not what a short run pays.
+
 >>> tables = startup_tables(runs)          # the headline's layout, start-up cost in the cells
 >>> startup_sentences(runs)               # per dataset setting, workload, source and worker count
 """
@@ -14,22 +18,20 @@ from __future__ import annotations
 import pandas as pd
 
 from . import headline
-from .labels import counted, describe
+from .labels import DATA_KEYS, counted, describe
 from .order import condition_rank, reading_order
 from .ranking import Estimate, by_median
-from .records import repeats_frame
+from .records import warm_repeats
 
-#: What a sentence names its data by (the headline's columns but the source of the bytes).
-DATA_KEYS = ("dataset_name", "image_size", "n_train")
-CAPTION = ("Start-up cost (s), {title}: how much longer a repeat's warm-up epoch took than its steady-state "
-           "epochs (workers starting, the pipeline and, from RAM, the page cache filling), the median over "
+CAPTION = ("Start-up cost (s), {title}, from RAM: how much longer a repeat's warm-up epoch took than its "
+           "steady-state epochs (workers starting, the pipeline and the page cache filling), the median over "
            "repeats with its percentile-bootstrap 95% interval. Bold: the cheapest start in its column, where "
            "its interval clears every other's.")
 
 
 def startup_tables(runs: pd.DataFrame) -> list[headline.Headline]:
     """One table per workload: start-up cost per format (rows) and dataset × size × source (columns)."""
-    return headline.tables_by_workload(repeats_frame(runs), "startup_extra_s")
+    return headline.tables_by_workload(warm_repeats(runs), "startup_extra_s")
 
 
 def to_markdown(tables: list[headline.Headline], level: int = 2) -> str:
@@ -60,7 +62,7 @@ def startup_sentences(runs: pd.DataFrame) -> list[str]:
     every format's start-up cost, cheapest first, each with its interval, its share of a
     steady-state epoch and its first-batch wait; where several worker counts were measured, what
     the workers' start adds."""
-    repeats = repeats_frame(runs).dropna(subset=["startup_extra_s"])
+    repeats = warm_repeats(runs).dropna(subset=["startup_extra_s"])
     if repeats.empty:
         return []
     repeats = repeats.assign(data=[describe(row, DATA_KEYS) for _, row in repeats.iterrows()])

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..registry import pick
 from .base import DEFAULT_CHUNK, ArraySource, LimitedSource, ResizedSource, Source
 from .cifar10 import open_cifar10
+from .download import DOWNLOADABLE
 from .hires import open_hires
 from .imagefolder import open_imagefolder
 from .synthetic import open_synthetic
@@ -38,8 +39,6 @@ _OPENERS: dict[str, Callable[..., Source]] = {
     "hires": open_hires,
 }
 
-#: The datasets that ``download=True`` fetches (``python -m thesis_lib prepare --dataset NAME --download``).
-DOWNLOADABLE = ("cifar10", "tiny-imagenet", "hires")
 
 
 def names() -> list[str]:

@@ -22,6 +22,11 @@ T = TypeVar("T")
 _BLOCK = 1 << 20
 
 
+#: The datasets that ``download=True`` fetches (``python -m thesis_lib prepare --dataset NAME --download``)
+#: into their default place, ``<data root>/<name>``.
+DOWNLOADABLE = ("cifar10", "tiny-imagenet", "hires")
+
+
 def dataset_root(root: str | os.PathLike | None, name: str) -> Path:
     """The folder a dataset is read from: ``root`` when given, else ``<data root>/<name>``."""
     return Path(root).expanduser().resolve() if root is not None else data_root() / name

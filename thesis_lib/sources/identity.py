@@ -4,7 +4,12 @@ A run's configuration id hashes this instead of the root's path, so the same exp
 same archive has one id in any folder and on any machine, and records from two machines pool as
 one experiment. A zip is known by its members' names, CRC-32s and sizes (its central directory: no
 member is read); a folder by its files' names and sizes (not their times, which a copy changes);
-any other file (the official ``cifar-10-python.tar.gz``) by the SHA-256 of its bytes.
+any other file (the official ``cifar-10-python.tar.gz``) by the SHA-256 of its bytes. A dataset read
+from its default place (``<data root>/<name>``, no root given) is known by what that folder holds.
+
+A folder's names and sizes do not see a file rewritten in place at the same size: enough to tell
+datasets apart, not to detect tampering (reading every byte of 100,000 images on each sweep point
+would cost more than the run).
 """
 from __future__ import annotations
 
@@ -15,13 +20,23 @@ import zipfile
 from pathlib import Path
 
 from ..errors import SourceError
+from .download import DOWNLOADABLE, dataset_root
 from .imagefolder import DirStore, ZipStore
 
 
+def data_identity(dataset: str, root: str | os.PathLike | None) -> str | None:
+    """What a run reads: :func:`content_id` of ``root``, or of the dataset's default folder when
+    no root is given; None for a dataset with no files (generated)."""
+    if root is None:
+        if dataset not in DOWNLOADABLE:
+            return None
+        root = dataset_root(None, dataset)
+    return content_id(root)
+
+
 def content_id(root: str | os.PathLike | None) -> str | None:
-    """The identity of what ``root`` holds (None for no root: the dataset's default location, whose
-    official files are checksum-verified). A root that is not there is named by its path: no run
-    can read it, but a sweep must still name the point it skips."""
+    """The identity of what ``root`` holds (None for no root). A root that is not there is named by
+    its path: no run can read it, but a sweep must still name the point it skips."""
     if root is None:
         return None
     path = Path(root).expanduser().resolve()
