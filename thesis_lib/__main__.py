@@ -62,8 +62,9 @@ def _check_storage() -> None:
 def cmd_bench(args) -> None:
     from . import bench, config
     from .record import headline
+    run = config.config_from_args(args).validate()  # a bad setting is named before anything is measured
     _check_storage()
-    record = bench.run(config.config_from_args(args), out=args.out)
+    record = bench.run(run, out=args.out)
     if record is not None:
         _print_json(headline(record))
 
