@@ -434,7 +434,21 @@ def test_cli_prepare_convert_bench(tmp_path):
     ran = cli("bench", "--dataset", "synthetic", "--limit", "300", "--fmt", "npy", "--access", "resident",
               "--model", "emulate", "--emulate-rate", "0", "--epochs", "2", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(out.read_text())["access"] == "resident"
+    record = json.loads(out.read_text())
+    assert record["access"] == "resident"
+    # The first bench on a machine measures the data folder's storage once; every record carries it.
+    storage = record["env"]["storage"]
+    assert storage["filesystem"] and storage["page_cache_gb_s"] > 0
+    assert (tmp_path / "data" / "storage-check.json").is_file()
+    assert not list((tmp_path / "data").glob(".storage-check-*"))  # the scratch file is gone
+
+
+def test_cli_bench_names_a_bad_setting_before_measuring_anything(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "thesis_lib", "bench", "--epochs", "1"], capture_output=True,
+                            text=True, env=run_env(THESIS_DATA=str(tmp_path / "data")))
+    assert result.returncode != 0
+    assert "warmup_epochs=1 leaves no measured epoch of epochs=1" in result.stderr
+    assert not (tmp_path / "data").exists()  # no storage check, no folder
 
 
 @pytest.mark.timeout(180)
