@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..storage import DISK_KEYS
 from .labels import is_missing, optional_column
 from .ranking import Estimate
 from .records import repeats_frame
@@ -51,11 +50,6 @@ def _latest_storage(group: pd.DataFrame) -> dict | None:
     found = [s for s in optional_column(group.sort_values("created") if "created" in group else group,
                                         "env.storage") if isinstance(s, dict)]
     return found[-1] if found else None
-
-
-def disk_measured(figures: dict | None) -> bool:
-    """Whether storage figures describe a disk (not memory, not missing)."""
-    return bool(figures) and any(figures.get(k) is not None for k in DISK_KEYS)
 
 
 def pooling_notes(runs: pd.DataFrame) -> list[str]:

@@ -14,13 +14,13 @@ would cost more than the run).
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
+import stat
 import zipfile
 from pathlib import Path
 
 from ..errors import SourceError
-from .download import DOWNLOADABLE, dataset_root
+from .download import DOWNLOADABLE, dataset_root, file_digest
 from .imagefolder import DirStore, ZipStore
 
 
@@ -34,21 +34,19 @@ def data_identity(dataset: str, root: str | os.PathLike | None) -> str | None:
     return content_id(root)
 
 
-def content_id(root: str | os.PathLike | None) -> str | None:
-    """The identity of what ``root`` holds (None for no root). A root that is not there is named by
-    its path: no run can read it, but a sweep must still name the point it skips."""
-    if root is None:
-        return None
+def content_id(root: str | os.PathLike) -> str:
+    """The identity of what ``root`` holds. A root that is not there is named by its path: no run
+    can read it, but a sweep must still name the point it skips."""
     path = Path(root).expanduser().resolve()
     try:
-        stat = path.stat()
+        info = path.stat()
     except FileNotFoundError:
         return f"absent:{path}"
     except OSError as error:
         raise SourceError(f"{root}: cannot read it ({error.strerror})") from None
-    if path.is_dir():  # listed every time: a file changed deep inside leaves the folder's own time alone
+    if stat.S_ISDIR(info.st_mode):  # listed every time: a file changed deep inside leaves the folder's time alone
         return "files:" + DirStore(path).content_id()
-    return _file_content_id(str(path), stat.st_size, stat.st_mtime_ns)
+    return _file_content_id(str(path), info.st_size, info.st_mtime_ns)
 
 
 # Keyed by the file's size and time as well, so a changed file is read again; a sweep asks for the
@@ -57,8 +55,4 @@ def content_id(root: str | os.PathLike | None) -> str | None:
 def _file_content_id(path: str, size: int, mtime_ns: int) -> str:
     if zipfile.is_zipfile(path):
         return "zip:" + ZipStore(Path(path)).content_id()
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()[:16]
+    return "sha256:" + file_digest(Path(path), "sha256")[:16]
