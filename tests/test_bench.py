@@ -52,7 +52,7 @@ def run_env(**extra) -> dict:
     ({"write_options": {"colour": 1}}, "unknown write option 'colour'"),
     ({"fmt": "hdf5", "write_options": {"rdcc_nbytes": 2**20}}, "unknown write option 'rdcc_nbytes' (it is one of the open options)"),
     ({"fmt": "zarr", "open_options": {"chunk_images": 64}}, "unknown open option 'chunk_images' (it is one of the write options)"),
-    ({"fmt": "zarr", "open_options": {"concurrency": 0}}, "option concurrency must be an integer >= 1"),
+    ({"fmt": "zarr", "open_options": {"concurrency": 0}}, "open option concurrency=0: expected an integer in 1..65,536"),
     ({"write_options": "[1, 2]"}, "write_options must be a mapping"),
     ({"emulate_rate": float("nan"), "model": "emulate"}, "emulate_rate must be a finite number >= 0"),
     ({"emulate_rate": float("inf"), "model": "emulate"}, "emulate_rate must be a finite number >= 0"),
@@ -66,7 +66,7 @@ def run_env(**extra) -> dict:
 ])
 def test_bad_parameters_name_themselves(change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        bench.BenchConfig(**change).validate()
+        bench.BenchConfig(**change).resolve().check_runnable()
 
 
 # Config ids under the measurement protocol of docs/design.md (warm-up apart, data by content): a
@@ -77,10 +77,10 @@ PROTOCOL_IDS = [({}, "b7c874be"), ({"model": "emulate", "fmt": "zarr", "access":
 
 @pytest.mark.parametrize("values,config_id", PROTOCOL_IDS)
 def test_config_ids_are_stable_and_a_field_added_later_is_left_out_at_its_old_value(values, config_id):
-    assert bench.BenchConfig(**values).config_id == config_id
-    assert "queue_steps" not in bench.BenchConfig(**values).identity()
+    assert bench.BenchConfig(**values).resolve().config_id == config_id
+    assert "queue_steps" not in bench.BenchConfig(**values).resolve().identity
     queued = bench.BenchConfig(**values, queue_steps=2)
-    assert queued.identity()["queue_steps"] == 2 and queued.config_id != config_id
+    assert queued.resolve().identity["queue_steps"] == 2 and queued.resolve().config_id != config_id
 
 
 def test_one_zip_at_two_paths_or_on_two_machines_is_one_experiment(tmp_path):
@@ -100,25 +100,25 @@ def test_one_zip_at_two_paths_or_on_two_machines_is_one_experiment(tmp_path):
     shutil.copytree(folder, folder_copy, copy_function=shutil.copyfile)
 
     def config_id(root):
-        return bench.BenchConfig(dataset="imagefolder", root=str(root)).config_id
+        return bench.BenchConfig(dataset="imagefolder", root=str(root)).resolve().config_id
 
     assert config_id(zipped) == config_id(copy) == config_id(os.path.relpath(copy))
     assert config_id(folder) == config_id(folder_copy) != config_id(zipped)
     (folder_copy / "class0" / "0.png").write_bytes(b"other bytes, another size")
     assert config_id(folder_copy) != config_id(folder)
-    record_root = bench.BenchConfig(dataset="imagefolder", root=str(copy)).identity()
+    record_root = bench.BenchConfig(dataset="imagefolder", root=str(copy)).resolve().identity
     assert "root" not in record_root and record_root["data"].startswith("zip:")
 
 
 @pytest.mark.parametrize("epochs,warmup", [(1, 1), (2, 2), (3, 5)])
 def test_a_protocol_without_a_measured_epoch_is_refused_naming_the_setting(epochs, warmup):
     with pytest.raises(ValueError, match=f"warmup_epochs={warmup} leaves no measured epoch of epochs={epochs}"):
-        bench.BenchConfig(epochs=epochs, warmup_epochs=warmup).validate()
+        bench.BenchConfig(epochs=epochs, warmup_epochs=warmup).resolve().check_runnable()
 
 
 # -- one run ---------------------------------------------------------------------------------------
 def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
-    config = bench.BenchConfig(fmt="hdf5", access="block", repeats=2, cache="cold", **TINY)
+    config = bench.BenchConfig(fmt="hdf5", access="block", repeats=2, cache="cold", **TINY).resolve()
     record = bench.run(config, progress=False)
     assert RECORD_KEYS <= set(record)
     assert len(record["epochs"]) == 4 and all(EPOCH_KEYS <= set(e) for e in record["epochs"])
@@ -142,24 +142,24 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
 
 
 def test_run_name_is_readable_and_tells_every_measured_setting_apart():
-    base = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate")
+    base = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate").resolve()
     assert base.run_name.startswith("synthetic-native-n5000-zarr-batch-emulateH100-warm-w0-b512-s0-")
     changed = [{"limit": 2000}, {"epochs": 3}, {"warmup_epochs": 0}, {"repeats": 3}, {"write_options": {"chunk_images": 1024}},
                {"open_options": {"read_path": "chunks"}}, {"emulate_rate": 1000.0}, {"eval_limit": 5},
                {"root": str(REPO)}, {"image_size": 16}, {"lr": 0.1}]
-    names = {bench.BenchConfig(**{**dataclasses.asdict(base), **change}).run_name for change in changed}
+    names = {bench.BenchConfig(**{**dataclasses.asdict(base.config), **change}).resolve().run_name for change in changed}
     assert len(names | {base.run_name}) == len(changed) + 1
     # Equal configurations have equal names however they are spelt: defaults filled in, text parsed.
     spelt = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", download=True,
                               write_options='{"chunk_images": "64"}', open_options={"read_path": "oindex"})
-    assert spelt.run_name == base.run_name
-    asynchronous = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", queue_steps=2)
+    assert spelt.resolve().run_name == base.run_name
+    asynchronous = bench.BenchConfig(fmt="zarr", limit=5000, model="emulate", queue_steps=2).resolve()
     assert asynchronous.run_name.startswith("synthetic-native-n5000-zarr-batch-emulateH100-warm-w0-b512-q2-s0-")
 
 
 def test_bench_and_sweep_write_to_the_results_dir_from_the_environment(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "from-env"))
-    config = bench.BenchConfig(**TINY)
+    config = bench.BenchConfig(**TINY).resolve()
     assert bench.record_path(config) == tmp_path / "from-env" / f"{config.run_name}.json"
     monkeypatch.chdir(tmp_path)
     assert bench.record_path(config, "given") == tmp_path / "given" / f"{config.run_name}.json"
@@ -224,12 +224,12 @@ def test_bench_notebook_runs_under_papermill_on_real_files(tmp_path, where):
 
 def test_bench_notebook_parameters_are_the_config_fields():
     """The parameter cell holds one variable per BenchConfig field with its default (plus
-    results_dir), so papermill -p reaches every field and the lists cannot drift apart."""
+    results_dir and the sweep's config_id), so papermill -p reaches every field and the lists cannot drift apart."""
     cells = json.loads((REPO / "notebooks" / "bench.ipynb").read_text())["cells"]
     cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
     assigned = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body}
     assert assigned == config.notebook_parameters()
-    assert set(assigned) - {"results_dir"} == set(bench.BenchConfig.field_names())
+    assert set(assigned) - {"results_dir", "config_id"} == set(bench.BenchConfig.field_names())
 
 
 def test_cli_bench_has_a_flag_for_every_field():
@@ -243,7 +243,7 @@ def test_cli_bench_has_a_flag_for_every_field():
     assert set(vars(args)) >= set(bench.BenchConfig.field_names())
     assert parsed.write_options == {"chunk_images": "1024", "codec": "zstd"}
     assert parsed.open_options == {"read_path": "chunks"} and parsed.download and parsed.limit is None
-    assert parsed.resolved_options()[0]["chunk_images"] == 1024 and parsed.eval_limit is None
+    assert parsed.resolve().write_options["chunk_images"] == 1024 and parsed.eval_limit is None
 
 
 @pytest.mark.timeout(120)
@@ -374,11 +374,12 @@ def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_siz
     results = tmp_path / "results"
     assert sweep.run_grid(by_limit, results_dir=results) == []
     assert sweep.run_grid(by_chunk, results_dir=results) == []
-    records = [json.loads(p.read_text()) for p in results.glob("*.json")]
+    files = sorted(results.glob("*.json"))
+    records = [json.loads(p.read_text()) for p in files]
     # chunk 64 is zarr's default: that point is the limit-300 run, already recorded, not run again
     assert sorted((r["n_train"], r["write_options"]["chunk_images"]) for r in records) == [
         (300, 32), (300, 64), (400, 64)]
-    assert all(r["run"] == Path(r["path"]).stem for r in records) if all("path" in r for r in records) else True
+    assert [r["run"] for r in records] == [p.stem for p in files]  # each record named after its run
 
 
 @pytest.mark.timeout(300)

@@ -191,7 +191,7 @@ def test_write_option_is_refused_as_open_option(tmp_path, fmt, option):
                                          ("npy", {"block_size": 0}), ("hdf5", {"rdcc_nbytes": -1})])
 def test_invalid_open_option_value_names_it(tmp_path, fmt, options):
     formats.get(fmt).write(random_source(5), tmp_path / "ds", progress=False)
-    with pytest.raises(ValueError, match=f"format '{fmt}': option {next(iter(options))}"):
+    with pytest.raises(ValueError, match=f"format '{fmt}': open option {next(iter(options))}="):
         formats.get(fmt).open(tmp_path / "ds", **options)
 
 

@@ -62,7 +62,7 @@ def _check_storage() -> None:
 def cmd_bench(args) -> None:
     from . import bench, config
     from .record import headline
-    run = config.config_from_args(args).validate()  # a bad setting is named before anything is measured
+    run = config.config_from_args(args).resolve().check_runnable()  # named before anything is measured
     _check_storage()
     record = bench.run(run, out=args.out)
     if record is not None:

@@ -1,7 +1,8 @@
 """One benchmark run end to end: convert (or reuse), train and evaluate, and one JSON record.
 
-A run is fixed by its :class:`BenchConfig`; the record stores all of it, the environment, every
-epoch's timings, and the medians with bootstrap 95% intervals.
+A run is fixed by its :class:`~thesis_lib.run_spec.RunSpec` (a :class:`BenchConfig`, resolved once);
+the record stores all of it, the environment, every epoch's timings, and the medians with bootstrap
+95% intervals.
 """
 from __future__ import annotations
 
@@ -19,16 +20,17 @@ from .errors import SourceError
 from .machine import peak_rss_mb
 from .protocol import repeat_summaries
 from .record import Record, environment, write_json
+from .run_spec import RunSpec
 from .stats import h100_demand, median_ci
 
 
-def _eval_reader(config: BenchConfig):
+def _eval_reader(spec: RunSpec):
     """The held-out split (``test``, else ``val``) converted once to npy: evaluation measures the
     model, not the format. None when the dataset has no labelled held-out split."""
     for split in ("test", "val"):
         try:
-            held_out = sources.load(config.dataset, config.root, split=split, image_size=config.image_size,
-                                    limit=config.eval_limit)
+            held_out = sources.load(spec.dataset, spec.root, split=split, image_size=spec.image_size,
+                                    limit=spec.eval_limit)
         except SourceError:
             continue
         path, _ = converted.ensure_converted(held_out, "npy", progress=False)
@@ -36,51 +38,57 @@ def _eval_reader(config: BenchConfig):
     return None
 
 
-def record_path(config: BenchConfig, results_dir: str | os.PathLike | None = None) -> Path:
+def record_path(spec: RunSpec | BenchConfig, results_dir: str | os.PathLike | None = None) -> Path:
     """Where a run's record goes: ``<run>.json`` in :func:`thesis_lib.paths.results_dir`."""
-    return paths.results_dir(results_dir) / f"{config.run_name}.json"
+    return _spec(spec).record_path(results_dir)
 
 
-def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> Record | None:
+def _spec(spec: RunSpec | BenchConfig) -> RunSpec:
+    return spec if isinstance(spec, RunSpec) else spec.resolve()
+
+
+def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress: bool = True) -> Record | None:
     """Run one benchmark; write and return its record (None on non-zero ranks when distributed).
-    ``out``: the record's file (default: :func:`record_path`)."""
-    config.validate()
+    ``spec``: the run, resolved (a :class:`BenchConfig` is resolved here). ``out``: the record's
+    file (default: :meth:`RunSpec.record_path`)."""
+    spec = _spec(spec).check_runnable()
     if out is not None and Path(out).is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
     _check_writable(Path(out).parent if out else paths.results_dir())  # before any work, not after an hour
-    rank, world_size = _init_distributed(config)
-    device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
-    source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
-                          limit=config.limit, download=config.download)
-    # Named after loading: a download makes the data the run's identity names
-    out = Path(out) if out else record_path(config)
-    path, conversion = _convert_once(source, config, rank, progress)
-    reader = formats.get(config.fmt).open(path, **config.open_options)
-    if config.cache == "cold" and not cache.can_evict(reader.path):
+    rank, world_size = _init_distributed(spec)
+    device = torch.device(spec.device if spec.device == "cpu" else f"cuda:{_local_rank()}")
+    source = sources.load(spec.dataset, spec.root, split="train", image_size=spec.image_size,
+                          limit=spec.limit, download=spec.download)
+    if spec.download:  # the data may have just arrived: the run's identity names what it holds now
+        spec = spec.config.resolve()
+    out = Path(out) if out else spec.record_path()
+    path, conversion = _convert_once(source, spec, rank, progress)
+    reader = spec.format.open(path, options=spec.open_options)
+    if spec.cache == "cold" and not cache.can_evict(reader.path):
         warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
                       "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
-    training_model = config.model != "emulate"
-    eval_reader = _eval_reader(config) if training_model and rank == 0 else None
+    training_model = spec.model != "emulate"
+    eval_reader = _eval_reader(spec) if training_model and rank == 0 else None
     num_classes = len(source.classes)
     image_size = source.image_shape[0]
-    emulate_rate = config.emulate_rate if config.emulate_rate is not None else h100_demand(image_size)[0]
+    emulate_rate = spec.emulate_rate if spec.emulate_rate is not None else h100_demand(image_size)[0]
 
-    eval_loader = (loading.make_loader(eval_reader, batch_size=config.batch_size, mode="batch", shuffle=False,
+    eval_loader = (loading.make_loader(eval_reader, batch_size=spec.batch_size, mode="batch", shuffle=False,
                                        device=device) if eval_reader is not None else None)
-    fit_options = {"lr": config.lr} if config.lr is not None else {}
+    fit_options = {"lr": spec.lr} if spec.lr is not None else {}
     epochs, evaluations, setup_s = [], [], []
-    for repeat in range(config.repeats):
-        torch.manual_seed(config.seed)
-        model = models.build(config.model, num_classes, image_size) if training_model else None
+    for repeat in range(spec.repeats):
+        torch.manual_seed(spec.seed)
+        model = models.build(spec.model, num_classes, image_size) if training_model else None
         # An emulated accelerator stands in for the device, including the device-side transforms
         # (augment, normalise): the host only reads, collates and hands over uint8 batches.
-        loader = loading.make_loader(reader, batch_size=config.batch_size, mode=config.access, shuffle=True,
-                                     workers=config.workers, seed=config.seed, device=device,
+        loader = loading.make_loader(reader, batch_size=spec.batch_size, mode=spec.access, shuffle=True,
+                                     workers=spec.workers, seed=spec.seed, device=device,
                                      augment=training_model, normalize=training_model,
-                                     distributed=config.distributed)
-        result = training.fit(model, loader, eval_loader, epochs=config.epochs, device=device,
+                                     distributed=spec.distributed)
+        result = training.fit(model, loader, eval_loader, epochs=spec.epochs, device=device,
                               num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
-                              queue_steps=config.queue_steps, cache=config.cache, warmup_epochs=config.warmup_epochs,
+                              queue_steps=spec.queue_steps, cache=spec.cache, warmup_epochs=spec.warmup_epochs,
                               progress=progress and rank == 0, **fit_options)
         loader.release()
         epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
@@ -88,27 +96,27 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
         if result["eval"] is not None:
             evaluations.append(result["eval"])
     totals = _total_throughput(epochs, world_size)  # a collective: every rank takes part
-    if config.distributed:
+    if spec.distributed:
         torch.distributed.destroy_process_group()
     if rank != 0:
         return None
     for epoch, total in zip(epochs, totals):
         epoch["samples_per_s_total"] = total
     per_repeat = [{**summary, "loader_setup_s": setup_s[summary["repeat"]]} for summary in repeat_summaries(epochs)]
-    record = _record(config, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
+    record = _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
     write_json(out, record)
     record["path"] = str(out)
     return record
 
 
-def _convert_once(source, config: BenchConfig, rank: int, progress: bool):
+def _convert_once(source, spec: RunSpec, rank: int, progress: bool):
     """Rank 0 converts (or reuses); the other ranks wait, then use its copy."""
     if rank == 0:
-        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=progress)
-    if config.distributed:
+        result = converted.ensure_converted(source, spec.fmt, spec.write_options, progress=progress)
+    if spec.distributed:
         torch.distributed.barrier()
     if rank != 0:
-        result = converted.ensure_converted(source, config.fmt, config.write_options, progress=False)
+        result = converted.ensure_converted(source, spec.fmt, spec.write_options, progress=False)
     return result
 
 
@@ -134,15 +142,15 @@ def _local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0))
 
 
-def _init_distributed(config: BenchConfig) -> tuple[int, int]:
-    if not config.distributed:
+def _init_distributed(spec: RunSpec) -> tuple[int, int]:
+    if not spec.distributed:
         return 0, 1
     import torch.distributed as dist
     if "RANK" not in os.environ:
         raise ValueError("distributed=True needs torchrun (RANK and WORLD_SIZE are not set)")
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if config.device == "cuda" else "gloo")
-    if config.device == "cuda":
+        dist.init_process_group("nccl" if spec.device == "cuda" else "gloo")
+    if spec.device == "cuda":
         torch.cuda.set_device(_local_rank())
     return dist.get_rank(), dist.get_world_size()
 
@@ -157,7 +165,7 @@ def _total_throughput(epochs: list[dict], world_size: int) -> list[float]:
     return tensor.tolist()
 
 
-def _record(config, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size) -> Record:
+def _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size) -> Record:
     """The record: every epoch as measured, and the steady-state figures as medians over repeats
     (each repeat's mean of its measured epochs) with bootstrap 95% intervals."""
     def over_repeats(key):
@@ -167,15 +175,15 @@ def _record(config, source, reader, conversion, epochs, per_repeat, evaluations,
     startup, first_batch = over_repeats("startup_s"), over_repeats("startup_first_batch_s")
     last_eval = evaluations[-1] if evaluations else {}
     demand, extrapolated = h100_demand(source.image_shape[0])
-    identity = config.identity()
+    identity = spec.identity
     return {
-        "run": config.run_name,
-        "config_id": config.config_id,
+        "run": spec.run_name,
+        "config_id": spec.config_id,
         "config": identity,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **identity,
-        "root": str(Path(config.root).expanduser().resolve()) if config.root is not None else None,
-        "cache": cache_state(config.cache, epochs),
+        "root": str(spec.root_path.resolve()) if spec.root_path is not None else None,
+        "cache": cache_state(spec.cache, epochs),
         "source_name": source.name,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),
@@ -184,7 +192,7 @@ def _record(config, source, reader, conversion, epochs, per_repeat, evaluations,
         "block_size": reader.block_size,
         "source_spec": source.spec,
         "world_size": world_size,
-        "emulate_rate": emulate_rate if config.model == "emulate" else None,
+        "emulate_rate": emulate_rate if spec.model == "emulate" else None,
         "h100_demand": demand,
         "h100_demand_extrapolated": extrapolated,
         "epochs": epochs,

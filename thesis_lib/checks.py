@@ -1,6 +1,8 @@
 """Checks of parameter values shared by every layer: each error names the parameter and the value."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -21,3 +23,12 @@ def check_measured_epochs(epochs, warmup_epochs) -> None:
         raise ValueError(f"warmup_epochs={warmup_epochs} leaves no measured epoch of epochs={epochs} "
                          f"(every epoch would be start-up): set epochs to at least {warmup_epochs + 1}, "
                          "or warmup_epochs lower")
+
+
+def check_number(name: str, value, *, minimum: float, what: str, strict: bool = False) -> None:
+    """ValueError unless ``value`` is a finite number >= ``minimum`` (> with ``strict``), naming ``name``."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and (value > minimum if strict else value >= minimum))
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {relation} {minimum} ({what}), got {value!r}")

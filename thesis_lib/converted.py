@@ -50,11 +50,11 @@ def ensure_converted(source: Source, fmt: str, options: dict | None = None, *, r
     Returns ``(path, stats)`` with ``bytes_on_disk``, ``seconds`` (of the write that made the copy)
     and ``reused``.
     """
-    options = options or {}
+    options = formats.get(fmt).resolve_options(options or {})  # once: the steps below take it as it is
     path = converted_path(source, fmt, options, root)
     if matches(path, source, fmt, options):
         manifest = formats.read_manifest(path)
         return path, {"bytes_on_disk": dir_bytes(path), "seconds": manifest.get("write_seconds"),
                       "options": manifest["options"], "reused": True}
-    stats = formats.get(fmt).write(source, path, overwrite=True, progress=progress, **options)
+    stats = formats.get(fmt).write(source, path, overwrite=True, progress=progress, options=options)
     return path, {**stats, "reused": False}

@@ -36,6 +36,7 @@ from . import notebook_run, paths, sources
 from .config import BenchConfig
 from .errors import SourceError
 from .record import write_text
+from .run_spec import RunSpec
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
@@ -87,7 +88,7 @@ def _point_key(point: dict) -> str:
     """What makes two points the same run: their run name (so a setting spelt out at its default,
     ``queue_steps: 0``, is the point that leaves it out), or for an invalid point its text."""
     try:
-        return run_name(point)
+        return resolve_point(point).run_name
     except Exception:  # noqa: BLE001 - an invalid point is kept, and fails, or is skipped, when run
         return json.dumps(point, sort_keys=True, default=str)
 
@@ -106,13 +107,24 @@ def _resolve_root(point: dict) -> dict:
     return point
 
 
+def resolve_point(point: dict) -> RunSpec:
+    """The point's run, resolved once however often a sweep asks (to tell points apart, to name,
+    skip and run one); ValueError naming a bad setting."""
+    return _resolve_point_text(json.dumps(point, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_point_text(text: str) -> RunSpec:
+    return BenchConfig.from_mapping(json.loads(text)).resolve()
+
+
 def run_name(point: dict) -> str:
-    return BenchConfig.from_mapping(point).run_name
+    return resolve_point(point).run_name
 
 
-def skip_reason(config: BenchConfig) -> str | None:
+def skip_reason(config: RunSpec) -> str | None:
     """Why this machine cannot run a point at all (not a failure), or None."""
-    if config.needs_cuda() and not torch.cuda.is_available():
+    if config.needs_cuda and not torch.cuda.is_available():
         return f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU"
     return missing_data_reason(config)
 
@@ -136,7 +148,7 @@ def _quiet(logger: str):
         log.setLevel(level)
 
 
-def missing_data_reason(config: BenchConfig) -> str | None:
+def missing_data_reason(config: RunSpec) -> str | None:
     """Why the point's dataset is not on disk, with the command that fetches it; None when it is."""
     fetch = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
     if config.root is not None and not Path(config.root).exists():
@@ -154,15 +166,19 @@ def missing_data_reason(config: BenchConfig) -> str | None:
     return None
 
 
-def run_point(point: dict, results_dir: Path) -> Path:
-    """Execute bench.ipynb for one point; the executed notebook sits beside the record."""
-    name = run_name(point)
+def run_point(point: dict, results_dir: Path, spec: RunSpec | None = None) -> Path:
+    """Execute bench.ipynb for one point (``spec``: the point resolved, when the caller has it);
+    the executed notebook sits beside the record. The kernel resolves the point again and checks
+    that it names the run the sweep resolved (its ``config_id``)."""
+    spec = spec or resolve_point(point)
+    name = spec.run_name
     notebook = results_dir / f"{name}.ipynb"
     # papermill saves the notebook after every cell: written under a private name and renamed at the
     # end, so two sweeps running the same point never interleave their writes.
     partial = results_dir / f".{name}.partial-{os.getpid()}.ipynb"
     try:
-        notebook_run.execute(BENCH_NOTEBOOK, partial, {**point, "results_dir": str(results_dir)})
+        notebook_run.execute(BENCH_NOTEBOOK, partial,
+                             {**point, "results_dir": str(results_dir), "config_id": spec.config_id})
         os.replace(partial, notebook)
     except BaseException:
         if partial.exists():
@@ -176,6 +192,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     # Absolute: the notebook runs inside notebooks/, where a relative path would mean another folder.
     results_dir = paths.results_dir(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    _resolve_point_text.cache_clear()  # data may have changed since an earlier sweep in this process
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
     with tqdm(points, desc="sweep", unit="run") as bar:
@@ -183,16 +200,15 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
             name = _label(point)
             bar.set_postfix_str(name, refresh=True)
             try:  # one bad point (even one whose configuration is invalid) must not stop the sweep
-                config = BenchConfig.from_mapping(point)
-                if record_matches(results_dir / f"{name}.json", config):
+                spec = resolve_point(point)  # a bad setting fails here, not in a kernel
+                if record_matches(results_dir / f"{name}.json", spec):
                     done += 1
                     continue
-                reason = skip_reason(config)
+                reason = skip_reason(spec)
                 if reason:
                     skipped.append((name, reason))
                     continue
-                config.validate()  # fail here, not in a kernel
-                run_point(point, results_dir)
+                run_point(point, results_dir, spec)
                 done += 1
             except Exception as exc:
                 failures.append((name, _short_error(exc)))
@@ -214,13 +230,13 @@ def _label(point: dict) -> str:
         return "invalid-" + "-".join(f"{k}={v}" for k, v in sorted(point.items()) if not isinstance(v, dict))[:120]
 
 
-def record_matches(path: Path, config: BenchConfig) -> bool:
-    """Whether ``path`` holds a complete record of exactly this configuration."""
+def record_matches(path: Path, config: RunSpec) -> bool:
+    """Whether ``path`` holds a complete record of exactly this run."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and "epochs" in record and record.get("config") == config.identity()
+    return isinstance(record, dict) and "epochs" in record and record.get("config") == config.identity
 
 
 def _short_error(exc: Exception) -> str:

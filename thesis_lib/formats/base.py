@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import abc
 import json
-import math
 import os
 import shutil
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from ..machine import peak_rss_mb
 from ..record import write_json
 from ..sources.base import DEFAULT_CHUNK, Source, check_images
 from . import publish
+from .options import Option, ResolvedOptions, defaults_of
 from .publish import MANIFEST, fsync_dir
 
 CHUNK_BYTES = 64 * 2**20  # decoded images a writer holds at once, at most (about)
@@ -58,45 +58,6 @@ def aligned(chunks: Iterator[tuple[np.ndarray, np.ndarray]], multiple: int):
             held_images, held_labels, held = [images[cut:]], [labels[cut:]], held - cut
     if held:
         yield np.concatenate(held_images), np.concatenate(held_labels)
-
-
-def _parse_value(text: str, default):
-    """Turn a CLI ``key=value`` string into the type of the option's default; a value given as
-    an object must already have that type."""
-    if not isinstance(text, str):
-        return _checked_type(text, default)
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"expected a boolean, got {text!r}")
-    if isinstance(default, int):
-        return int(text)
-    if isinstance(default, float):
-        return float(text)
-    if default is None and text.lower() in ("none", "null", ""):
-        return None
-    if default is None:
-        try:
-            return int(text)
-        except ValueError:
-            return text
-    return text
-
-
-def _checked_type(value, default):
-    if isinstance(default, bool) and not isinstance(value, bool):
-        raise ValueError(f"expected a boolean, got {value!r}")
-    if isinstance(default, int) and not isinstance(default, bool) and (
-            isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-        raise ValueError(f"expected an integer, got {value!r}")
-    if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                       or not math.isfinite(value)):
-        raise ValueError(f"expected a finite number, got {value!r}")
-    if isinstance(default, str) and not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
 
 
 class CheckedChunks:
@@ -368,11 +329,21 @@ class Format(abc.ABC):
     """
 
     name: str = ""
-    #: Write option name -> default. Unknown options raise ValueError naming them.
-    defaults: dict = {}
-    #: Open (read-time) option name -> default, passed to the reader as keyword arguments.
-    open_defaults: dict = {}
+    #: The write options, each declared once with its type (:class:`~.options.Option`).
+    write_spec: dict[str, Option] = {}
+    #: The open (read-time) options, passed to the reader as keyword arguments.
+    open_spec: dict[str, Option] = {}
     reader: type[Reader]
+
+    @property
+    def defaults(self) -> dict:
+        """Write option name -> default."""
+        return defaults_of(self.write_spec)
+
+    @property
+    def open_defaults(self) -> dict:
+        """Open option name -> default."""
+        return defaults_of(self.open_spec)
 
     # -- what a format provides -------------------------------------------------------------
     @abc.abstractmethod
@@ -392,67 +363,52 @@ class Format(abc.ABC):
         return False
 
     # -- options ----------------------------------------------------------------------------
-    def resolve_options(self, options: dict) -> dict:
-        """Write-option defaults merged with ``options``; strings (from the CLI) parsed; unknown
-        names rejected, with a pointer to :meth:`resolve_open_options` for a read-time one."""
-        resolved = self._resolve(options, self.defaults, "write", self.open_defaults, "open")
-        self.validate_options(resolved)
-        return resolved
+    def resolve_options(self, options: Mapping) -> ResolvedOptions:
+        """Write options complete: defaults merged with ``options``, each value parsed to its
+        declared type, unknown names refused (with a pointer to the open side for a read-time one).
+        Options already resolved for this format are returned as they are."""
+        return self._resolve(options, "write", self.write_spec, self.open_spec, self.validate_options)
 
-    def resolve_open_options(self, options: dict) -> dict:
-        """Open-option defaults merged with ``options`` (strings parsed, unknown names rejected)."""
-        resolved = self._resolve(options, self.open_defaults, "open", self.defaults, "write")
-        self.validate_open_options(resolved)
-        return resolved
+    def resolve_open_options(self, options: Mapping) -> ResolvedOptions:
+        """Open options complete, as :meth:`resolve_options` does for the write side."""
+        return self._resolve(options, "open", self.open_spec, self.write_spec, self.validate_open_options)
 
-    def _resolve(self, options: dict, defaults: dict, kind: str, other: dict, other_kind: str) -> dict:
-        if not isinstance(options, dict):
-            raise ValueError(f"format {self.name!r}: {kind} options must be a mapping, got {options!r}")
-        unknown = sorted(set(options) - set(defaults))
+    def _resolve(self, options: Mapping, side: str, declared: dict, other: dict, validate) -> ResolvedOptions:
+        if isinstance(options, ResolvedOptions) and (options.fmt, options.side) == (self.name, side):
+            return options
+        if not isinstance(options, Mapping):
+            raise ValueError(f"format {self.name!r}: {side} options must be a mapping, got {options!r}")
+        unknown = sorted(set(options) - set(declared))
         if unknown:
-            valid = ", ".join(sorted(defaults)) or "none"
-            hint = f" (it is one of the {other_kind} options)" if unknown[0] in other else ""
-            raise ValueError(f"format {self.name!r}: unknown {kind} option {unknown[0]!r}{hint}; "
-                             f"valid {kind} options: {valid}")
-        resolved = dict(defaults)
-        for key, value in options.items():
-            try:
-                resolved[key] = _parse_value(value, defaults[key])
-            except ValueError as exc:
-                raise ValueError(f"format {self.name!r}: {kind} option {key}={value!r}: {exc}") from None
-        return resolved
+            valid = ", ".join(sorted(declared)) or "none"
+            hint = f" (it is one of the {'open' if side == 'write' else 'write'} options)" if unknown[0] in other else ""
+            raise ValueError(f"format {self.name!r}: unknown {side} option {unknown[0]!r}{hint}; "
+                             f"valid {side} options: {valid}")
+        resolved = {name: option.default for name, option in declared.items()}
+        for name, value in options.items():
+            resolved[name] = declared[name].parse(value, name, f"format {self.name!r}: {side} option")
+        validate(resolved)
+        return ResolvedOptions(self.name, side, resolved)
 
     def validate_options(self, options: dict) -> None:
-        """Raise ValueError naming a write option whose value is invalid."""
+        """Raise ValueError naming a write option whose value does not fit the others."""
 
     def validate_open_options(self, options: dict) -> None:
-        """Raise ValueError naming an open option whose value is invalid."""
-        if "block_size" in options:
-            self.check_range(options, "block_size", 1)
-
-    def check_choice(self, options: dict, key: str, valid) -> None:
-        if options[key] not in valid:
-            raise ValueError(f"format {self.name!r}: option {key}={options[key]!r}; valid: {', '.join(valid)}")
-
-    def check_range(self, options: dict, key: str, low: int, high: int | None = None) -> None:
-        value = options[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
-                high is not None and value > high):
-            bound = f"{low}..{high}" if high is not None else f">= {low}"
-            raise ValueError(f"format {self.name!r}: option {key} must be an integer {bound}, got {value!r}")
+        """Raise ValueError naming an open option whose value does not fit the others."""
 
     # -- write ------------------------------------------------------------------------------
     def write(self, source: Source, path, *, overwrite: bool = False, chunk_size: int | None = None,
-              progress: bool | None = None, **options) -> dict:
+              progress: bool | None = None, options: Mapping | None = None, **more_options) -> dict:
         """Convert ``source`` into this format at directory ``path``; streaming and atomic.
 
         ``chunk_size``: images pulled from the source at a time (default: up to 1024, at most
         about 64 MiB of decoded images), which bounds the writer's memory.
 
         Returns the write statistics: ``bytes_on_disk``, ``seconds``, ``n``, ``image_shape``,
-        ``options``, ``raw_bytes``, ``peak_rss_mb`` and ``path``.
+        ``options``, ``raw_bytes``, ``peak_rss_mb`` and ``path``. Write options come as keywords,
+        or as the mapping ``options`` (resolved ones, :class:`~.options.ResolvedOptions`, are not parsed again).
         """
-        options = self.resolve_options(options)
+        options = self.resolve_options({**(options or {}), **more_options} if more_options else options or {})
         if chunk_size is None:
             chunk_size = max(1, min(DEFAULT_CHUNK, CHUNK_BYTES // int(np.prod(source.image_shape))))
         path = Path(path)
@@ -501,14 +457,15 @@ class Format(abc.ABC):
         }
 
     # -- open -------------------------------------------------------------------------------
-    def open(self, path, **open_options) -> Reader:
+    def open(self, path, *, options: Mapping | None = None, **open_options) -> Reader:
         """Open the converted dataset at ``path``; FormatError if it is missing, partial or foreign.
 
-        ``open_options`` are read-time settings (:attr:`open_defaults`); they never change the data.
+        ``open_options`` are read-time settings (:attr:`open_spec`), as keywords or the mapping
+        ``options``; they never change the data.
         The reader reads the version ``path`` names now (its ``path`` is that version's folder) and
         holds it, so a later overwrite of ``path`` neither changes nor deletes what it reads.
         """
-        options = self.resolve_open_options(open_options)
+        options = self.resolve_open_options({**(options or {}), **open_options} if open_options else options or {})
         version, held = publish.resolve(Path(path))
         try:
             manifest = _read_manifest_at(version, shown=Path(path))

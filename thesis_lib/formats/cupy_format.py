@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import FormatError
 from .base import Format, Reader
+from .options import BLOCK_SIZE, Option
 from .npy import open_npy
 
 IMAGES = "images.u8"
@@ -157,7 +158,10 @@ class CupyReader(Reader):
 
 class CupyFormat(Format):
     name = "cupy"
-    open_defaults = {"resident": False, "use_kvikio": None, "block_size": 512}
+    open_spec = {"resident": Option(False, "bool", "load the whole set onto the GPU at open"),
+                 "use_kvikio": Option(None, "bool", "read through KvikIO (cuFile); none: where it imports",
+                                      optional=True),
+                 "block_size": BLOCK_SIZE}
     reader = CupyReader
 
     def needs_cuda(self, open_options):

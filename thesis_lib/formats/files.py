@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import FormatError
 from ..paths import read_regular_file
 from .base import Format, Reader
+from .options import BLOCK_SIZE, Option
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
 DECODERS = ("pil", "torchvision", "nvjpeg")
@@ -186,22 +187,14 @@ class FilesReader(Reader):
 
 class FilesFormat(Format):
     name = "files"
-    defaults = {
-        "encoding": "png",   # png (lossless) | jpeg
-        "quality": 90,       # JPEG quality
-        "png_level": 6,      # zlib level for PNG (PIL's default)
+    write_spec = {
+        "encoding": Option("png", "choice", "png (lossless) or jpeg", choices=tuple(ENCODINGS)),
+        "quality": Option(90, "int", "JPEG quality", minimum=1, maximum=100),
+        "png_level": Option(6, "int", "zlib level for PNG (PIL's default 6)", minimum=0, maximum=9),
     }
-    open_defaults = {"decoder": "pil", "block_size": 512}
+    open_spec = {"decoder": Option("pil", "choice", "who decodes the images", choices=DECODERS),
+                 "block_size": BLOCK_SIZE}
     reader = FilesReader
-
-    def validate_options(self, o):
-        self.check_choice(o, "encoding", ENCODINGS)
-        self.check_range(o, "quality", 1, 100)
-        self.check_range(o, "png_level", 0, 9)
-
-    def validate_open_options(self, o):
-        super().validate_open_options(o)
-        self.check_choice(o, "decoder", DECODERS)
 
     def needs_cuda(self, open_options):
         return open_options["decoder"] == "nvjpeg"

@@ -24,9 +24,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ..checks import checked_int
 from ..errors import FormatError
 from .base import Format, Reader
+from .options import Option
 from .hdf5_decode import ChunkDecoder, check_decodable
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
@@ -68,9 +68,8 @@ class Hdf5Reader(Reader):
                  block_size: int = 512, decode_threads: int = 1):
         super().__init__(path, manifest)
         self.file_path = self.path / "data.h5"
-        self.rdcc_nbytes = checked_int(rdcc_nbytes, "hdf5: open option rdcc_nbytes", 0)
-        block_size = checked_int(block_size, "hdf5: open option block_size", 1)
-        self.decode_threads = checked_int(decode_threads, "hdf5: open option decode_threads", 1)
+        # The options come resolved (declared, parsed and checked once in Format.open).
+        self.rdcc_nbytes, self.decode_threads = rdcc_nbytes, decode_threads
         dset = self.images
         for stored in (dset, self._dataset("labels")):
             check_storage(self.file_path, stored)
@@ -215,32 +214,26 @@ class Hdf5Reader(Reader):
 
 class Hdf5Format(Format):
     name = "hdf5"
-    defaults = {
-        "chunk_images": 0,          # images per chunk along N; 0 = contiguous
-        "compression": "none",      # none | gzip | lzf
-        "compression_level": 4,     # gzip only
-        "checksum": False,          # Fletcher-32 per chunk
+    write_spec = {
+        "chunk_images": Option(0, "int", "images per chunk along N; 0 = contiguous", minimum=0, maximum=2**31),
+        "compression": Option("none", "choice", "the chunks' filter", choices=COMPRESSIONS),
+        "compression_level": Option(4, "int", "gzip's level", minimum=0, maximum=9),
+        "checksum": Option(False, "bool", "Fletcher-32 per chunk"),
     }
-    open_defaults = {
-        "read_path": "auto",
-        "rdcc_nbytes": RDCC_NBYTES,  # chunk cache per open file
-        "block_size": 512,           # block-mode unit when contiguous (chunked: the chunk)
-        "decode_threads": 1,         # threads inflating chunks (read_path=decode)
+    open_spec = {
+        "read_path": Option("auto", "choice", "how a batch is read", choices=READ_PATHS),
+        "rdcc_nbytes": Option(RDCC_NBYTES, "bytes", "chunk cache per open file", minimum=0, maximum=2**40),
+        "block_size": Option(512, "int", "block-mode unit when contiguous (chunked: the chunk)", minimum=1,
+                             maximum=2**31),
+        "decode_threads": Option(1, "int", "threads inflating chunks (read_path=decode)", minimum=1, maximum=64),
     }
     reader = Hdf5Reader
 
     def validate_options(self, o):
-        self.check_choice(o, "compression", COMPRESSIONS)
-        self.check_range(o, "chunk_images", 0)
-        self.check_range(o, "compression_level", 0, 9)
         if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
             raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
 
     def validate_open_options(self, o):
-        super().validate_open_options(o)
-        self.check_choice(o, "read_path", READ_PATHS)
-        self.check_range(o, "rdcc_nbytes", 0)
-        self.check_range(o, "decode_threads", 1, 64)
         if o["decode_threads"] > 1 and o["read_path"] != "decode":
             raise ValueError(f"format 'hdf5': option decode_threads needs read_path='decode', not {o['read_path']!r}")
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import FormatError
 from .base import Format, Reader
+from .options import BLOCK_SIZE
 
 
 def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> np.ndarray:
@@ -57,7 +58,7 @@ class NpyReader(Reader):
 
 class NpyFormat(Format):
     name = "npy"
-    open_defaults = {"block_size": 512}  # block-mode unit (images)
+    open_spec = {"block_size": BLOCK_SIZE}
     reader = NpyReader
 
     def _write(self, chunks, tmp, source, options):

@@ -24,9 +24,9 @@ import zarr.codecs
 from zarr.buffer.cpu import NDBuffer
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
-from ..checks import checked_int
 from ..errors import FormatError
 from .base import Format, Reader, aligned
+from .options import Option
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks", "tensorstore")
@@ -84,7 +84,7 @@ class ZarrReader(Reader):
     def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int = CONCURRENCY):
         super().__init__(path, manifest)
         self.read_path = read_path
-        self.concurrency = checked_int(concurrency, "zarr: open option concurrency", 1)  # 0 hangs zarr
+        self.concurrency = concurrency  # resolved in Format.open: 0, which hangs zarr, is refused there
         images = self.images
         if images.shape != (self.n, *self.image_shape) or images.dtype != np.uint8:
             raise FormatError(f"{path}/images: array is {images.dtype} {images.shape}, "
@@ -157,33 +157,34 @@ class ZarrReader(Reader):
 
 class ZarrFormat(Format):
     name = "zarr"
-    defaults = {
-        "chunk_images": 64,   # images per chunk along N
-        "shard_images": 0,    # images per shard file (a multiple of chunk_images); 0 = no sharding
-        "codec": "none",      # none | zstd | blosc
-        "level": 3,           # compression level for zstd/blosc
-        "checksum": False,    # CRC32C per chunk
+    write_spec = {
+        "chunk_images": Option(64, "int", "images per chunk along N", minimum=1, maximum=2**31),
+        "shard_images": Option(0, "int", "images per shard file (a multiple of chunk_images); 0 = no sharding",
+                               minimum=0, maximum=2**31),
+        "codec": Option("none", "choice", "the chunks' compressor", choices=CODECS),
+        "level": Option(3, "int", "compression level for zstd/blosc", minimum=LEVELS["zstd"][0], maximum=22),
+        "checksum": Option(False, "bool", "CRC32C per chunk"),
     }
-    open_defaults = {
-        "read_path": "oindex",        # oindex | chunks (zarr-python) | tensorstore
-        "concurrency": CONCURRENCY,   # zarr-python's async.concurrency while reading
-        "cache_bytes": 0,             # TensorStore's chunk cache pool (read_path=tensorstore); 0 = none
+    open_spec = {
+        "read_path": Option("oindex", "choice", "oindex or chunks (zarr-python), or tensorstore", choices=READ_PATHS),
+        "concurrency": Option(CONCURRENCY, "int", "zarr-python's async.concurrency while reading", minimum=1,
+                              maximum=2**16),
+        "cache_bytes": Option(0, "bytes", "TensorStore's chunk cache pool (read_path=tensorstore); 0 = none",
+                              minimum=0, maximum=2**40),
     }
     reader = ZarrReader
 
     def validate_options(self, o):
-        self.check_choice(o, "codec", CODECS)
-        self.check_range(o, "chunk_images", 1)
         if o["codec"] in LEVELS:
-            self.check_range(o, "level", *LEVELS[o["codec"]])
-        if o["shard_images"] < 0 or (o["shard_images"] and o["shard_images"] % o["chunk_images"]):
+            low, high = LEVELS[o["codec"]]
+            if not low <= o["level"] <= high:
+                raise ValueError(f"format 'zarr': write option level={o['level']} for codec {o['codec']!r}: "
+                                 f"expected an integer in {low}..{high}")
+        if o["shard_images"] % o["chunk_images"]:
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
 
     def validate_open_options(self, o):
-        self.check_choice(o, "read_path", READ_PATHS)
-        self.check_range(o, "concurrency", 1)
-        self.check_range(o, "cache_bytes", 0)
         if o["cache_bytes"] and o["read_path"] != "tensorstore":
             raise ValueError(f"format 'zarr': option cache_bytes sizes TensorStore's cache; it needs "
                              f"read_path='tensorstore', not {o['read_path']!r}")
