@@ -236,7 +236,7 @@ def test_cli_bench_has_a_flag_for_every_field():
     from thesis_lib.__main__ import build_parser
 
     args = build_parser().parse_args(["bench", "--dataset", "imagefolder", "--root", "x.zip", "--download",
-                                      "--limit", "none", "--fmt", "zarr", "--write-option", "chunk_images=1024",
+                                      "--limit", "none", "--fmt", "zarr", "--model", "emulate", "--write-option", "chunk_images=1024",
                                       "--option", "codec=zstd", "--open-option", "read_path=chunks",
                                       "--emulate-rate", "0", "--lr", "0.1", "--eval-limit", "None"])
     parsed = config.config_from_args(args)
@@ -262,7 +262,7 @@ def test_bench_notebook_fails_at_once_on_bad_parameters(tmp_path, args, message)
 
 # -- the sweep -------------------------------------------------------------------------------------
 def skip_reason(point: dict) -> str | None:
-    return sweep.skip_reason(config.BenchConfig.from_mapping(point))
+    return sweep.skip_reason(sweep.resolve_point(point))
 
 
 @pytest.mark.timeout(300)

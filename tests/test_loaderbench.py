@@ -89,4 +89,4 @@ def test_bench_run_reads_through_tensorstore_when_asked(tmp_path, monkeypatch):
     assert spy.call_count == 6  # three batches in each of the two epochs (warm-up and measured)
     assert record["open_options"]["read_path"] == "tensorstore" and record["n_train"] == 300
     assert record["run"] != bench.BenchConfig(fmt="zarr", limit=300, epochs=2, batch_size=100, model="emulate",
-                                              emulate_rate=0).run_name
+                                              emulate_rate=0).resolve().run_name

@@ -53,9 +53,6 @@ class RunSpec:
         fmt = check_settings(config)
         write_options = fmt.resolve_options(config.write_options)
         open_options = fmt.resolve_open_options(config.open_options)
-        if fmt.needs_cuda(open_options) and config.device != "cuda":
-            given = "".join(f", {k}={open_options[k]!r}" for k in sorted(config.open_options))
-            raise ValueError(f"fmt={config.fmt!r}{given} loads into GPU memory: it needs device='cuda'")
         identity = identity_of(config, write_options, open_options)
         config_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
         if expect_id is not None and expect_id != config_id:
@@ -82,15 +79,18 @@ class RunSpec:
         return self.config.device == "cuda" or self.format.needs_cuda(self.open_options)
 
     def check_runnable(self) -> "RunSpec":
-        """ValueError when this machine cannot run it: its data's root is missing, or it needs CUDA
-        that torch does not see."""
+        """ValueError when it cannot run here: its data's root is missing, it trains on CUDA that
+        torch does not see, or it reads into GPU memory but trains elsewhere. (A sweep skips a
+        point that needs CUDA on a machine without it, so the last is then a skip, not an error.)"""
+        import torch
+
         if self.root_path is not None and not self.root_path.exists():
             raise ValueError(f"root={self.config.root!r}: no such file or folder ({self.root_path})")
-        if self.needs_cuda:
-            import torch
-            if not torch.cuda.is_available():
-                what = "device='cuda'" if self.config.device == "cuda" else f"fmt={self.config.fmt!r}"
-                raise ValueError(f"{what} but torch sees no CUDA GPU")
+        if self.config.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' but torch sees no CUDA GPU")
+        if self.format.needs_cuda(self.open_options) and self.config.device != "cuda":
+            given = "".join(f", {k}={self.open_options[k]!r}" for k in sorted(self.config.open_options))
+            raise ValueError(f"fmt={self.config.fmt!r}{given} loads into GPU memory: it needs device='cuda'")
         return self
 
     def record_path(self, results_dir=None) -> Path:

@@ -208,6 +208,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 if reason:
                     skipped.append((name, reason))
                     continue
+                spec.check_runnable()
                 run_point(point, results_dir, spec)
                 done += 1
             except Exception as exc:
