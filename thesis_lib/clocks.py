@@ -2,11 +2,12 @@
 
 Every clock has
 
-``batch_ready()``      called when ``next(loader)`` has returned, still inside the data wait;
-``submit(samples, run)`` a step of ``samples`` images: ``run()`` is its host work (the real training
-                       step, or nothing when emulating), then its compute is done or queued;
-``drain()``            wait until every submitted step is done;
-``busy_s``             seconds of compute so far.
+``batch_ready()``         called when ``next(loader)`` has returned, still inside the data wait;
+``submit(samples, run)``  a step of ``samples`` images: ``run()`` is its host work (the real
+                          training step, or nothing when emulating), then its compute is done
+                          or queued;
+``drain()``               wait until every submitted step is done;
+``busy_s``                seconds of compute so far.
 
 Two ways of timing, chosen by ``queue_steps`` (``k``), the steps the host may run ahead of the
 accelerator:
