@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_data import CPU_FORMATS, colour_blobs, disk_dir, id_images, write  # noqa: F401 (fixture)
 
-from thesis_lib import formats, metrics, models, training
+from thesis_lib import clocks, formats, metrics, models, training
 from thesis_lib.loading import make_loader
 
 # -- metrics ------------------------------------------------------------------------------------------
@@ -210,6 +210,143 @@ def test_a_sharded_loader_needs_torch_distributed(blobs):
     with pytest.raises(ValueError, match="torch.distributed is not initialised"):
         training.fit(models.build("convnet", 10, 32), loader, epochs=1, device="cpu", num_classes=10,
                      progress=False)
+
+
+# -- the clocks, through their one interface -------------------------------------------------------------
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # naming a CUDA device needs no GPU
+
+
+@pytest.mark.parametrize("device, rate, queue_steps, kind", [
+    (CPU, None, 0, clocks.SyncClock),
+    (CPU, None, 2, clocks.SyncClock),  # a real CPU step is synchronous whatever k
+    (CUDA, None, 0, clocks.SyncClock),
+    (CUDA, None, 2, clocks.CudaQueue),
+    (CPU, 100.0, 0, clocks.EmulatedSyncClock),
+    (CUDA, 100.0, 2, clocks.EmulatedAccelerator),
+    (CPU, 0, 0, clocks.LoaderOnlyClock),
+    (CUDA, 0, 2, clocks.LoaderOnlyClock),
+])
+def test_make_clock_picks_one_clock_per_regime(device, rate, queue_steps, kind):
+    assert type(clocks.make_clock(device, rate, queue_steps)) is kind
+
+
+def run_steps(clock, batches: int, batch_size: int) -> list[int]:
+    """The epoch loop's calls on ``clock``; returns the batch sizes whose host work ran."""
+    ran = []
+    for _ in range(batches):
+        clock.batch_ready()
+        clock.submit(batch_size, lambda: ran.append(batch_size))
+    clock.drain()
+    return ran
+
+
+@pytest.mark.parametrize("queue_steps", [0, 2])
+def test_an_emulated_accelerators_busy_time_is_batches_over_rate(queue_steps):
+    batches, batch_size, rate = 5, 10, 1000.0  # 10 ms a batch
+    expected = batches * batch_size / rate
+    clock = clocks.make_clock(CPU, rate, queue_steps)
+    started = time.perf_counter()
+    assert run_steps(clock, batches, batch_size) == [batch_size] * batches
+    if queue_steps:
+        assert clock.busy_s == pytest.approx(expected)  # accounted, not measured
+    else:
+        assert expected <= clock.busy_s < 1.5 * expected + 0.05  # slept: never less, a little more
+    assert time.perf_counter() - started >= expected  # drained: every step's time has passed
+
+
+def test_the_sync_clock_counts_the_step_and_not_the_time_between_steps():
+    time_ = FakeTime()
+    clock = clocks.SyncClock(CPU, clock=time_.clock)
+    for seconds in (0.25, 0.5):
+        time_.now += 1.0  # the host reads the next batch: not compute
+        clock.batch_ready()
+        clock.submit(8, lambda seconds=seconds: time_.sleep(seconds))
+    clock.drain()
+    assert clock.busy_s == pytest.approx(0.75) and time_.now == pytest.approx(2.75)
+
+
+def test_the_sync_clock_waits_for_cuda_before_and_after_each_step(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("sync", device)))
+    clock = clocks.SyncClock(CUDA)
+    clock.batch_ready()  # the loader's copies finish inside the data wait
+    clock.submit(8, lambda: calls.append("step"))
+    assert calls == [("sync", CUDA), "step", ("sync", CUDA)] and clock.busy_s > 0
+
+
+def test_the_loader_only_clock_runs_the_host_work_and_counts_no_compute():
+    clock = clocks.make_clock(CPU, 0, 2)
+    assert run_steps(clock, 3, 4) == [4, 4, 4] and clock.busy_s == 0
+
+
+class FakeEvent:
+    """A CUDA event on a :class:`FakeTime` clock: recorded at creation, done once synchronised."""
+
+    def __init__(self, time_: FakeTime):
+        self.at, self.done = time_.now, False
+
+    def synchronize(self) -> None:
+        self.done = True
+
+    def elapsed_time(self, end: "FakeEvent") -> float:
+        return (end.at - self.at) * 1000  # milliseconds, as CUDA's
+
+
+def test_the_cuda_queue_keeps_k_steps_in_flight_timed_by_events():
+    time_, ends = FakeTime(), []
+
+    def record_event():
+        ends.append(FakeEvent(time_))
+        return ends[-1]
+
+    queue = clocks.CudaQueue(2, record_event=record_event)
+    for _ in range(2):
+        queue.batch_ready()
+        queue.submit(8, lambda: time_.sleep(0.1))  # each step spans 0.1 s between its events
+    assert queue.busy_s == 0 and not any(event.done for event in ends)  # two in flight: no wait
+    queue.submit(8, lambda: time_.sleep(0.1))
+    assert ends[1].done and not ends[3].done and queue.busy_s == pytest.approx(0.1)  # step 1 retired
+    queue.drain()
+    assert ends[5].done and not queue.pending and queue.busy_s == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="queue_steps must be >= 1"):
+        clocks.CudaQueue(0)
+
+
+class FakeClock:
+    """A clock that records the loop's calls and claims 1 ms of compute a step."""
+
+    def __init__(self):
+        self.calls, self.busy_s = [], 0.0
+
+    def batch_ready(self):
+        self.calls.append("ready")
+
+    def submit(self, samples, run):
+        run()
+        self.calls.append(("submit", samples))
+        self.busy_s += 0.001
+
+    def drain(self):
+        self.calls.append("drain")
+
+
+@pytest.mark.parametrize("emulate_rate", [None, 100.0])
+def test_the_epoch_loop_has_no_branch_on_the_regime(monkeypatch, emulate_rate):
+    """Whatever clock the factory gives, train_one_epoch makes the same calls and reports its busy time."""
+    fake, asked = FakeClock(), []
+    monkeypatch.setattr(training, "make_clock", lambda *args: asked.append(args) or fake)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 2))
+    margin = model[1].bias.detach().clone()  # labels are all 0: training raises bias 0 over bias 1
+    stats = training.train_one_epoch(model, SlowLoader(3, 4, 0.0), training.make_optimizer(model, lr=0.1),
+                                      device="cpu", emulate_rate=emulate_rate, queue_steps=1, progress=False)
+    assert asked == [(CPU, emulate_rate, 1)]
+    assert fake.calls == ["ready", ("submit", 4)] * 3 + ["drain"]
+    assert stats["compute_s"] == pytest.approx(0.003) and stats["au"] == pytest.approx(0.003 / stats["wall_s"])
+    trained = (model[1].bias[0] - model[1].bias[1]).item() > (margin[0] - margin[1]).item()
+    if emulate_rate is None:  # the real steps ran inside submit
+        assert trained and stats["loss"] > 0
+    else:
+        assert not trained and stats["loss"] is None
 
 
 # -- optimisation ---------------------------------------------------------------------------------------

@@ -3,19 +3,9 @@
 In the style of torchvision's classification references: :func:`train_one_epoch`,
 :func:`evaluate`, an SGD optimizer and a per-step schedule, and :func:`fit` to run them.
 
-Two ways of timing, chosen by ``queue_steps`` (``k``), the steps the host may run ahead of the
-accelerator:
-
-``k = 0`` (synchronous, the default)
-    After each step the host waits for the accelerator: CUDA is synchronised after every step,
-    the emulated accelerator sleeps in the main thread. While the device computes, the host does
-    nothing, so with 0 workers the next batch is never read meanwhile. Simple and exact per step,
-    but slower than real training, where nothing forces the wait.
-``k >= 1`` (asynchronous, as a real training loop without a per-step ``.item()``)
-    The host queues up to ``k`` steps on the accelerator and goes on reading; it blocks only when
-    more than ``k`` steps are outstanding (on CUDA it waits for the end event of step ``i - k``;
-    the emulated accelerator keeps a busy-until clock), and at the end of the epoch until all are
-    done. On a CPU device a real step is synchronous whatever ``k``.
+How each step's compute is timed (synchronously or with ``queue_steps`` steps queued, real or
+emulated) is the job of :mod:`thesis_lib.clocks`; this module runs one loop over whichever clock
+:func:`~thesis_lib.clocks.make_clock` picks.
 
 Each epoch reports
 
@@ -40,20 +30,14 @@ Each epoch reports
 ``peak_rss_mb``   peak resident memory of this (the training) process so far; DataLoader workers
                   are separate processes and not included.
 
-Emulated accelerator (``emulate_rate`` img/s, as DLIO's ``computation_time``): instead of a model,
-each batch costs ``batch_size / emulate_rate`` seconds. It **sleeps** (until a deadline, so the
-time per batch is exact up to the scheduler's wake-up delay) rather than spinning: a real GPU
-computes without using host CPU, and sleeping likewise leaves the core free for DataLoader
-workers, which on a two-core machine is the difference between measuring the format and
-measuring a busy-wait. ``emulate_rate=0`` is loader-only: no compute at all, ``compute_s`` is 0
-and ``au`` is None (there is no accelerator whose utilisation could be reported).
+``emulate_rate=0`` is loader-only: no compute at all, ``compute_s`` is 0 and ``au`` is None (there
+is no accelerator whose utilisation could be reported).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections import deque
+from functools import partial
 
 import numpy as np
 import torch
@@ -63,21 +47,11 @@ from tqdm.auto import tqdm
 
 from . import metrics
 from .checks import check_measured_epochs, checked_int
+from .clocks import EmulatedAccelerator, make_clock
 from .machine import peak_rss_mb
+from .steps import autocast, make_steps
 
 __all__ = ["EmulatedAccelerator", "evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 is slower, not faster)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def prepare_model(model: nn.Module, device) -> nn.Module:
@@ -110,100 +84,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def sleep_until(deadline: float, clock=time.perf_counter, sleep=time.sleep) -> None:
-    """Sleep until ``clock()`` reaches ``deadline`` (never less: ``sleep`` may wake early)."""
-    while (left := deadline - clock()) > 0:
-        sleep(left)
-
-
-def emulate_compute(batch_size: int, rate: float) -> None:
-    """Spend ``batch_size / rate`` seconds as an accelerator would: asleep (see the module doc)."""
-    sleep_until(time.perf_counter() + batch_size / rate)
-
-
-class EmulatedAccelerator:
-    """An accelerator of ``rate`` img/s that queues up to ``queue_steps`` steps (``k``) asynchronously.
-
-    It keeps a busy-until clock: a step submitted at ``now`` starts at ``max(now, busy_until)`` and
-    ends ``batch / rate`` seconds later. :meth:`submit` returns at once while at most ``k`` steps
-    are outstanding, else sleeps until the oldest is done; :meth:`drain` sleeps until all are.
-    ``busy_s`` is the emulated compute time so far (the sum of ``batch / rate``). ``clock`` and
-    ``sleep`` are injectable so the queueing can be tested without real time.
-    """
-
-    def __init__(self, rate: float, queue_steps: int, clock=time.perf_counter, sleep=time.sleep):
-        if not rate > 0:
-            raise ValueError(f"EmulatedAccelerator: rate must be > 0 img/s, got {rate}")
-        if queue_steps < 1:
-            raise ValueError(f"EmulatedAccelerator: queue_steps must be >= 1 (0 is synchronous), got {queue_steps}")
-        self.rate, self.queue_steps = rate, queue_steps
-        self.clock, self.sleep = clock, sleep
-        self.busy_until = 0.0
-        self.busy_s = 0.0
-        self.finishes: deque[float] = deque()  # end times of the steps not yet known to be done
-
-    def outstanding(self) -> int:
-        """Steps queued and not yet done."""
-        now = self.clock()
-        while self.finishes and self.finishes[0] <= now:
-            self.finishes.popleft()
-        return len(self.finishes)
-
-    def submit(self, batch_size: int) -> None:
-        seconds = batch_size / self.rate
-        self.busy_until = max(self.clock(), self.busy_until) + seconds
-        self.busy_s += seconds
-        self.finishes.append(self.busy_until)
-        while self.outstanding() > self.queue_steps:
-            sleep_until(self.finishes[0], self.clock, self.sleep)
-
-    def drain(self) -> None:
-        sleep_until(self.busy_until, self.clock, self.sleep)
-        self.finishes.clear()
-
-
-class CudaQueue:
-    """Real steps on CUDA with up to ``queue_steps`` in flight, timed by CUDA events."""
-
-    def __init__(self, queue_steps: int):
-        self.queue_steps = queue_steps
-        self.pending: deque[tuple[torch.cuda.Event, torch.cuda.Event]] = deque()
-        self.busy_s = 0.0
-
-    def start(self) -> torch.cuda.Event:
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
-
-    def finish(self, start: torch.cuda.Event) -> None:
-        """The step begun at ``start`` is queued: record its end; wait while more than k are in flight."""
-        self.pending.append((start, self.start()))
-        while len(self.pending) > self.queue_steps:
-            self._retire()
-
-    def _retire(self) -> None:
-        start, end = self.pending.popleft()
-        end.synchronize()
-        self.busy_s += start.elapsed_time(end) / 1000
-
-    def drain(self) -> None:
-        while self.pending:
-            self._retire()
-
-
-def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer,
-               scheduler, device: torch.device) -> torch.Tensor:
-    """One optimisation step; returns the (detached) batch loss."""
-    with autocast(device):
-        loss = F.cross_entropy(model(images), labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    return loss.detach()
-
-
 def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, scheduler=None,
                     emulate_rate: float | None = None, queue_steps: int = 0, progress: bool = True,
                     epoch: int = 0) -> dict:
@@ -219,19 +99,11 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
     if emulating and emulate_rate < 0:
         raise ValueError(f"emulate_rate must be >= 0 img/s, got {emulate_rate}")
     queue_steps = checked_int(queue_steps, "queue_steps", 0)
-    if not emulating:
-        if model is None or optimizer is None:
-            raise ValueError("train_one_epoch: a model and an optimizer are needed unless emulating")
-        model.train()
-    queue = None
-    if queue_steps and emulating and emulate_rate > 0:
-        queue = EmulatedAccelerator(emulate_rate, queue_steps)
-    elif queue_steps and not emulating and device.type == "cuda":
-        queue = CudaQueue(queue_steps)
-    data_wait = compute = 0.0
+    steps = make_steps(model, optimizer, scheduler, device, emulating)
+    clock = make_clock(device, emulate_rate, queue_steps)
+    data_wait = 0.0
     first_batch = None
     samples = 0
-    loss_sum = torch.zeros((), device=device)
     bar = tqdm(total=len(loader), desc=f"train {epoch}", unit="batch", leave=False, disable=not progress)
     batches = iter(loader)
     wall_start = time.perf_counter()
@@ -241,32 +113,18 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
             images, labels = next(batches)
         except StopIteration:
             break
-        if queue is None:
-            synchronize(device)  # the loader's copies and transforms are data time, not compute
+        clock.batch_ready()
         compute_start = time.perf_counter()
         data_wait += compute_start - wait_start
         if first_batch is None:
             first_batch = compute_start - wait_start
-        if not emulating:
-            step_start = queue.start() if queue is not None else None
-            loss_sum += train_step(model, images, labels, optimizer, scheduler, device) * len(labels)
-            if queue is not None:
-                queue.finish(step_start)
-            else:
-                synchronize(device)
-                compute += time.perf_counter() - compute_start
-        elif queue is not None:
-            queue.submit(len(labels))
-        elif emulate_rate > 0:
-            emulate_compute(len(labels), emulate_rate)
-            compute += time.perf_counter() - compute_start
+        clock.submit(len(labels), partial(steps, images, labels))
         samples += len(labels)
         bar.update()
-    if queue is not None:
-        queue.drain()
-        compute = queue.busy_s
+    clock.drain()
     wall = time.perf_counter() - wall_start
     bar.close()
+    compute = clock.busy_s
     first_batch = first_batch or 0.0
     return {
         "epoch": epoch,
@@ -280,7 +138,7 @@ def train_one_epoch(model: nn.Module | None, loader, optimizer, *, device, sched
         "au_mlperf": utilisation(compute, wall - first_batch, emulate_rate),
         "queue_steps": queue_steps,
         "peak_rss_mb": peak_rss_mb(),
-        "loss": None if emulating else loss_sum.item() / max(1, samples),
+        "loss": steps.mean_loss(samples),
     }
 
 
