@@ -4,6 +4,7 @@ on fakes of CuPy, KvikIO and the page cache."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from thesis_lib import gpucheck, paths
+from thesis_lib import cache, gpucheck, paths
 from thesis_lib.gpucheck import au_comparison, judge, make_row
 from thesis_lib.record import write_json
 
@@ -166,21 +167,36 @@ def test_a_failing_part_of_step_1_leaves_its_rows_not_measured_and_the_others_ru
 
 
 def test_the_training_run_of_cupy_reads_without_kvikio():
-    (open_options,) = [run[2] for run in gpucheck.TRAINING_RUNS if run[0] == "cupy"]
+    (open_options,) = [run.open_options for run in gpucheck.TRAINING_RUNS if run.fmt == "cupy"]
     assert open_options == {"resident": True, "use_kvikio": False}
+
+
+def test_the_training_runs_are_one_registered_format_each_in_a_known_mode():
+    from thesis_lib import formats, loading
+
+    fmts = [run.fmt for run in gpucheck.TRAINING_RUNS]
+    assert len(set(fmts)) == len(fmts) and set(fmts) <= set(formats.names())
+    assert all(run.access in loading.MODES for run in gpucheck.TRAINING_RUNS)
+    assert all(run.workers is None or run.workers >= 0 for run in gpucheck.TRAINING_RUNS)
+    # what a dry run trains on: every format but those that need CUDA to be read
+    assert [run.fmt for run in gpucheck.TRAINING_RUNS if not run.needs_cuda()] == ["files", "npy", "hdf5", "zarr"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gpucheck.TRAINING_RUNS[0].fmt = "npy"
 
 
 def test_read_rate_warms_up_once_then_takes_the_median_of_three(monkeypatch):
     calls, times = [], iter([3.0, 1.0, 2.0])
-    monkeypatch.setattr(gpucheck, "timed", lambda fn, sync: (fn(), next(times))[1])
+    monkeypatch.setattr(gpucheck.cupy_kvikio, "timed", lambda fn, sync: (fn(), next(times))[1])
     assert gpucheck.read_rate(lambda: calls.append(1), int(4e9), sync=lambda: None) == pytest.approx(2.0)
     assert len(calls) == 4
 
 
 class FakeCache:
-    """The page cache as :func:`gpucheck.cold_row` sees it, logging each call in order."""
+    """The page cache as :func:`gpucheck.cold_row` sees it, logging each call in order; whether a
+    read was cold is decided as everywhere else, by :func:`cache.cache_state`."""
 
     COLD_CACHED_LIMIT = 0.5
+    cache_state = staticmethod(cache.cache_state)
 
     def __init__(self, cached: float, evictable: bool = True, evict_error: Exception | None = None):
         self.cached, self.evictable, self.evict_error, self.log = cached, evictable, evict_error, []
@@ -203,10 +219,8 @@ class FakeCache:
 
 @pytest.mark.parametrize("cached,measured", [(0.02, True), (0.5, True), (0.97, False)])
 def test_a_cold_read_is_measured_only_when_the_eviction_took_before_it(monkeypatch, tmp_path, cached, measured):
-    from thesis_lib import cache
-
     fake = FakeCache(cached)
-    monkeypatch.setattr(gpucheck, "cache", fake)
+    monkeypatch.setattr(gpucheck.cupy_kvikio, "cache", fake)
     assert fake.COLD_CACHED_LIMIT == cache.COLD_CACHED_LIMIT  # the limit the cold runs use
     row = gpucheck.cold_row([tmp_path / "images.u8"], lambda: fake.log.append("read"), int(1e9), "GPU X",
                             sync=lambda: None, note="mode compat (POSIX)")
@@ -220,14 +234,27 @@ def test_a_cold_read_is_measured_only_when_the_eviction_took_before_it(monkeypat
 
 
 def test_a_cold_read_on_a_memory_file_system_or_failing_eviction_is_not_measured(monkeypatch, tmp_path):
-    monkeypatch.setattr(gpucheck, "cache", FakeCache(0.0, evictable=False))
+    monkeypatch.setattr(gpucheck.cupy_kvikio, "cache", FakeCache(0.0, evictable=False))
     row = gpucheck.cold_row([tmp_path / "images.u8"], lambda: None, 1, "GPU X", sync=lambda: None)
     assert row["value"] is None and row["note"] == "tmpfs keeps files in memory"
-    monkeypatch.setattr(gpucheck, "cache", FakeCache(0.0, evict_error=OSError(5, "Input/output error")))
+    monkeypatch.setattr(gpucheck.cupy_kvikio, "cache", FakeCache(0.0, evict_error=OSError(5, "Input/output error")))
     rows = []
     gpucheck.cupy_part(rows.append, [gpucheck.KVIKIO_COLD], lambda emit: emit(gpucheck.cold_row(
         [tmp_path / "images.u8"], lambda: None, 1, "GPU X", sync=lambda: None)))
     assert [r["note"] for r in rows] == ["failed: OSError: [Errno 5] Input/output error"]
+
+
+@pytest.mark.parametrize("requested,fractions,state", [
+    ("cold", [0.01, 0.3], "cold"),
+    ("cold", [0.01, 0.97], "cold-unavailable"),  # one epoch whose eviction did not take is enough
+    ("cold", [cache.COLD_CACHED_LIMIT], "cold"),  # at most the limit still counts as cold
+    ("cold", [None, float("nan")], "cold"),  # nothing measured: what was asked for
+    ("cold", [], "cold"),
+    ("warm", [0.99, None], "warm"),  # a warm run never evicts
+])
+def test_cache_state_is_cold_unavailable_only_where_a_cold_eviction_did_not_take(requested, fractions, state):
+    assert cache.cache_state(requested, fractions) == state
+    assert cache.cache_state(requested, iter(fractions)) == state  # any iterable, read once
 
 
 def test_kvikio_settings_name_the_mode_the_threads_and_the_task_size(monkeypatch):

@@ -78,6 +78,58 @@ def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
         loaderbench.main(limit=10, only=["parquet"], out=tmp_path / "lb.json")
 
 
+# -- the table of variants and the command's refusals ---------------------------------------------------
+def test_the_variants_are_uniquely_labelled_registered_formats_in_known_modes():
+    import dataclasses
+
+    from thesis_lib import formats, loaderbench, loading
+
+    labels = [variant.label for variant in loaderbench.VARIANTS]
+    assert len(set(labels)) == len(labels)
+    for variant in loaderbench.VARIANTS:
+        assert variant.fmt in formats.names(), variant
+        assert variant.modes and set(variant.modes) <= set(loading.MODES), variant
+        assert len(set(variant.modes)) == len(variant.modes), variant
+        assert loaderbench.named(variant.label) is variant
+    # every zarr layout read by each library, the library in the label and the open options
+    tensorstore = [v for v in loaderbench.VARIANTS if v.label.endswith(", tensorstore")]
+    assert len(tensorstore) == len(loaderbench.ZARR_LAYOUTS)
+    assert all(v.open_options == {"read_path": "tensorstore"} for v in tensorstore)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaderbench.VARIANTS[0].fmt = "zarr"
+
+
+def test_only_chooses_the_variants_whose_label_holds_a_word():
+    from thesis_lib import loaderbench
+
+    assert [v.label for v in loaderbench.matching(["zarr chunk 1024"])] == [
+        "zarr chunk 1024, zarr-python", "zarr chunk 1024, tensorstore"]
+    assert loaderbench.matching(None) == list(loaderbench.VARIANTS)
+
+
+@pytest.mark.parametrize("flag", ["--repeats", "--batches"])
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_the_command_refuses_fewer_than_one_repeat_or_batch_naming_the_flag(flag, value, capsys):
+    from thesis_lib.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["loaderbench", flag, value])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: must be" in capsys.readouterr().err
+    assert build_parser().parse_args(["loaderbench", flag, "1"]).__dict__[flag[2:]] == 1
+
+
+@pytest.mark.parametrize("setting", [{"repeats": 0}, {"batches": 0}, {"repeats": -2}])
+def test_main_refuses_fewer_than_one_repeat_or_batch_before_loading_anything(setting, tmp_path, monkeypatch):
+    from thesis_lib import loaderbench
+
+    monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
+    (name, value), = setting.items()
+    with pytest.raises(ValueError, match=f"loaderbench: {name} must be an integer >= 1, got {value}"):
+        loaderbench.main(limit=10, only=["npy"], out=tmp_path / "lb.json", **setting)
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- the TensorStore read path in a benchmark run -------------------------------------------------------
 def test_bench_run_reads_through_tensorstore_when_asked(tmp_path, monkeypatch):
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))

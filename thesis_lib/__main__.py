@@ -16,6 +16,17 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="fetch the dataset (checksum verified)")
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse names the flag when this refuses)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _load_source(args):
     from . import sources
     return sources.load(args.dataset, args.root, split=args.split, image_size=args.image_size,
@@ -174,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=None, help="default: the dataset's own size")
     p.add_argument("--limit", type=int, default=50000)
     p.add_argument("--workers", type=int, default=None, help="default: the machine's cores")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--batches", type=int, default=None, help="batches of 512 per measurement (default: an epoch)")
+    p.add_argument("--repeats", type=_at_least_one, default=3)
+    p.add_argument("--batches", type=_at_least_one, default=None, help="batches of 512 per measurement (default: an epoch)")
     p.add_argument("--only", action="append", metavar="WORDS",
                    help="measure only the variants whose label contains WORDS (repeatable)")
     p.add_argument("--out", default=None)

@@ -126,3 +126,13 @@ def filesystem(path: str | os.PathLike) -> str:
 def can_evict(path: str | os.PathLike) -> bool:
     """Whether eviction means anything for files under ``path`` (not a memory-backed file system)."""
     return filesystem(path) not in MEMORY_FILESYSTEMS
+
+
+def cache_state(requested: str, cached_fractions: Iterable[float | None]) -> str:
+    """What a run asking for ``requested`` ("warm" or "cold") read from: ``"cold-unavailable"``
+    when it asked for cold but an eviction left more than ``COLD_CACHED_LIMIT`` of the files
+    cached (a memory-backed file system), else ``requested``. ``cached_fractions``: what
+    :func:`resident_fraction` found after each eviction; None (or NaN) where none was measured."""
+    if requested == "cold" and any(f is not None and f > COLD_CACHED_LIMIT for f in cached_fractions):
+        return "cold-unavailable"
+    return requested
