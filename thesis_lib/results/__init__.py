@@ -36,7 +36,7 @@ from .figures import (FIGURES, accuracy_figure, au_figure, cold_warm_figure, epo
                       figures_per_dataset, storage_figure, throughput_figure)
 from .labels import SECONDARY_SETTINGS, varying_columns, with_labels
 from .lossless import check_lossless_agreement, lossless_comparisons, lossless_verdict
-from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
+from .order import access_order, dataset_order, format_order, ordered, per_dataset, reading_order
 from .plotting import EMPTY_FIGURE
 from .records import (RECORD_KEYS, emulated_runs, epochs_frame, load_records, read_record, records_frame,
                       repeats_frame, warm_repeats)
@@ -48,7 +48,7 @@ __all__ = [
     "figures_per_dataset", "storage_figure", "throughput_figure",
     "SECONDARY_SETTINGS", "varying_columns", "with_labels",
     "check_lossless_agreement", "lossless_comparisons", "lossless_verdict",
-    "ACCESS_ORDER", "FORMAT_ORDER", "ordered", "per_dataset", "reading_order",
+    "access_order", "dataset_order", "format_order", "ordered", "per_dataset", "reading_order",
     "RECORD_KEYS", "emulated_runs", "epochs_frame", "load_records", "read_record", "records_frame", "repeats_frame",
     "warm_repeats",
     "display_table", "interval_text", "summary_table", "to_latex", "to_markdown",

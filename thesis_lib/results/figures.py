@@ -2,12 +2,16 @@
 
 >>> for fig in figures_per_dataset(epoch_time_figure, runs): ...   # or any other of FIGURES
 
-and :func:`epoch_figure`, where one run's epochs went (bench.ipynb draws it from its record).
+:data:`FIGURES` holds them in results.ipynb's order, each with the heading and note it shows them
+under; and :func:`epoch_figure`, where one run's epochs went (bench.ipynb draws it from its record).
 Medians and their 95% intervals come from :func:`thesis_lib.stats.median_ci` (percentile
 bootstrap) over repeats (:func:`~thesis_lib.results.records.repeats_frame`); a figure with nothing
 to draw says why instead.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,7 +21,7 @@ import seaborn as sns
 from ..record import Record
 from ..stats import MLPERF_AU_THRESHOLD, h100_demand
 from .labels import MIB, describe, optional_column
-from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, per_dataset, reading_order
+from .order import access_order, format_order, ordered, per_dataset, reading_order
 from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,
                        category_labels, finish, message_figure, panel_context, panel_height, with_panel)
 from .records import emulated_runs, repeats_frame, warm_repeats
@@ -50,8 +54,8 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
     grid = sns.relplot(data=epochs, kind="line", x="image_size", y="samples_per_s_total", hue="format",
                        style="access", col="panel", col_order=reading_order(epochs, "panel"),
                        col_wrap=min(3, epochs["panel"].nunique()),
-                       hue_order=ordered(epochs["format"], FORMAT_ORDER),
-                       style_order=ordered(epochs["access"], ACCESS_ORDER), estimator="median",
+                       hue_order=ordered(epochs["format"], format_order()),
+                       style_order=ordered(epochs["access"], access_order()), estimator="median",
                        errorbar=bootstrap_interval, err_style="bars", markers=True, dashes=False,
                        height=3.6, aspect=1.2)
     sizes = sorted(epochs["image_size"].unique())
@@ -113,7 +117,7 @@ def storage_figure(runs: pd.DataFrame) -> plt.Figure:
     copies = storage_frame(runs)
     if copies.empty:
         return message_figure(title, "no records")
-    labels_of, hue_order = category_labels(copies["format"], FORMAT_ORDER), reading_order(copies, "copy")
+    labels_of, hue_order = category_labels(copies["format"], format_order()), reading_order(copies, "copy")
     copies = copies.assign(format=copies["format"].map(labels_of))
     fig, axes = plt.subplots(1, 2, figsize=(11, panel_height(len(labels_of), len(hue_order))), sharey=True)
     for ax, column, label in ((axes[0], "mib_on_disk", "Size on disk (MiB)"),
@@ -153,13 +157,50 @@ def accuracy_figure(runs: pd.DataFrame) -> plt.Figure:
                            empty="no trained-model runs (with accuracy) in these records")
 
 
+@dataclass(frozen=True)
+class FigureSection:
+    """One of the thesis's figures as results.ipynb shows it: a section ``heading``, a ``note`` on
+    how to read it (Markdown), and ``draw``, which makes it from a frame of runs (calling the
+    section calls ``draw``)."""
+
+    heading: str
+    note: str
+    draw: Callable[[pd.DataFrame], plt.Figure]
+
+    def __call__(self, runs: pd.DataFrame) -> plt.Figure:
+        return self.draw(runs)
+
+    def markdown(self) -> str:
+        """The section's heading and note, as results.ipynb displays them."""
+        return "\n\n".join(part for part in (f"## {self.heading}", self.note) if part)
+
+
+# The figures of results.ipynb, in the order it shows them: a new figure is one entry here.
 FIGURES = {
-    "epoch_time": epoch_time_figure,
-    "throughput": throughput_figure,
-    "au": au_figure,
-    "cold_warm": cold_warm_figure,
-    "storage": storage_figure,
-    "accuracy": accuracy_figure,
+    "epoch_time": FigureSection(
+        "Epoch time per format",
+        "One figure per dataset. Warm page cache. Bars: median epoch time; whiskers: bootstrap 95% interval.",
+        epoch_time_figure),
+    "throughput": FigureSection(
+        "Throughput against image size",
+        "Log axes. The dashed line is what one H100 consumes training ResNet-18 (36,300 img/s at 32 px, 15,250 at "
+        "64 px, a power law elsewhere): a loader below it would starve that GPU.",
+        throughput_figure),
+    "au": FigureSection(
+        "Accelerator utilisation under an emulated H100",
+        "AU = compute / wall over each repeat's steady-state epochs, with the accelerator emulated by a fixed "
+        "compute time per batch (as DLIO does). MLPerf Storage requires AU ≥ 90%.",
+        au_figure),
+    "cold_warm": FigureSection(
+        "Cold against warm page cache",
+        "Cold epochs start after the dataset's files are evicted from the page cache.",
+        cold_warm_figure),
+    "storage": FigureSection("Storage cost: bytes on disk and conversion time", "", storage_figure),
+    "accuracy": FigureSection(
+        "Model quality: accuracy and macro F1",
+        "Lossless formats hold the same bytes, so with the same training configuration they must train the same "
+        "model.",
+        accuracy_figure),
 }
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .labels import varying_columns
-from .order import ACCESS_ORDER, FORMAT_ORDER, dataset_rank, ordered, workload_rank
+from .order import access_order, dataset_rank, format_order, ordered, workload_rank
 from .ranking import Estimate, winner
 from .records import repeats_frame
 from .tables import interval_text
@@ -68,7 +68,7 @@ def column_order(cells: pd.DataFrame) -> list[tuple]:
 
 def row_order(cells: pd.DataFrame, row_keys: list[str]) -> list[tuple]:
     """Formats and access modes in design order, other settings as numbers."""
-    rank = {"format": ordered(cells["format"], FORMAT_ORDER), "access": ordered(cells["access"], ACCESS_ORDER)}
+    rank = {"format": ordered(cells["format"], format_order()), "access": ordered(cells["access"], access_order())}
     rows = cells[row_keys].drop_duplicates()
     return sorted(map(tuple, rows.to_numpy()),
                   key=lambda row: tuple(rank[k].index(v) if k in rank else v for k, v in zip(row_keys, row)))

@@ -44,7 +44,8 @@ import pandas as pd
 from ..stats import h100_demand
 
 MIB = 2**20  # sizes on disk read in MiB
-# Source names (the record's ``dataset``, or its ``source_spec.name``) and what they are called.
+# What the thesis calls its datasets, by source name (the record's ``dataset``, or its
+# ``source_spec.name``): an override; any other source reads as its own name (:func:`dataset_label`).
 DATASET_NAMES = {"cifar10": "CIFAR-10", "tiny-imagenet": "Tiny ImageNet", "hires": "High-res",
                  "hires-synthetic": "High-res (synthetic stand-in)", "synthetic": "synthetic (generated)"}
 # An ``imagefolder`` root whose file or folder name matches one of these holds that dataset.
@@ -52,6 +53,12 @@ ROOT_PATTERNS = ((re.compile(r"cifar-?10(?!\d)", re.I), "CIFAR-10"),
                  (re.compile(r"tiny-?imagenet", re.I), "Tiny ImageNet"))
 # The two kinds of format options a record holds (older records: ``fmt_options``, read as write options).
 OPTION_KINDS = ("write_options", "open_options")
+
+
+def dataset_label(name: str) -> str:
+    """What the thesis calls the source registered as ``name``: its :data:`DATASET_NAMES` entry,
+    else its own name."""
+    return DATASET_NAMES.get(name, str(name))
 
 
 def dataset_name(dataset: str, root: str | None = None, *, source: str | None = None) -> str:

@@ -1,22 +1,49 @@
 """In what order conditions read, in figures, tables and findings alike: the thesis's datasets in
 its order, sizes as numbers, formats and access modes in design order, emulated accelerators
-(the storage question) before trained models, warm cache before cold."""
+(the storage question) before trained models, warm cache before cold.
+
+The names come from the registries (:func:`thesis_lib.formats.names`, :data:`thesis_lib.loading.MODES`,
+:func:`thesis_lib.sources.names`), so a format, mode or dataset registered there reads here too;
+:data:`DATASET_ORDER` only overrides the order of the datasets it names.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import pandas as pd
 
-# Display names (:func:`thesis_lib.results.labels.dataset_name`) in the thesis's reading order;
-# any other name sorts after them.
-DATASET_ORDER = ("CIFAR-10", "Tiny ImageNet", "High-res", "High-res (synthetic stand-in)", "synthetic (generated)")
-FORMAT_ORDER = ("files", "npy", "cupy", "hdf5", "zarr")
-ACCESS_ORDER = ("sample", "batch", "block", "resident")
+from .. import formats, sources
+from ..registry import in_order
+from .labels import dataset_label
+
+# The thesis's reading order of its datasets, by source name (``hires-synthetic`` is the generated
+# stand-in of ``hires``, as its spec names it); datasets it leaves out read after them, in the
+# registry's order, and any other name after those.
+DATASET_ORDER = ("cifar10", "tiny-imagenet", "hires", "hires-synthetic", "synthetic")
+
+
+def dataset_order() -> list[str]:
+    """Display names (:func:`thesis_lib.results.labels.dataset_label`) of the registered datasets
+    in reading order: :data:`DATASET_ORDER` first."""
+    return [dataset_label(name) for name in in_order(sources.names(), DATASET_ORDER)]
+
+
+def format_order() -> list[str]:
+    """The registered formats in the registry's order, the thesis's."""
+    return formats.names()
+
+
+def access_order() -> list[str]:
+    """The registered access modes in the registry's order, the design's."""
+    from ..loading import MODES  # deferred: the modes import torch, which reading records never needs
+
+    return list(MODES)
 
 
 def dataset_rank(name: str) -> tuple[int, str]:
-    """Sort key: the thesis's datasets in :data:`DATASET_ORDER`, then any other by name."""
-    return (DATASET_ORDER.index(name) if name in DATASET_ORDER else len(DATASET_ORDER), str(name))
+    """Sort key of a display name: the datasets in :func:`dataset_order`, then any other by name."""
+    order = dataset_order()
+    return (order.index(name) if name in order else len(order), str(name))
 
 
 def workload_rank(workload: str) -> tuple[int, str]:
@@ -57,7 +84,8 @@ def sort_conditions(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in reading order: dataset (the thesis's order), size, training-set size, workload,
     cache, then format and access in design order."""
     rank = {"dataset_name": sorted(frame["dataset_name"].unique(), key=dataset_rank),
-            "format": ordered(frame["format"], FORMAT_ORDER), "access": ordered(frame["access"], ACCESS_ORDER)}
+            "format": ordered(frame["format"], format_order()),
+            "access": ordered(frame["access"], access_order())}
     by = [c for c in ("dataset_name", "image_size", "n_train", "workload", "cache", "format", "access") if c in frame]
     return frame.sort_values(by, key=lambda s: s.map({v: i for i, v in enumerate(rank[s.name])})
                              if s.name in rank else s)

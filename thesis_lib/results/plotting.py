@@ -12,7 +12,7 @@ import seaborn as sns
 
 from ..stats import median_ci
 from .labels import SECONDARY_SETTINGS, describe, varying_columns
-from .order import ACCESS_ORDER, FORMAT_ORDER, ordered, reading_order
+from .order import access_order, format_order, ordered, reading_order
 
 
 def bootstrap_interval(values) -> tuple[float, float]:
@@ -115,8 +115,8 @@ def bar_grid(data: pd.DataFrame, *, category: str, value: str, hue: str, categor
     under the figure's title."""
     context = panel_context(data)
     data = with_panel(data)
-    labels_of = category_labels(data[category], FORMAT_ORDER)
-    hue_order = hue_order or ordered(data[hue], ACCESS_ORDER)
+    labels_of = category_labels(data[category], format_order())
+    hue_order = hue_order or ordered(data[hue], access_order())
     height = panel_height(len(labels_of), len(hue_order))
     grid = sns.catplot(data=data.assign(**{category: data[category].map(labels_of)}), kind="bar", x=value,
                        y=category, orient="h", hue=hue, col=col, row=row,

@@ -9,19 +9,19 @@ from PIL import Image
 
 from ..errors import SourceError
 from ..paths import cifar10_jpeg_zip
-from . import load
+from . import load, names
 from .base import Source
 
 
 def sources_at_hand(limit: int | None = None) -> dict[str, Source]:
-    """Every dataset that opens without downloading, by a readable label.
+    """Every registered dataset (:func:`thesis_lib.sources.names`) that opens from its default
+    folder without downloading, by its name, and the real CIFAR-10 JPEG zip as ``"CIFAR-10 JPEG zip"``
+    when it is in ``shared/data``.
 
     The generated default and the high-resolution set (real, or its generated stand-in) always
-    open; CIFAR-10 and Tiny ImageNet when they sit under ``data/``; the real CIFAR-10 JPEG zip when
-    it is in ``shared/data``.
+    open; CIFAR-10 and Tiny ImageNet when they sit under ``data/``; ``imagefolder`` needs a root.
     """
-    candidates = {"synthetic": ("synthetic", None), "cifar10": ("cifar10", None),
-                  "tiny-imagenet": ("tiny-imagenet", None), "hires": ("hires", None)}
+    candidates = {name: (name, None) for name in names()}
     if cifar10_jpeg_zip() is not None:
         candidates["CIFAR-10 JPEG zip"] = ("imagefolder", cifar10_jpeg_zip())
     found = {}
