@@ -15,8 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format
 from .npy import open_npy
+from .reader import Reader
+from .runs import run_bounds
+from .writing import write_arrays
 
 IMAGES = "images.u8"
 RESIDENT_PIECE_BYTES = 256 * 2**20
@@ -68,7 +71,6 @@ def pread_all(cufile, pieces, path) -> None:
 
 class CupyReader(Reader):
     on_device = True
-    _handles = ("_file", "_host_map")
 
     def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None,
                  block_size: int = 512):
@@ -95,10 +97,10 @@ class CupyReader(Reader):
         return open_npy(self.path / "labels.npy", dtype=np.int64, shape_tail=(), n=self.n)[:]
 
     def _kvikio_file(self):
-        return self._handle("_file", lambda: self.kvikio.CuFile(self.file_path, "r"))
+        return self.handles.get("file", lambda: self.kvikio.CuFile(self.file_path, "r"))
 
     def _host_images(self) -> np.ndarray:
-        return self._handle("_host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
+        return self.handles.get("host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
                                                            shape=(self.n, *self.image_shape)))
 
     def _read_bytes(self, start: int, stop: int):
@@ -132,12 +134,10 @@ class CupyReader(Reader):
         if self.kvikio is None:
             return self.cp.asarray(self._host_images()[indices])
         # Coalesce runs of consecutive indices: one device read per run.
-        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
-        starts, stops = np.r_[0, breaks], np.r_[breaks, len(indices)]
         out = self.cp.empty((len(indices), *self.image_shape), dtype=self.cp.uint8)
         flat, image_bytes = out.reshape(-1), self.image_bytes
         pieces = [(flat[a * image_bytes:b * image_bytes], (b - a) * image_bytes, int(indices[a]) * image_bytes)
-                  for a, b in zip(starts, stops)]
+                  for a, b in run_bounds(indices)]
         pread_all(self._kvikio_file(), pieces, self.file_path)
         return out
 
@@ -164,9 +164,7 @@ class CupyFormat(Format):
         return True
 
     def _write(self, chunks, tmp, source, options):
-        with open(tmp / IMAGES, "wb") as f:
-            for images, _ in chunks:
-                f.write(np.ascontiguousarray(images).tobytes())
+        write_arrays(tmp / IMAGES, (images for images, _ in chunks))
         np.save(tmp / "labels.npy", chunks.labels)
         return {"layout": "raw uint8 NHWC, C order, offset 0"}
 

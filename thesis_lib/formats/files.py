@@ -19,7 +19,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import FormatError
 from ..paths import read_regular_file
-from .base import Format, Reader
+from .base import Format
+from .reader import Reader
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
 DECODERS = ("pil", "torchvision", "nvjpeg")

@@ -5,13 +5,16 @@ indices (done by :meth:`Reader.read`) and gathers, which the kernel turns into p
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from tokenize import TokenError
 
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format
+from .reader import Reader
+from .writing import write_arrays
 
 
 def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> np.ndarray:
@@ -32,7 +35,6 @@ def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> n
 
 
 class NpyReader(Reader):
-    _handles = ("_images",)
     gathers_any_order = True
 
     def __init__(self, path, manifest, *, block_size: int = 512):
@@ -45,7 +47,7 @@ class NpyReader(Reader):
 
     @property
     def images(self) -> np.ndarray:
-        return self._handle("_images", lambda: open_npy(self.path / "images.npy", dtype=np.uint8,
+        return self.handles.get("images", lambda: open_npy(self.path / "images.npy", dtype=np.uint8,
                                                          shape_tail=self.image_shape, n=self.n))
 
     def _read_sorted(self, indices):
@@ -63,13 +65,11 @@ class NpyFormat(Format):
     def _write(self, chunks, tmp, source, options):
         # Plain appends after the .npy header: writing through a memmap would leave every written
         # page mapped (and counted in RSS) until the end, so memory would grow with the dataset.
-        n, shape = len(source), tuple(source.image_shape)
-        with open(tmp / "images.npy", "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
-                      "shape": (n, *shape)}
-            np.lib.format.write_array_header_1_0(f, header)
-            for chunk, _ in chunks:
-                np.ascontiguousarray(chunk, dtype=np.uint8).tofile(f)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+            "shape": (len(source), *source.image_shape)})
+        write_arrays(tmp / "images.npy", (chunk for chunk, _ in chunks), header.getvalue())
         np.save(tmp / "labels.npy", chunks.labels)
         return {}
 
