@@ -21,6 +21,7 @@ from ..errors import FormatError
 from ..paths import read_regular_file
 from .base import Format
 from .reader import Reader
+from .writing import naming
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
 DECODERS = ("pil", "torchvision", "nvjpeg")
@@ -219,11 +220,12 @@ class FilesFormat(Format):
                 else {"format": "JPEG", "quality": options["quality"]})
         width = max(len(str(len(source))), 5)
         pos = 0
-        with open(tmp / INDEX, "w") as index:
+        with naming(tmp / INDEX), open(tmp / INDEX, "w") as index:
             for images, labels in chunks:
                 for image, label in zip(images, labels):
                     rel = f"{folders[label]}/{pos:0{width}d}{suffix}"
-                    Image.fromarray(image).save(tmp / rel, **save)
+                    with naming(tmp / rel):
+                        Image.fromarray(image).save(tmp / rel, **save)
                     index.write(f"{rel}\t{int(label)}\n")
                     pos += 1
         return {}

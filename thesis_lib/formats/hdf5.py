@@ -33,6 +33,7 @@ from .base import Format
 from .hdf5_decode import ChunkDecoder, check_decodable
 from .reader import Reader
 from .runs import run_bounds
+from .writing import naming
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
 COMPRESSIONS = ("none", "gzip", "lzf")
@@ -296,7 +297,7 @@ class Hdf5Format(Format):
                 layout["compression"] = options["compression"]
                 if options["compression"] == "gzip":
                     layout["compression_opts"] = options["compression_level"]
-        with h5py.File(tmp / "data.h5", "w") as f:
+        with naming(tmp / "data.h5"), h5py.File(tmp / "data.h5", "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
             checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}
             f.create_dataset("labels", data=chunks.labels, **checked)

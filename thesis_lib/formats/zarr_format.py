@@ -29,7 +29,7 @@ from ..errors import FormatError
 from .base import Format
 from .reader import Reader
 from .runs import run_bounds
-from .writing import aligned
+from .writing import aligned, naming
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks", "tensorstore")
@@ -206,9 +206,10 @@ class ZarrFormat(Format):
             shards=(shard, *shape) if shard else None, compressors=compressors or None,
             fill_value=0, config={"write_empty_chunks": True})
         pos = 0
-        for piece, _ in aligned(chunks, shard or chunk):
-            images[pos:pos + len(piece)] = piece
-            pos += len(piece)
+        with naming(tmp / "images"):  # zarr's failed chunk writes name no file
+            for piece, _ in aligned(chunks, shard or chunk):
+                images[pos:pos + len(piece)] = piece
+                pos += len(piece)
         group.create_array("labels", data=chunks.labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
                            compressors=[zarr.codecs.Crc32cCodec()] if options["checksum"] else None)
         return {}
