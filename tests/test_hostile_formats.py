@@ -99,6 +99,19 @@ def test_hdf5_images_stored_in_an_external_raw_file_are_refused_at_open(tmp_path
         formats.get("hdf5").open(path)
 
 
+@pytest.mark.timeout(60)
+def test_hdf5_virtual_dataset_inside_the_file_is_refused_as_virtual(tmp_path):
+    path = write("hdf5", tmp_path / "ds")
+    shape = (N, SIZE, SIZE, 3)
+    layout = h5py.VirtualLayout(shape=shape, dtype=np.uint8)
+    layout[:] = h5py.VirtualSource(".", "stored", shape=shape)
+    with h5py.File(path / "data.h5", "a") as f:
+        f.move("images", "stored")
+        f.create_virtual_dataset("images", layout)
+    with pytest.raises(FormatError, match=r"data\.h5: dataset '/images' is virtual, mapping this file:/?stored"):
+        formats.get("hdf5").open(path)
+
+
 # -- errors name the path the user opened, then the version ------------------------------------------
 def assert_names_opened_path(exc: Exception, shown: str, file: str) -> None:
     message = str(exc)

@@ -36,6 +36,10 @@ class Handles:
             handle = self._open[name] = opener()
         return handle
 
+    def __contains__(self, name: str) -> bool:
+        """Whether ``name`` is open in this process."""
+        return name in self._open and self._pid == os.getpid()
+
     def forget(self, name: str) -> None:
         """Drop the handle ``name`` unclosed (it is reopened, with new settings, on next use)."""
         self._open.pop(name, None)

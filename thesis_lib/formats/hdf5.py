@@ -16,12 +16,15 @@ decides the speed:
   HDF5, on ``decode_threads`` threads (:mod:`.hdf5_decode`); gzip or unfiltered chunks only.
 - ``auto``: ``direct`` when the data is unfiltered, else ``chunks``.
 
+A converted file holds its own data: external and soft links, virtual datasets and raw storage
+in external files are refused at open (:func:`check_link`, :func:`check_data_inside`); followed,
+they would read another file's images, or map this file at another file's offsets.
+
 The chunk cache (``rdcc_nbytes``) gets one hash slot per chunk of the dataset (HDF5's default of 521
 slots makes chunks evict each other long before a large cache is full).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import h5py
@@ -82,27 +85,17 @@ def check_link(file_path: Path, name: str, link) -> None:
 
 
 def check_data_inside(file_path: Path, dset: h5py.Dataset) -> None:
-    """FormatError when ``dset``'s bytes lie in other files: a virtual dataset mapping another
-    file, or raw storage in external files."""
+    """FormatError when ``dset``'s bytes are not its own in this file: a virtual dataset (mapping
+    another file's data, or this file's other datasets, which the raw ``direct`` path cannot
+    map either) or raw storage in external files. The writer stores neither."""
     if dset.is_virtual:
-        for source in dset.virtual_sources():
-            if not _same_file(file_path, source.file_name):
-                raise FormatError(f"{file_path}: dataset {dset.name!r} is virtual, mapping {source.file_name}:"
-                                  f"{source.dset_name}; a converted file holds its own data, so it is not read")
+        source = dset.virtual_sources()[0]
+        where = "this file" if source.file_name == "." else source.file_name
+        raise FormatError(f"{file_path}: dataset {dset.name!r} is virtual, mapping {where}:{source.dset_name}; "
+                          "a converted file stores its data itself, so it is not read")
     if dset.external:
         raise FormatError(f"{file_path}: dataset {dset.name!r} stores its bytes in external files "
                           f"({', '.join(str(name) for name, *_ in dset.external)}), so it is not read")
-
-
-def _same_file(file_path: Path, name: str) -> bool:
-    """Whether a virtual source's file name means ``file_path`` itself (``.`` is HDF5's "this file")."""
-    if name == ".":
-        return True
-    other = file_path.parent / name  # a relative name is relative to the file's folder
-    try:
-        return other.exists() and os.path.samefile(other, file_path)
-    except OSError:
-        return False
 
 
 class Hdf5Reader(Reader):
