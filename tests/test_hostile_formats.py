@@ -217,13 +217,18 @@ def test_a_full_disk_under_zarr_is_named(tmp_path, monkeypatch):
     assert_disk_full_reported(caught, path, "images")
 
 
-@pytest.mark.timeout(60)
-def test_a_full_disk_under_image_files_is_named(tmp_path, monkeypatch):
+def _save_failing_with(monkeypatch, code: int) -> None:
+    """Every PIL save fails as a write does, with ``code`` and no file name."""
     from PIL import Image
 
-    def save_on_a_full_disk(self, fp, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(Image.Image, "save", save_on_a_full_disk)
+    def save(self, fp, *args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(Image.Image, "save", save)
+
+
+@pytest.mark.timeout(60)
+def test_a_full_disk_under_image_files_is_named(tmp_path, monkeypatch):
+    _save_failing_with(monkeypatch, errno.ENOSPC)
     path = tmp_path / "out" / "ds"
     with pytest.raises(OSError) as caught:
         formats.get("files").write(source(), path, progress=False)
@@ -232,11 +237,7 @@ def test_a_full_disk_under_image_files_is_named(tmp_path, monkeypatch):
 
 @pytest.mark.timeout(60)
 def test_other_write_errors_pass_unchanged(tmp_path, monkeypatch):
-    from PIL import Image
-
-    def save_denied(self, fp, *args, **kwargs):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-    monkeypatch.setattr(Image.Image, "save", save_denied)
+    _save_failing_with(monkeypatch, errno.EACCES)
     path = tmp_path / "out" / "ds"
     with pytest.raises(PermissionError, match="Permission denied") as caught:
         formats.get("files").write(source(), path, progress=False)
