@@ -191,7 +191,8 @@ def assert_disk_full_reported(caught, path: Path, file: str) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("fmt,file", [("npy", "images.npy"), ("cupy", "images.u8"), ("hdf5", "data.h5")])
+@pytest.mark.parametrize("fmt,file", [("npy", "images.npy"), ("npy", "labels.npy"), ("cupy", "images.u8"),
+                                      ("cupy", "labels.npy"), ("hdf5", "data.h5")])
 def test_a_full_disk_is_named_and_the_partial_copy_removed(tmp_path, monkeypatch, fmt, file):
     _fill_up(monkeypatch, file)
     path = tmp_path / "out" / "ds"

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import FormatError
 from .base import Format
-from .npy import open_npy
+from .npy import open_npy, save_npy
 from .reader import Reader
 from .runs import run_bounds
 from .writing import write_arrays
@@ -101,7 +101,7 @@ class CupyReader(Reader):
 
     def _host_images(self) -> np.ndarray:
         return self.handles.get("host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
-                                                           shape=(self.n, *self.image_shape)))
+                                                              shape=(self.n, *self.image_shape)))
 
     def _read_bytes(self, start: int, stop: int):
         """Images ``start..stop-1`` into a new device array, in pieces of at most 256 MiB."""
@@ -165,7 +165,7 @@ class CupyFormat(Format):
 
     def _write(self, chunks, tmp, source, options):
         write_arrays(tmp / IMAGES, (images for images, _ in chunks))
-        np.save(tmp / "labels.npy", chunks.labels)
+        save_npy(tmp / "labels.npy", chunks.labels)
         return {"layout": "raw uint8 NHWC, C order, offset 0"}
 
 

@@ -93,7 +93,7 @@ def write_arrays(file: Path, arrays, header: bytes = b"") -> None:
     with naming(file), open(file, "wb") as f:
         f.write(header)
         for array in arrays:
-            f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+            f.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # its bytes, no copy
 
 
 @contextmanager
