@@ -402,6 +402,39 @@ def test_killed_writer_leaves_nothing_openable(tmp_path, fmt):
 
 
 # -- worker processes -----------------------------------------------------------------------------
+def test_a_pickled_reader_holds_its_version_and_opens_its_own_handles(tmp_path):
+    """What a spawned worker gets: no open handle of the parent's, and its own hold on the version,
+    which outlives the parent's ``with`` and is let go when the copy is dropped."""
+    import gc
+    import pickle
+
+    source = random_source(40)
+    formats.get("hdf5").write(source, tmp_path / "ds", progress=False)
+    versions = tmp_path / ".ds.versions"
+    with formats.get("hdf5").open(tmp_path / "ds") as reader:
+        reader.read([0, 3])
+        assert "file" in reader.handles and "images" in reader.handles
+        copy = pickle.loads(pickle.dumps(reader))
+        assert "file" not in copy.handles and "images" not in copy.handles and copy.hold.held
+    assert not reader.hold.held and copy.hold.held
+    formats.get("hdf5").write(random_source(40, seed=1), tmp_path / "ds", progress=False, overwrite=True)
+    assert len(list(versions.iterdir())) == 2  # the copy's version survives the overwrite
+    np.testing.assert_array_equal(copy.read([0, 39]), all_images(source)[[0, 39]])
+    del copy
+    gc.collect()
+    formats.get("hdf5").write(random_source(40, seed=2), tmp_path / "ds", progress=False, overwrite=True)
+    assert len(list(versions.iterdir())) == 1
+
+
+def test_run_bounds_and_contiguous_runs():
+    from thesis_lib.formats.runs import contiguous_runs, run_bounds
+
+    assert run_bounds(np.array([0, 1, 2, 5, 6, 9])) == [(0, 3), (3, 5), (5, 6)]
+    assert run_bounds(np.array([0, 0, 1, 1, 1, 3]), step=0) == [(0, 2), (2, 5), (5, 6)]
+    assert run_bounds(np.array([], np.int64)) == [] and contiguous_runs(np.array([], np.int64)) == []
+    assert contiguous_runs(np.array([4, 5, 7])) == [(4, 6), (7, 8)]
+
+
 class ReaderDataset(torch.utils.data.Dataset):
     def __init__(self, reader):
         self.reader = reader

@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format
+from .npy import open_npy, save_npy
 from .options import BLOCK_SIZE, Option
-from .npy import open_npy
+from .reader import Reader
+from .runs import run_bounds
+from .writing import write_arrays
 
 IMAGES = "images.u8"
 RESIDENT_PIECE_BYTES = 256 * 2**20
@@ -69,7 +72,6 @@ def pread_all(cufile, pieces, path) -> None:
 
 class CupyReader(Reader):
     on_device = True
-    _handles = ("_file", "_host_map")
 
     def __init__(self, path, manifest, *, resident: bool = False, use_kvikio: bool | None = None,
                  block_size: int = 512):
@@ -96,11 +98,11 @@ class CupyReader(Reader):
         return open_npy(self.path / "labels.npy", dtype=np.int64, shape_tail=(), n=self.n)[:]
 
     def _kvikio_file(self):
-        return self._handle("_file", lambda: self.kvikio.CuFile(self.file_path, "r"))
+        return self.handles.get("file", lambda: self.kvikio.CuFile(self.file_path, "r"))
 
     def _host_images(self) -> np.ndarray:
-        return self._handle("_host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
-                                                           shape=(self.n, *self.image_shape)))
+        return self.handles.get("host_map", lambda: np.memmap(self.file_path, dtype=np.uint8, mode="r",
+                                                              shape=(self.n, *self.image_shape)))
 
     def _read_bytes(self, start: int, stop: int):
         """Images ``start..stop-1`` into a new device array, in pieces of at most 256 MiB."""
@@ -133,12 +135,10 @@ class CupyReader(Reader):
         if self.kvikio is None:
             return self.cp.asarray(self._host_images()[indices])
         # Coalesce runs of consecutive indices: one device read per run.
-        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
-        starts, stops = np.r_[0, breaks], np.r_[breaks, len(indices)]
         out = self.cp.empty((len(indices), *self.image_shape), dtype=self.cp.uint8)
         flat, image_bytes = out.reshape(-1), self.image_bytes
         pieces = [(flat[a * image_bytes:b * image_bytes], (b - a) * image_bytes, int(indices[a]) * image_bytes)
-                  for a, b in zip(starts, stops)]
+                  for a, b in run_bounds(indices)]
         pread_all(self._kvikio_file(), pieces, self.file_path)
         return out
 
@@ -168,10 +168,8 @@ class CupyFormat(Format):
         return True
 
     def _write(self, chunks, tmp, source, options):
-        with open(tmp / IMAGES, "wb") as f:
-            for images, _ in chunks:
-                f.write(np.ascontiguousarray(images).tobytes())
-        np.save(tmp / "labels.npy", chunks.labels)
+        write_arrays(tmp / IMAGES, (images for images, _ in chunks))
+        save_npy(tmp / "labels.npy", chunks.labels)
         return {"layout": "raw uint8 NHWC, C order, offset 0"}
 
 

@@ -19,8 +19,10 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import FormatError
 from ..paths import read_regular_file
-from .base import Format, Reader
+from .base import Format
 from .options import BLOCK_SIZE, Option
+from .reader import Reader
+from .writing import naming
 
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
 DECODERS = ("pil", "torchvision", "nvjpeg")
@@ -211,11 +213,12 @@ class FilesFormat(Format):
                 else {"format": "JPEG", "quality": options["quality"]})
         width = max(len(str(len(source))), 5)
         pos = 0
-        with open(tmp / INDEX, "w") as index:
+        with naming(tmp / INDEX), open(tmp / INDEX, "w") as index:
             for images, labels in chunks:
                 for image, label in zip(images, labels):
                     rel = f"{folders[label]}/{pos:0{width}d}{suffix}"
-                    Image.fromarray(image).save(tmp / rel, **save)
+                    with naming(tmp / rel):
+                        Image.fromarray(image).save(tmp / rel, **save)
                     index.write(f"{rel}\t{int(label)}\n")
                     pos += 1
         return {}

@@ -16,18 +16,27 @@ decides the speed:
   HDF5, on ``decode_threads`` threads (:mod:`.hdf5_decode`); gzip or unfiltered chunks only.
 - ``auto``: ``direct`` when the data is unfiltered, else ``chunks``.
 
+A converted file holds its own data: external and soft links, virtual datasets and raw storage
+in external files are refused at open (:func:`check_link`, :func:`check_data_inside`); followed,
+they would read another file's images, or map this file at another file's offsets.
+
 The chunk cache (``rdcc_nbytes``) gets one hash slot per chunk of the dataset (HDF5's default of 521
 slots makes chunks evict each other long before a large cache is full).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format
 from .options import Option
 from .hdf5_decode import ChunkDecoder, check_decodable
+from .reader import Reader
+from .runs import run_bounds
+from .writing import naming
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
 COMPRESSIONS = ("none", "gzip", "lzf")
@@ -61,9 +70,35 @@ def check_storage(file_path, dset: h5py.Dataset) -> None:
         raise FormatError(f"{where}: truncated ({size} bytes, the chunks need {end})")
 
 
-class Hdf5Reader(Reader):
-    _handles = ("_file", "_map", "_decoder", "_images")
+def check_link(file_path: Path, name: str, link) -> None:
+    """FormatError unless ``link`` (``name`` in ``file_path``'s root group) is a hard link: an
+    external link would read another file's images (and the ``direct`` path would map this file
+    at that file's offsets), a soft link another object than the one written."""
+    if isinstance(link, h5py.ExternalLink):
+        raise FormatError(f"{file_path}: {name!r} is an external link to {link.filename}:{link.path}; "
+                          "a converted file holds its own data, so it is not followed")
+    if isinstance(link, h5py.SoftLink):
+        raise FormatError(f"{file_path}: {name!r} is a soft link to {link.path}; a converted file holds "
+                          f"{name!r} itself, so it is not followed")
+    if not isinstance(link, h5py.HardLink):
+        raise FormatError(f"{file_path}: {name!r} is a {type(link).__name__}, not a dataset stored in the file")
 
+
+def check_data_inside(file_path: Path, dset: h5py.Dataset) -> None:
+    """FormatError when ``dset``'s bytes are not its own in this file: a virtual dataset (mapping
+    another file's data, or this file's other datasets, which the raw ``direct`` path cannot
+    map either) or raw storage in external files. The writer stores neither."""
+    if dset.is_virtual:
+        source = dset.virtual_sources()[0]
+        where = "this file" if source.file_name == "." else source.file_name
+        raise FormatError(f"{file_path}: dataset {dset.name!r} is virtual, mapping {where}:{source.dset_name}; "
+                          "a converted file stores its data itself, so it is not read")
+    if dset.external:
+        raise FormatError(f"{file_path}: dataset {dset.name!r} stores its bytes in external files "
+                          f"({', '.join(str(name) for name, *_ in dset.external)}), so it is not read")
+
+
+class Hdf5Reader(Reader):
     def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
                  block_size: int = 512, decode_threads: int = 1):
         super().__init__(path, manifest)
@@ -105,22 +140,24 @@ class Hdf5Reader(Reader):
 
     @property
     def file(self) -> h5py.File:
-        return self._handle("_file", self._open_file)
+        return self.handles.get("file", self._open_file)
 
     def _dataset(self, name: str) -> h5py.Dataset:
-        try:
-            found = self.file[name]
-        except KeyError:
-            raise FormatError(f"{self.file_path}: the HDF5 file has no dataset {name!r}") from None
+        link = self.file.get(name, getlink=True)
+        if link is None:
+            raise FormatError(f"{self.file_path}: the HDF5 file has no dataset {name!r}")
+        check_link(self.file_path, name, link)
+        found = self.file[name]
         if not isinstance(found, h5py.Dataset):
             raise FormatError(f"{self.file_path}: {name!r} is a {type(found).__name__}, not a dataset")
+        check_data_inside(self.file_path, found)
         return found
 
     @property
     def images(self) -> h5py.Dataset:
         # Kept open: HDF5's chunk cache belongs to the open dataset, and a dataset object dropped
         # after each batch took its cache with it (a 256 MiB cache then never held a chunk).
-        return self._handle("_images", lambda: self._dataset("images"))
+        return self.handles.get("images", lambda: self._dataset("images"))
 
     def _load_labels(self):
         try:
@@ -130,7 +167,7 @@ class Hdf5Reader(Reader):
 
     def _mapped(self) -> list[np.ndarray]:
         """Memory maps of the raw image bytes: one per chunk (one in all when contiguous)."""
-        return self._handle("_map", self._map_raw)
+        return self.handles.get("map", self._map_raw)
 
     def _map_raw(self) -> list[np.ndarray]:
         dset = self.images
@@ -178,8 +215,7 @@ class Hdf5Reader(Reader):
         per_chunk = self.chunk_images
         out = np.empty((len(indices), *self.image_shape), np.uint8)
         chunk_ids = indices // per_chunk
-        bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(indices)]):
+        for lo, hi in run_bounds(chunk_ids, step=0):
             chunk = int(chunk_ids[lo])
             out[lo:hi] = chunk_images(chunk)[indices[lo:hi] - chunk * per_chunk]
         return out
@@ -195,7 +231,7 @@ class Hdf5Reader(Reader):
         return self._gather_by_chunk(indices, lambda c: dset[c * per_chunk:min((c + 1) * per_chunk, self.n)])
 
     def _gather_decoded(self, indices):
-        decoder = self._handle("_decoder", lambda: ChunkDecoder(self.file_path, self.images, self.decode_threads))
+        decoder = self.handles.get("decoder", lambda: ChunkDecoder(self.file_path, self.images, self.decode_threads))
         return self._gather_by_chunk(indices, decoder.chunks(np.unique(indices // self.chunk_images)).__getitem__)
 
     def _read_range(self, start, stop):
@@ -247,7 +283,7 @@ class Hdf5Format(Format):
                 layout["compression"] = options["compression"]
                 if options["compression"] == "gzip":
                     layout["compression_opts"] = options["compression_level"]
-        with h5py.File(tmp / "data.h5", "w") as f:
+        with naming(tmp / "data.h5"), h5py.File(tmp / "data.h5", "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
             checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}
             f.create_dataset("labels", data=chunks.labels, **checked)

@@ -5,14 +5,17 @@ indices (done by :meth:`Reader.read`) and gathers, which the kernel turns into p
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from tokenize import TokenError
 
 import numpy as np
 
 from ..errors import FormatError
-from .base import Format, Reader
+from .base import Format
 from .options import BLOCK_SIZE
+from .reader import Reader
+from .writing import write_arrays
 
 
 def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> np.ndarray:
@@ -32,8 +35,21 @@ def open_npy(file: Path, *, dtype, shape_tail: tuple, n: int | None = None) -> n
     return array
 
 
+def npy_header(dtype, shape: tuple) -> bytes:
+    """The ``.npy`` header of a C-order array of ``dtype`` and ``shape``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                  "fortran_order": False, "shape": tuple(shape)})
+    return header.getvalue()
+
+
+def save_npy(file: Path, array: np.ndarray) -> None:
+    """``np.save``, but a full disk raises ENOSPC naming ``file`` (``np.save`` writes through
+    ``tofile``, which says only "N requested and M written")."""
+    write_arrays(file, [array], npy_header(array.dtype, array.shape))
+
+
 class NpyReader(Reader):
-    _handles = ("_images",)
     gathers_any_order = True
 
     def __init__(self, path, manifest, *, block_size: int = 512):
@@ -46,8 +62,8 @@ class NpyReader(Reader):
 
     @property
     def images(self) -> np.ndarray:
-        return self._handle("_images", lambda: open_npy(self.path / "images.npy", dtype=np.uint8,
-                                                         shape_tail=self.image_shape, n=self.n))
+        return self.handles.get("images", lambda: open_npy(self.path / "images.npy", dtype=np.uint8,
+                                                           shape_tail=self.image_shape, n=self.n))
 
     def _read_sorted(self, indices):
         return self.images[indices]
@@ -64,14 +80,9 @@ class NpyFormat(Format):
     def _write(self, chunks, tmp, source, options):
         # Plain appends after the .npy header: writing through a memmap would leave every written
         # page mapped (and counted in RSS) until the end, so memory would grow with the dataset.
-        n, shape = len(source), tuple(source.image_shape)
-        with open(tmp / "images.npy", "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
-                      "shape": (n, *shape)}
-            np.lib.format.write_array_header_1_0(f, header)
-            for chunk, _ in chunks:
-                np.ascontiguousarray(chunk, dtype=np.uint8).tofile(f)
-        np.save(tmp / "labels.npy", chunks.labels)
+        write_arrays(tmp / "images.npy", (chunk for chunk, _ in chunks),
+                     npy_header(np.uint8, (len(source), *source.image_shape)))
+        save_npy(tmp / "labels.npy", chunks.labels)
         return {}
 
 

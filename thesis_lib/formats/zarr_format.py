@@ -25,8 +25,11 @@ from zarr.buffer.cpu import NDBuffer
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
 from ..errors import FormatError
-from .base import Format, Reader, aligned
+from .base import Format
 from .options import Option
+from .reader import Reader
+from .runs import run_bounds
+from .writing import aligned, naming
 
 CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks", "tensorstore")
@@ -79,8 +82,6 @@ def _chunks_inside(coords, outer, inner, shape) -> int:
 
 
 class ZarrReader(Reader):
-    _handles = ("_group",)
-
     def __init__(self, path, manifest, *, read_path: str = "oindex", concurrency: int = CONCURRENCY):
         super().__init__(path, manifest)
         self.read_path = read_path
@@ -102,7 +103,7 @@ class ZarrReader(Reader):
             raise FormatError(f"{self.path}: not a readable zarr group ({type(exc).__name__}: {exc})") from None
 
     def _array(self, name: str):
-        group = self._handle("_group", self._open_group)
+        group = self.handles.get("group", self._open_group)
         try:
             return group[name]
         except Exception as exc:
@@ -133,10 +134,8 @@ class ZarrReader(Reader):
         """Read each run of consecutive touched chunks as one slice, then pick the images."""
         per_chunk = self.chunk_images
         chunk_ids = np.unique(indices // per_chunk)
-        run_starts = np.r_[0, np.flatnonzero(np.diff(chunk_ids) > 1) + 1]
-        run_ends = np.r_[run_starts[1:], len(chunk_ids)]
         out = np.empty((len(indices), *self.image_shape), np.uint8)
-        for a, b in zip(run_starts, run_ends):
+        for a, b in run_bounds(chunk_ids):
             first, last = chunk_ids[a] * per_chunk, min((chunk_ids[b - 1] + 1) * per_chunk, self.n)
             lo, hi = np.searchsorted(indices, [first, last])
             out[lo:hi] = images[first:last][indices[lo:hi] - first]
@@ -208,9 +207,10 @@ class ZarrFormat(Format):
             shards=(shard, *shape) if shard else None, compressors=compressors or None,
             fill_value=0, config={"write_empty_chunks": True})
         pos = 0
-        for piece, _ in aligned(chunks, shard or chunk):
-            images[pos:pos + len(piece)] = piece
-            pos += len(piece)
+        with naming(tmp / "images"):  # zarr's failed chunk writes name no file
+            for piece, _ in aligned(chunks, shard or chunk):
+                images[pos:pos + len(piece)] = piece
+                pos += len(piece)
         group.create_array("labels", data=chunks.labels, chunks=(max(n, 1),), config={"write_empty_chunks": True},
                            compressors=[zarr.codecs.Crc32cCodec()] if options["checksum"] else None)
         return {}

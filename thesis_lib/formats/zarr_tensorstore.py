@@ -20,7 +20,6 @@ from .zarr_format import ZarrReader
 
 
 class TensorStoreZarrReader(ZarrReader):
-    _handles = ("_group", "_store")
     fork_safe = False
     reads_in_background = True
 
@@ -33,7 +32,7 @@ class TensorStoreZarrReader(ZarrReader):
         # Measured in 2 DataLoader workers on 2 cores, random batches of 512: 23k img/s with each
         # worker's TensorStore on every core, 38-55k with one thread each (chunk 1024: 11k -> 42k).
         self.threads = threads
-        self.__dict__.pop("_store", None)
+        self.handles.forget("store")
 
     def _open_store(self):
         spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str((self.path / "images").resolve())},
@@ -48,7 +47,7 @@ class TensorStoreZarrReader(ZarrReader):
     @property
     def store(self):
         """The images as a TensorStore, opened on first use in this process."""
-        return self._handle("_store", self._open_store)
+        return self.handles.get("store", self._open_store)
 
     def _read_sorted(self, indices):
         store = self.store

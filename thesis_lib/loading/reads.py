@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
+from ..formats.runs import contiguous_runs  # noqa: F401 - re-exported: loading reads runs through here
+
 
 def as_tensor(images) -> torch.Tensor:
     """A torch view of a reader's output (NumPy copied only when it is read-only)."""
@@ -47,12 +49,6 @@ def read_range(reader, start: int, stop: int) -> torch.Tensor:
     if reader.on_device:
         return reader.read_torch(np.arange(start, stop))
     return as_tensor(reader.read_range(start, stop))
-
-
-def contiguous_runs(sorted_unique: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` covering strictly increasing indices with maximal runs."""
-    breaks = np.flatnonzero(np.diff(sorted_unique) != 1) + 1
-    return [(int(run[0]), int(run[-1]) + 1) for run in np.split(sorted_unique, breaks)]
 
 
 def cat(tensors: list[torch.Tensor]) -> torch.Tensor:
