@@ -15,7 +15,7 @@ import torch
 
 from . import cache, converted, formats, loading, models, paths, sources, training
 from .config import BenchConfig
-from .errors import SourceError
+from .errors import SplitNotFound
 from .machine import peak_rss_mb
 from .protocol import repeat_summaries
 from .record import Record, environment, write_json
@@ -29,7 +29,7 @@ def _eval_reader(config: BenchConfig):
         try:
             held_out = sources.load(config.dataset, config.root, split=split, image_size=config.image_size,
                                     limit=config.eval_limit)
-        except SourceError:
+        except SplitNotFound:  # any other SourceError is broken data, not a missing split
             continue
         path, _ = converted.ensure_converted(held_out, "npy", progress=False)
         return formats.get("npy").open(path)
