@@ -306,8 +306,9 @@ def class_tree(names: Sequence[str], split: str, where: str,
 
     The classes are one list for every split: each folder that holds an image in some split (as
     torchvision's ``find_classes`` takes the class folders), so a class has one index everywhere.
-    A split that lacks one of those folders altogether, or has a class folder without images
-    (which torchvision's ``ImageFolder`` refuses too), is a SourceError naming the folders.
+    A split that lacks one of those folders altogether is a SourceError naming the classes; so is
+    a class folder with no image in any split (torchvision's ``ImageFolder`` refuses it too), as
+    leaving it out would shift the labels of the classes after it.
     """
     everything = [n.split("/") for n in names]
     parts = [p for p in everything if is_image(p[-1])]
@@ -329,12 +330,14 @@ def class_tree(names: Sequence[str], split: str, where: str,
         classes = sorted({p[1] for p in parts if p[0] in splits and len(p) > 2})
         parts = [p[1:] for p in parts if p[0] == split]
         present = {f[1] for f in tree if len(f) == 2 and f[0] == split}
+        imageless = sorted(f"{f[0]}/{f[1]}" for f in tree if len(f) == 2 and f[0] in splits and f[1] not in classes)
     elif split != "train":
         raise SplitNotFound(f"{where}: has no split folders ({', '.join(SPLIT_FOLDERS)}), "
                             f"so its only split is 'train', not {split!r}")
     else:
         classes = sorted({p[0] for p in parts if len(p) > 1})
-        present = {f[0] for f in tree if len(f) == 1}
+        present = set(classes)
+        imageless = sorted(f[0] for f in tree if len(f) == 1 and f[0] not in classes)
     pairs = sorted((p[0], "/".join([*wrapper, *([split] if splits else []), *p])) for p in parts if len(p) > 1)
     if not pairs:
         raise SourceError(f"{where}: wrong layout: expected images in [<split>/]<class>/<image> folders")
@@ -343,13 +346,12 @@ def class_tree(names: Sequence[str], split: str, where: str,
         raise SourceError(f"{where}: split {split!r} has no folder for class{'es' if len(missing) > 1 else ''} "
                           f"{', '.join(missing)}, which other splits have images of; its labels would not "
                           "match theirs")
-    empty = sorted(present - {c for c, _ in pairs})
-    if empty:
-        shown = ", ".join("/".join([*wrapper, *([split] if splits else []), c]) for c in empty)
-        raise SourceError(f"{where}: class folder{'s' if len(empty) > 1 else ''} {shown} "
-                          f"hold{'' if len(empty) > 1 else 's'} no images; dropped, {'they' if len(empty) > 1 else 'it'} "
-                          "would shift the labels of the classes after it (torchvision's ImageFolder refuses "
-                          "this too): remove it or add its images")
+    if imageless:
+        many = len(imageless) > 1
+        shown = ", ".join("/".join([*wrapper, folder]) for folder in imageless)
+        raise SourceError(f"{where}: class folder{'s' if many else ''} {shown} hold{'' if many else 's'} no images "
+                          f"in any split; dropped, {'they' if many else 'it'} would shift the labels of the classes "
+                          "after it (torchvision's ImageFolder refuses this too): remove it or add its images")
     return classes, pairs
 
 
