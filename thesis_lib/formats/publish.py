@@ -29,6 +29,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -39,6 +40,7 @@ MANIFEST = "manifest.json"
 #: The empty file in every folder this module creates: only folders holding it are ever deleted.
 MARKER = ".thesis-lab-version"
 _VERSIONS_SUFFIX = ".versions"
+_VERSION_NAME = re.compile(r"(\d{8}T\d{6}|unversioned)-\d+-[0-9a-f]{8}")  # what publish names them
 _RESOLVE_TRIES = 20
 
 
@@ -79,7 +81,11 @@ def _is_ours(folder: Path) -> bool:
 def delete(folder: Path) -> None:
     """Delete a folder this module created; the marker goes last, so a deletion cut short (a
     killed process, a file that resisted) still looks like ours to the next clean-up."""
-    for entry in folder.iterdir():
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:  # another process deleted it first
+        return
+    for entry in entries:
         if entry.name == MARKER:
             continue
         if entry.is_dir() and not entry.is_symlink():
@@ -308,7 +314,8 @@ def collect(path: Path) -> None:
 def _delete_if_superseded(path: Path, version: Path) -> None:
     """Delete ``version`` (one this module made) if the pointer ``path`` no longer names it and
     nobody holds it."""
-    if versions_dir(path).is_symlink() or not _is_ours(version) or _is_current(path, version):
+    if (versions_dir(path).is_symlink() or not _VERSION_NAME.fullmatch(version.name) or not _is_ours(version)
+            or _is_current(path, version)):
         return
     try:
         file = open(version / MANIFEST, "rb")
@@ -325,7 +332,15 @@ def _delete_if_superseded(path: Path, version: Path) -> None:
 
 
 def _is_current(path: Path, version: Path) -> bool:
-    return path.is_symlink() and _target(path) == version
+    """Whether the pointer ``path`` names ``version``, however either is spelt."""
+    if not path.is_symlink():
+        return False
+    if _target(path) == version:
+        return True
+    try:
+        return os.path.samefile(path, version)
+    except OSError:  # a dangling pointer, or the version is gone
+        return False
 
 
 def fsync_dir(path: Path) -> None:
