@@ -417,11 +417,16 @@ def test_overwrite_refuses_a_regular_file(tmp_path):
 
 @pytest.mark.timeout(30)
 def test_leftover_old_folder_of_a_dead_writer_is_removed(tmp_path):
+    """A moved-away copy of a dataset is removed; a folder of the same name that holds no dataset
+    is not the project's to delete (issue 25)."""
     dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process can have it
-    (tmp_path / f".ds.old-{dead}").mkdir()
-    (tmp_path / f".ds.old-{dead}" / "images.npy").write_bytes(b"stale")
+    shutil.copytree(write("npy", tmp_path / "old").resolve(), tmp_path / f".ds.old-{dead}")
+    (tmp_path / f".other.old-{dead}").mkdir()
+    (tmp_path / f".other.old-{dead}" / "images.npy").write_bytes(b"the user's")
     write("npy", tmp_path / "ds")
+    write("npy", tmp_path / "other")
     assert not (tmp_path / f".ds.old-{dead}").exists()
+    assert (tmp_path / f".other.old-{dead}" / "images.npy").read_bytes() == b"the user's"
 
 
 @pytest.mark.timeout(30)

@@ -172,3 +172,10 @@ def test_a_run_given_its_spec_resolves_nothing_again(tmp_path, data_home, counts
     record = bench.run(spec, out=tmp_path / "record.json", progress=False)
     assert record["config_id"] == spec.config_id and record["write_options"]["chunk_images"] == 32
     assert counts == {"built": 1, "write": 1, "open": 1}
+
+
+def test_an_image_size_below_the_models_minimum_is_refused_before_any_conversion(data_home):
+    with pytest.raises(ValueError, match="image_size=4 is too small for model 'densenet': it needs at least 8 px"):
+        BenchConfig(model="densenet", image_size=4).resolve()
+    assert not any(data_home.iterdir())  # nothing converted, nothing written
+    assert BenchConfig(model="emulate", image_size=4).resolve().image_size == 4  # no network, no minimum

@@ -76,12 +76,26 @@ def write_cifar(root: Path, per_batch: int = 4) -> dict[str, tuple[np.ndarray, n
             for split, parts in expected.items()}
 
 
+def official(archive: Path, monkeypatch) -> Path:
+    """Make ``archive`` pass for the official one: its md5 becomes the expected one."""
+    monkeypatch.setattr(cifar10, "CHECKSUM", "md5:" + hashlib.md5(archive.read_bytes()).hexdigest())
+    return archive
+
+
+def extracted(data_home: Path) -> Path:
+    """The one folder the archive was extracted into, under the data folder."""
+    (folder,) = (data_home / "extracted").glob(f"cifar10-*/{cifar10.FOLDER}")
+    return folder
+
+
 @pytest.fixture
-def cifar_root(tmp_path):
-    return tmp_path / "cifar", write_cifar(tmp_path / "cifar")
+def cifar_root(tmp_path, data_home, monkeypatch):
+    expected = write_cifar(tmp_path / "cifar")
+    official(tmp_path / "cifar" / cifar10.ARCHIVE, monkeypatch)
+    return tmp_path / "cifar", expected
 
 
-def test_cifar10_reads_official_archive(cifar_root):
+def test_cifar10_reads_official_archive(cifar_root, data_home):
     root, expected = cifar_root
     for split in ("train", "test"):
         src = sources.load("cifar10", root, split=split)
@@ -91,10 +105,12 @@ def test_cifar10_reads_official_archive(cifar_root):
         np.testing.assert_array_equal(src.labels, labels)
         np.testing.assert_array_equal(src.read_range(0, len(src)), images)
         np.testing.assert_array_equal(src.read_range(3, 9), images[3:9])  # across batch boundaries
-        assert src.spec.items() >= {"name": "cifar10", "root": str(root / cifar10.FOLDER), "split": split}.items()
+        assert src.spec.items() >= {"name": "cifar10", "root": str(root / cifar10.ARCHIVE), "split": split}.items()
+        assert "allow_unofficial" not in src.spec
         assert len(src.spec["content"]) == 16  # the files' fingerprint
-    assert (root / cifar10.FOLDER / "data_batch_5").is_file()  # extracted once, beside the archive
-    assert not list(root.glob(".extract-*"))
+    assert (extracted(data_home) / "data_batch_5").is_file()  # extracted once, under the data folder
+    assert sorted(p.name for p in root.iterdir()) == [cifar10.ARCHIVE]  # the user's folder is only read
+    assert not list(data_home.rglob(".extract-*"))
 
 
 def test_cifar10_chunks_load_each_batch_once(cifar_root, monkeypatch):
@@ -108,11 +124,11 @@ def test_cifar10_chunks_load_each_batch_once(cifar_root, monkeypatch):
     assert loads == [0, 1, 2, 3, 4]
 
 
-def test_cifar10_from_extracted_folder(cifar_root):
+def test_cifar10_from_extracted_folder(cifar_root, data_home):
     root, expected = cifar_root
     sources.load("cifar10", root)  # extracts
     (root / cifar10.ARCHIVE).unlink()
-    src = sources.load("cifar10", root / cifar10.FOLDER, split="test")
+    src = sources.load("cifar10", extracted(data_home), split="test")
     np.testing.assert_array_equal(src.read_range(0, len(src)), expected["test"][0])
 
 
@@ -121,10 +137,10 @@ def test_cifar10_from_extracted_folder(cifar_root):
     (pickle.dumps({b"data": np.zeros((4, 3072), np.uint8)}, protocol=2), "lacks 'labels'"),
     (b"cos\nsystem\n(S'echo pwned'\ntR.", "refusing to load os.system"),
 ])
-def test_cifar10_bad_batch(cifar_root, payload, message):
+def test_cifar10_bad_batch(cifar_root, data_home, payload, message):
     root, _ = cifar_root
     sources.load("cifar10", root)
-    (root / cifar10.FOLDER / "data_batch_2").write_bytes(payload)
+    (extracted(data_home) / "data_batch_2").write_bytes(payload)
     with pytest.raises(SourceError, match=message) as error:
         sources.load("cifar10", root)
     assert "data_batch_2" in str(error.value)
@@ -467,8 +483,10 @@ def test_names_and_unknown_name():
 def test_unknown_option_is_named():
     with pytest.raises(ValueError, match="synthetic: unknown option 'colour'; valid options: seed"):
         sources.load("synthetic", colour="red")
-    with pytest.raises(ValueError, match="cifar10: unknown option 'seed'; valid options: none"):
+    with pytest.raises(ValueError, match="cifar10: unknown option 'seed'; valid options: allow_unofficial"):
         sources.load("cifar10", seed=1)
+    with pytest.raises(ValueError, match="tiny-imagenet: unknown option 'seed'; valid options: none"):
+        sources.load("tiny-imagenet", seed=1)
 
 
 def test_resizing_and_limit_wrap_any_source(cifar_root):

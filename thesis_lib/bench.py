@@ -16,7 +16,7 @@ import torch
 
 from . import cache, converted, formats, loading, models, paths, sources, training
 from .config import BenchConfig
-from .errors import SourceError
+from .errors import SplitNotFound
 from .machine import peak_rss_mb
 from .protocol import repeat_summaries
 from .record import Record, environment, write_json
@@ -31,7 +31,7 @@ def _eval_reader(spec: RunSpec):
         try:
             held_out = sources.load(spec.dataset, spec.root, split=split, image_size=spec.image_size,
                                     limit=spec.eval_limit)
-        except SourceError:
+        except SplitNotFound:  # any other SourceError is broken data, not a missing split
             continue
         path, _ = converted.ensure_converted(held_out, "npy", progress=False)
         return formats.get("npy").open(path)
@@ -120,15 +120,6 @@ def _convert_once(source, spec: RunSpec, rank: int, progress: bool):
     return result
 
 
-def cache_state(requested: str, epochs: list[dict]) -> str:
-    """``cold-unavailable`` when cold epochs were asked for but eviction left the files cached
-    (a memory-backed file system), else what was asked for."""
-    fractions = [e.get("cached_fraction") for e in epochs]
-    if requested == "cold" and any(f is not None and f > cache.COLD_CACHED_LIMIT for f in fractions):
-        return "cold-unavailable"
-    return requested
-
-
 def _check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -183,7 +174,7 @@ def _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, e
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **identity,
         "root": str(spec.root_path.resolve()) if spec.root_path is not None else None,
-        "cache": cache_state(spec.cache, epochs),
+        "cache": cache.cache_state(spec.cache, [e.get("cached_fraction") for e in epochs]),
         "source_name": source.name,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),

@@ -11,3 +11,8 @@ class SourceError(ThesisLabError):
 
 class FormatError(ThesisLabError):
     """A converted dataset is corrupt, truncated, incomplete or does not match its manifest."""
+
+
+class SplitNotFound(SourceError):
+    """A dataset has no such split, or none with labels: a caller looking for a held-out split may
+    go on to the next; any other SourceError means the data is broken."""

@@ -90,10 +90,29 @@ _BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
     "googlenet": googlenet,
 }
 
+#: The smallest image side (px) each model can run on: below it a pooling stage shrinks the image
+#: to nothing. Measured by a forward pass at the sides around it (tests/test_hostile_sources.py).
+MIN_IMAGE_SIZE: dict[str, int] = {
+    "convnet": 1,
+    "resnet18": 1,
+    "densenet": 8,  # three 2x2 average-pooling transitions
+    "googlenet": 2,
+}
+
 
 def names() -> list[str]:
     """The valid model names."""
     return list(_BUILDERS)
+
+
+def check_image_size(model: str, size: int) -> None:
+    """ValueError naming ``image_size``, the model and its minimum when ``model`` cannot run on
+    ``size`` px images (or the model is unknown)."""
+    pick(_BUILDERS, model, "model")
+    least = MIN_IMAGE_SIZE[model]
+    if size < least:
+        raise ValueError(f"image_size={size} is too small for model {model!r}: it needs at least {least} px "
+                         "(its pooling stages would shrink a smaller image to nothing)")
 
 
 def build(name: str, num_classes: int, image_size: int) -> nn.Module:
@@ -102,6 +121,7 @@ def build(name: str, num_classes: int, image_size: int) -> nn.Module:
     if num_classes < 1 or image_size < 1:
         raise ValueError(f"build({name!r}): num_classes and image_size must be >= 1, "
                          f"got {num_classes} and {image_size}")
+    check_image_size(name, image_size)
     return builder(num_classes, image_size)
 
 

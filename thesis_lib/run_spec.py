@@ -101,7 +101,7 @@ class RunSpec:
 def check_settings(config: BenchConfig) -> Format:
     """ValueError naming the first bad setting of ``config``, listing the valid values where there
     are few; returns its format."""
-    from . import formats
+    from . import formats, models
 
     for name, valid in choices().items():
         if getattr(config, name) not in valid:
@@ -124,6 +124,8 @@ def check_settings(config: BenchConfig) -> Format:
         check_number("lr", config.lr, minimum=0, what="the learning rate", strict=True)
     if config.model != "emulate" and config.emulate_rate is not None:
         raise ValueError("emulate_rate applies only with model='emulate'")
+    if config.model != "emulate" and config.image_size is not None:  # before a conversion, not after it
+        models.check_image_size(config.model, config.image_size)
     return formats.get(config.fmt)
 
 

@@ -201,7 +201,7 @@ class ZarrFormat(Format):
         compressors = _compressors(options["codec"], options["level"])
         if options["checksum"]:
             compressors.append(zarr.codecs.Crc32cCodec())
-        group = zarr.open_group(str(tmp), mode="w")
+        group = zarr.open_group(str(tmp), mode="a")  # "w" would empty the fresh folder, publish's marker too
         images = group.create_array(
             "images", shape=(n, *shape), dtype=np.uint8, chunks=(chunk, *shape),
             shards=(shard, *shape) if shard else None, compressors=compressors or None,

@@ -4,6 +4,11 @@ The folder holds pickled batches of 10,000 images (``data_batch_1..5``, ``test_b
 with ``data`` (uint8 ``N x 3072``, channel-major 32x32 planes) and ``labels``, plus ``batches.meta``
 with ``label_names``. The files were written by Python 2, so their keys and names may load as bytes.
 A batch (30 MB) is the unit read into memory.
+
+An archive is checked against the official md5 first, as torchvision does; another archive is
+refused unless ``allow_unofficial=True``, which the source's spec then records with its digest.
+It is extracted under the data folder (``extracted/cifar10-<digest>``), never beside the archive:
+the folder a user names as root is only read, and may be read-only.
 """
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, SplitNotFound
+from ..paths import data_dir
 from .base import BlockedSource, fingerprint
-from .download import dataset_root, extract, find_or_fetch
+from .download import archive_digest, dataset_root, extract, find_or_fetch
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CHECKSUM = "md5:c58f30108f718f92721af3b95e74349a"
@@ -67,9 +73,10 @@ class Cifar10Source(BlockedSource):
 
     name = "cifar10"
 
-    def __init__(self, folder: Path, split: str):
+    def __init__(self, folder: Path, split: str, origin: dict | None = None):
+        """``origin``: where the batches came from (the archive, its digest), for the spec."""
         if split not in SPLITS:
-            raise SourceError(f"{folder}: CIFAR-10 has no split {split!r} (valid: {', '.join(SPLITS)})")
+            raise SplitNotFound(f"{folder}: CIFAR-10 has no split {split!r} (valid: {', '.join(SPLITS)})")
         self.batches = [folder / b for b in SPLITS[split]]
         meta = folder / "batches.meta"
         self.class_names = [_text(n) for n in _field(load_pickle(meta), "label_names", meta)]
@@ -79,7 +86,7 @@ class Cifar10Source(BlockedSource):
         self.labels = np.concatenate(per_batch)
         self.block_starts = np.cumsum([0] + [len(labels) for labels in per_batch])
         files = [meta, *self.batches]
-        self.spec = {"name": self.name, "root": str(folder), "split": split,
+        self.spec = {"name": self.name, "root": str(folder), "split": split, **(origin or {}),
                      "content": fingerprint((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)}
 
     def _labels(self, path: Path) -> np.ndarray:
@@ -97,19 +104,36 @@ class Cifar10Source(BlockedSource):
         return data.reshape(count, 3, 32, 32).transpose(0, 2, 3, 1)
 
 
-def _batches_folder(root: Path) -> Path | None:
-    """The extracted batches folder under ``root`` (or ``root`` itself), extracting the archive if need be."""
+def _batches_folder(root: Path, allow_unofficial: bool) -> tuple[Path, dict] | None:
+    """The batches folder under ``root`` (or ``root`` itself), or extracted from the archive
+    ``root`` is or holds; with what the spec records of its origin."""
     for folder in (root / FOLDER, root):
         if (folder / "batches.meta").is_file():
-            return folder
-    if (root / ARCHIVE).is_file():
-        extract(root / ARCHIVE, root)
-        return root / FOLDER if (root / FOLDER).is_dir() else None
-    return None
+            return folder, {}
+    archive = root if root.is_file() else root / ARCHIVE
+    if not archive.is_file():
+        return None
+    algorithm, _, official = CHECKSUM.partition(":")
+    digest = archive_digest(archive, algorithm)
+    origin = {"root": str(archive)}
+    if digest != official.lower():
+        if not allow_unofficial:
+            raise SourceError(f"{archive}: {algorithm} {digest} is not the official CIFAR-10 archive's "
+                              f"({official}); pass allow_unofficial=True to read it anyway (recorded in "
+                              "the source's spec)")
+        origin |= {"allow_unofficial": True, "archive": f"{algorithm}:{digest}"}
+    into = data_dir("extracted", f"cifar10-{digest[:16]}")
+    if not (into / FOLDER / "batches.meta").is_file():
+        extract(archive, into)
+    if not (into / FOLDER).is_dir():
+        raise SourceError(f"{archive}: holds no {FOLDER}/ folder")
+    return into / FOLDER, origin
 
 
 def open_cifar10(root: str | os.PathLike | None, split: str, image_size: int | None,
-                 download: bool) -> Cifar10Source:
-    folder = find_or_fetch(dataset_root(root, "cifar10"), _batches_folder, download=download, url=URL,
-                           checksum=CHECKSUM, expected=f"{ARCHIVE} or {FOLDER}/")
-    return Cifar10Source(folder, split)
+                 download: bool, *, allow_unofficial: bool = False) -> Cifar10Source:
+    """``allow_unofficial``: read an archive whose md5 is not the official one."""
+    folder, origin = find_or_fetch(dataset_root(root, "cifar10"), lambda r: _batches_folder(r, allow_unofficial),
+                                   download=download, url=URL, checksum=CHECKSUM,
+                                   expected=f"{ARCHIVE} or {FOLDER}/")
+    return Cifar10Source(folder, split, origin)

@@ -1,6 +1,7 @@
 """Getting dataset archives onto disk: checksum-verified downloads, safe extraction, where data lives."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -35,6 +36,18 @@ def dataset_root(root: str | os.PathLike | None, name: str) -> Path:
 def file_digest(path: Path, algorithm: str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, algorithm).hexdigest()
+
+
+def archive_digest(path: Path, algorithm: str) -> str:
+    """:func:`file_digest`, remembered while the file keeps its size and modification time: a
+    sweep opens the same archive for every point."""
+    info = path.stat()
+    return _remembered_digest(str(path.resolve()), algorithm, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _remembered_digest(path: str, algorithm: str, size: int, mtime_ns: int) -> str:
+    return file_digest(Path(path), algorithm)
 
 
 def fetch(url: str, checksum: str, dest: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
@@ -92,7 +105,11 @@ def extract(archive: Path, into: Path) -> None:
                 tar.extractall(scratch, filter="data")  # refuses absolute paths, links out, devices
         for entry in scratch.iterdir():
             if not (into / entry.name).exists():
-                os.replace(entry, into / entry.name)
+                try:
+                    os.replace(entry, into / entry.name)
+                except OSError:
+                    if not (into / entry.name).exists():
+                        raise  # else another process extracted the same archive first
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise SourceError(f"{archive}: cannot extract into {into} ({error})") from error
     finally:

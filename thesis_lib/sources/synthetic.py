@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SplitNotFound
 from .base import BlockedSource
 
 # Bump when the pixels a given spec produces change, so stale converted copies are not reused.
@@ -32,7 +32,7 @@ class SyntheticSource(BlockedSource):
                  split: str = "train", splits: dict[str, int] | None = None, name: str = "synthetic"):
         splits = splits or DEFAULT_SPLITS
         if split not in splits:
-            raise SourceError(f"{name}: no split {split!r} (valid: {', '.join(splits)})")
+            raise SplitNotFound(f"{name}: no split {split!r} (valid: {', '.join(splits)})")
         for option, value in (("num_classes", num_classes), ("image_size", image_size), ("n", n)):
             if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
                 raise ValueError(f"{name}: {option} must be a positive integer, got {value!r}")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from ..errors import SourceError
+from ..errors import SourceError, SplitNotFound
 from .download import dataset_root, find_or_fetch
 from .imagefolder import DirStore, FileSource, ZipStore, is_image, open_store
 
@@ -83,6 +83,9 @@ def _train(store: Store, prefix: str, index: dict[str, int]) -> list[tuple[int, 
 def _val(store: Store, prefix: str, index: dict[str, int]) -> list[tuple[int, str]]:
     notes = prefix + "val/val_annotations.txt"
     images = set(store.files(prefix + "val/images/"))
+    if notes not in store.files(prefix + "val/"):
+        raise SourceError(f"{store.where(notes)}: missing; it gives the labels of the val split's "
+                          f"{len(images)} images, which cannot be read without it")
     pairs = []
     for number, line in _lines(store, notes):
         fields = line.split("\t")
@@ -99,8 +102,8 @@ def _val(store: Store, prefix: str, index: dict[str, int]) -> list[tuple[int, st
 
 
 def _unlabelled(store: Store, prefix: str, index: dict[str, int]):
-    raise SourceError(f"{store.where(prefix + 'test')}: the tiny-imagenet test split is unlabelled; "
-                      "use split='train' or split='val'")
+    raise SplitNotFound(f"{store.where(prefix + 'test')}: the tiny-imagenet test split is unlabelled; "
+                        "use split='train' or split='val'")
 
 
 SPLITS: dict[str, Callable[[Store, str, dict[str, int]], list[tuple[int, str]]]] = {
@@ -113,7 +116,7 @@ def open_tiny_imagenet(root: str | os.PathLike | None, split: str, image_size: i
     store, prefix = find_or_fetch(dataset_root(root, "tiny-imagenet"), _locate, download=download, url=URL,
                                   checksum=CHECKSUM, expected=f"{FOLDER}/ (with wnids.txt) or {ARCHIVE}")
     if split not in SPLITS:
-        raise SourceError(f"{store.where(prefix)}: tiny-imagenet has no split {split!r} (valid: train, val)")
+        raise SplitNotFound(f"{store.where(prefix)}: tiny-imagenet has no split {split!r} (valid: train, val)")
     wnids = _wnids(store, prefix + "wnids.txt")
     index = {wnid: i for i, wnid in enumerate(wnids)}
     words = dict(line.split("\t", 1) for _, line in _optional_lines(store, prefix + "words.txt") if "\t" in line)
