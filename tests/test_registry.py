@@ -112,8 +112,6 @@ def test_bench_help_lists_every_registered_format_mode_and_dataset(capsys):
         assert registry.one_of(names) in text
 
 
-@pytest.mark.xfail(strict=True, reason="config.py's help texts are written out by hand until they call "
-                                       "registry.one_of(formats.names()) when the parser is built (issue 19 item 3)")
 def test_bench_help_lists_a_format_registered_later(dummy_format, capsys):
     assert "hdf5 | zarr | dummy" in help_of_bench(capsys)
 

@@ -16,6 +16,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from .registry import one_of
+
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
 #: Fields that change how a run is started, never what it measures.
@@ -133,7 +135,7 @@ def add_arguments(parser) -> None:
     for f in dataclasses.fields(BenchConfig):
         kind, help = types[f.name], f.metadata["help"]
         if f.name in named:
-            help += ": " + " | ".join(named[f.name])
+            help += ": " + one_of(named[f.name])
         flag = "--" + f.metadata.get("flag", f.name.replace("_", "-"))
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
