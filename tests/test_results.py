@@ -624,7 +624,7 @@ def test_results_notebook_under_papermill(records_copy, tmp_path):
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"results_dir": str(records_copy)},
                                kernel_name="thesis-lab", cwd=str(REPO / "notebooks"), progress_bar=False)
     text = out.read_text()
-    assert "Lossless formats agree" in text and "image/png" in text
+    assert "Lossless formats trained identical models" in text and "image/png" in text
     assert {p.name for p in (records_copy / "report").iterdir()} == {
         "headline.md", "headline.tex", "startup.md", "startup.tex", "summary.md", "summary.tex", "findings.md",
         "machines.md"}

@@ -14,23 +14,20 @@ of formats holds from one to the next, and where it flips. The rules are :mod:`t
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 import pandas as pd
 
 from ..stats import MLPERF_AU_THRESHOLD
 from . import labels
-from .labels import DATA_KEYS, SECONDARY_SETTINGS, varying_columns
-from .lossless import disagreeing, lossless_comparisons
+from .cells import best_access, cell_estimates, count_phrase, listing
+from .consistency import across_dataset_sentences, pair_outcomes
+from .lossless import lossless_sentence
 from .order import condition_rank, per_dataset, reading_order
-from .ranking import Effect, Estimate, by_median, faster_of, leaders, order_text, spread, widest, winner
+from .ranking import Effect, Estimate, by_median, leaders, order_text, spread, widest, winner
 from .records import emulated_runs, repeats_frame, warm_repeats
 from .startup import startup_sentences
 
 ACROSS = "Across datasets and sizes"
-# A cross-dataset comparison compares DATA_KEYS (the headline table's columns) ...
-# ... within one workload and cache state, and within the other settings where they vary.
-OTHER_SETTINGS = tuple(s for s in SECONDARY_SETTINGS if s != "n_train")
 HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start-up) is left out, and the figure "
                "is the median over repeats of each repeat's mean steady-state epoch, with a percentile-bootstrap "
                "95% interval [low, high] over repeats. A format is named faster only where its interval lies wholly "
@@ -41,32 +38,8 @@ HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start
 STARTUP = "What a short run pays: start-up"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"the one {noun}" if n == 1 else f"all {n} {noun}s"
-
-
-def _listing(items: list[str]) -> str:
-    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 # --------------------------------------------------------------------------------------------
 # Formats and access modes within one setting
-
-
-def cell_estimates(epochs: pd.DataFrame) -> dict[tuple[str, str], Estimate]:
-    """Epoch time per (format, access), labelled by the format."""
-    return {(fmt, access): Estimate.of(fmt, group["wall_s"])
-            for (fmt, access), group in epochs.groupby(["format", "access"])}
-
-
-def best_access(cells: dict[tuple[str, str], Estimate]) -> tuple[list[Estimate], dict[str, str]]:
-    """Each format at its fastest access mode (by median), and which mode that was."""
-    best: dict[str, tuple[str, Estimate]] = {}
-    for (fmt, access), estimate in cells.items():
-        if fmt not in best or estimate.median < best[fmt][1].median:
-            best[fmt] = (access, estimate)
-    return [e for _, e in best.values()], {fmt: access for fmt, (access, _) in best.items()}
 
 
 def fastest_format_sentence(context: str, cells: dict[tuple[str, str], Estimate]) -> str:
@@ -85,7 +58,7 @@ def fastest_format_sentence(context: str, cells: dict[tuple[str, str], Estimate]
                 f"access; its 95% interval clears every other format's. The next, {runner.label}, takes "
                 f"{runner.text()} ({runner.median / top.median:.2f}× as long).{order}")
     tied = [f"{e.label} ({e.text()}, {mode[e.label]} access)" for e in leaders(ranked)]
-    return (f"{context}: no single fastest format: {_listing(tied)} are tied for fastest, their 95% intervals "
+    return (f"{context}: no single fastest format: {listing(tied)} are tied for fastest, their 95% intervals "
             f"overlapping.{order}")
 
 
@@ -152,23 +125,6 @@ def au_sentences(runs: pd.DataFrame, context_of) -> list[str]:
     return sentences
 
 
-def lossless_sentence(runs: pd.DataFrame) -> str | None:
-    """Whether lossless formats trained identical models, or None when nothing was comparable."""
-    comparisons = lossless_comparisons(runs)
-    if comparisons.empty:
-        return None
-    disagree = disagreeing(comparisons)
-    if disagree.empty:
-        return (f"Lossless formats trained identical models: accuracy and macro F1 agree in "
-                f"{_count(len(comparisons), 'comparable training configuration')}.")
-    where = "; ".join(f"{', '.join(r.formats)} at {r.dataset_name} · {r.image_size} px, {r.model}, {r.access} "
-                      f"access (accuracy {100 * r.accuracy_min:.2f}–{100 * r.accuracy_max:.2f}%, "
-                      f"macro F1 {100 * r.f1_min:.2f}–{100 * r.f1_max:.2f}%)"
-                      for r in disagree.itertuples())
-    return (f"WARNING: lossless formats disagree in {len(disagree)} of {len(comparisons)} comparable training "
-            f"configurations: {where}. Identical bytes should train identically.")
-
-
 def ram_versus_storage_sentences(context: str, warm: pd.DataFrame, cold: pd.DataFrame) -> list[str]:
     """Whether the order of formats read from RAM (warm page cache) holds when they read from
     storage (evicted before every epoch): each pair that swaps places, both sides resolved by
@@ -217,95 +173,6 @@ def dataset_findings(runs: pd.DataFrame, name: str) -> list[str]:
                                                           group[group["cache"] == "cold"])
     lossless = lossless_sentence(runs)
     return sentences + au_sentences(runs, context_of) + ([lossless] if lossless else [])
-
-
-# --------------------------------------------------------------------------------------------
-# Across datasets and sizes
-
-
-def data_columns(epochs: pd.DataFrame) -> dict[str, list[Estimate]]:
-    """Per dataset × image size × training-set size (in reading order): each format at its best access mode."""
-    columns = epochs.assign(column=[labels.describe(row, DATA_KEYS) for _, row in epochs.iterrows()])
-    return {column: best_access(cell_estimates(columns[columns["column"] == column]))[0]
-            for column in reading_order(columns, "column")}
-
-
-def pair_outcomes(columns: dict[str, list[Estimate]]) -> dict[tuple[str, str], dict[str, str | None]]:
-    """For each pair of formats measured together in two or more columns: per column, the label of
-    the one that clears the other, or None where they are tied."""
-    outcomes: dict[tuple[str, str], dict[str, str | None]] = {}
-    for column, estimates in columns.items():
-        found = {e.label: e for e in estimates}
-        for a, b in itertools.combinations(sorted(found), 2):
-            outcomes.setdefault((a, b), {})[column] = faster_of(found[a], found[b])
-    return {pair: per_column for pair, per_column in outcomes.items() if len(per_column) >= 2}
-
-
-def flip_sentence(pair: tuple[str, str], per_column: dict[str, str | None],
-                  columns: dict[str, list[Estimate]]) -> str:
-    """Where each of the two formats is resolved faster, with both intervals."""
-    def where(fmt: str) -> str:
-        sides = []
-        for column, faster in per_column.items():
-            if faster == fmt:
-                found = {e.label: e for e in columns[column]}
-                sides.append(f"{column} ({' vs '.join(found[f].text() for f in pair)})")
-        return "; ".join(sides)
-    a, b = pair
-    return f"{a} is faster than {b} on {where(a)}, but slower on {where(b)}"
-
-
-def winner_and_loser(pair_outcome: tuple[tuple[str, str], dict[str, str | None]]) -> tuple[str, str]:
-    """``(faster, slower)`` of a pair that one format wins in every column."""
-    (a, b), per_column = pair_outcome
-    faster = next(iter(per_column.values()))
-    return (a, b) if faster == a else (b, a)
-
-
-def consistency_sentences(context: str, columns: dict[str, list[Estimate]]) -> list[str]:
-    """Whether the order of formats holds across the columns, where it flips (both sides resolved
-    by non-overlapping intervals), and which pairs the intervals leave unresolved somewhere."""
-    outcomes = pair_outcomes(columns)
-    flips = {p: o for p, o in outcomes.items() if set(o.values()) >= set(p)}
-    steady = {p: o for p, o in outcomes.items() if None not in o.values() and len(set(o.values())) == 1}
-    unresolved = {p: o for p, o in outcomes.items() if p not in flips and p not in steady}
-    sentences = []
-    if flips:
-        sentences.append(f"{context}: the order of formats flips. "
-                         + " ".join(f"{flip_sentence(p, o, columns)}." for p, o in flips.items()))
-    if steady:
-        beaten: dict[str, list[str]] = {}
-        for faster, slower in map(winner_and_loser, steady.items()):
-            beaten.setdefault(faster, []).append(slower)
-        holds = "; ".join(f"{faster} than {_listing(slower)}" for faster, slower in beaten.items())
-        lead = ("apart from that the order holds" if flips else
-                f"the order of formats holds across the {len(columns)} datasets and sizes (no two formats swap "
-                f"places where their intervals separate)")
-        sentences.append(f"{context}: {lead}. Faster in every dataset and size where both were measured: {holds}.")
-    if unresolved:
-        sentences.append(f"{context}: the order is not resolved (the 95% intervals overlap) for "
-                         + "; ".join(f"{a} vs {b}, tied in {sum(v is None for v in o.values())} of {len(o)} datasets "
-                                     f"and sizes" for (a, b), o in unresolved.items()) + ".")
-    return sentences
-
-
-def across_dataset_sentences(runs: pd.DataFrame) -> list[str]:
-    """Per workload, cache state (and other setting that varies): the order of formats in each
-    dataset and size, then whether it holds from one to the next and where it flips."""
-    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
-    group_keys = ["workload", "cache", *varying_columns(epochs, OTHER_SETTINGS)]
-    sentences = []
-    for key, group in sorted(epochs.groupby(group_keys), key=lambda item: condition_rank(*item[0][:2])):
-        settings = labels.describe(dict(zip(group_keys, key)), group_keys[2:])
-        context = ", ".join([key[0], f"{key[1]} cache", *([settings] if settings else [])])
-        columns = data_columns(group)
-        orders = [f"{context}, {column}: {order_text(estimates)}." for column, estimates in columns.items()]
-        if len(columns) < 2:
-            sentences.append(f"{context}: only {next(iter(columns))} was measured, so the order of formats cannot be "
-                             f"compared across datasets or sizes.")
-            continue
-        sentences += consistency_sentences(context, columns) + orders
-    return sentences
 
 
 # --------------------------------------------------------------------------------------------

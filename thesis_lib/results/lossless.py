@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .cells import count_phrase
 from .labels import optional_column
 
 # The training configuration that, with identical bytes, must give an identical model.
@@ -47,18 +48,34 @@ def check_lossless_agreement(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> 
     return disagreeing(lossless_comparisons(runs, tolerance=tolerance))
 
 
-def lossless_verdict(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> tuple[str, pd.DataFrame]:
-    """The verdict the results notebook shows, as Markdown (a warning in red when formats
-    disagree), and the disagreeing groups (:func:`check_lossless_agreement`)."""
-    comparisons = lossless_comparisons(runs, tolerance=tolerance)
-    disagreements = disagreeing(comparisons)
+def lossless_sentence(runs: pd.DataFrame) -> str | None:
+    """Whether lossless formats trained identical models, in one finding; None when nothing was comparable."""
+    return _sentence(lossless_comparisons(runs))
+
+
+def _sentence(comparisons: pd.DataFrame) -> str | None:
     if comparisons.empty:
-        verdict = "No two lossless formats share a training configuration in these records: nothing to compare."
-    elif disagreements.empty:
-        verdict = (f"Lossless formats agree: identical accuracy and F1 in all {len(comparisons)} comparable "
-                   "configuration(s).")
-    else:
-        verdict = (f"<span style='color:crimson'>**⚠ LOSSLESS FORMATS DISAGREE in {len(disagreements)} of "
-                   f"{len(comparisons)} configuration(s).** Identical bytes should train identically: "
-                   f"look for a format that changes the data or the sample order.</span>")
-    return verdict, disagreements
+        return None
+    disagree = disagreeing(comparisons)
+    if disagree.empty:
+        return (f"Lossless formats trained identical models: accuracy and macro F1 agree in "
+                f"{count_phrase(len(comparisons), 'comparable training configuration')}.")
+    where = "; ".join(f"{', '.join(r.formats)} at {r.dataset_name} · {r.image_size} px, {r.model}, {r.access} "
+                      f"access (accuracy {100 * r.accuracy_min:.2f}–{100 * r.accuracy_max:.2f}%, "
+                      f"macro F1 {100 * r.f1_min:.2f}–{100 * r.f1_max:.2f}%)"
+                      for r in disagree.itertuples())
+    return (f"WARNING: lossless formats disagree in {len(disagree)} of {len(comparisons)} comparable training "
+            f"configurations: {where}. Identical bytes should train identically.")
+
+
+def lossless_verdict(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> tuple[str, pd.DataFrame]:
+    """The verdict the results notebook shows, as Markdown: the finding (:func:`lossless_sentence`),
+    in red where formats disagree; and the disagreeing groups (:func:`check_lossless_agreement`)."""
+    comparisons = lossless_comparisons(runs, tolerance=tolerance)
+    sentence = _sentence(comparisons)
+    disagreements = disagreeing(comparisons)
+    if sentence is None:
+        sentence = "No two lossless formats share a training configuration in these records: nothing to compare."
+    elif not disagreements.empty:
+        sentence = f"<span style='color:crimson'>**⚠ {sentence}**</span>"
+    return sentence, disagreements
