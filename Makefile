@@ -8,7 +8,7 @@ KERNEL := thesis-lab
 # torch/torchvision releases that install from local disk on the project's machines.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: all venv test bench report appendix lab clean-results gpu-check
+.PHONY: all venv test test-fast bench report appendix lab clean-results gpu-check
 
 all: test
 
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml Makefile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests $(wildcard notebooks/theory_*.ipynb) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# The edit-test loop: no notebooks, no subprocess fan-out, nothing marked slow (under 90 s here).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
 
 # The report is built even when some grid points failed; the exit status still says they did.
 bench: $(STAMP)

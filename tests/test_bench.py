@@ -192,6 +192,7 @@ def image_zip(folder: Path, per_class: int = 40) -> Path:
     return Path(shutil.make_archive(str(folder / "tiny-set"), "zip", folder / "tree"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("where", ["repo root", "notebooks/"])
 def test_bench_notebook_runs_under_papermill_on_real_files(tmp_path, where):
@@ -252,6 +253,7 @@ def test_cli_bench_has_a_flag_for_every_field():
     (["-p", "dataset", "mnist"], "choose one of: synthetic"),
     (["-p", "epochs", "two"], "epochs must be an integer >= 1, got 'two'"),
 ])
+@pytest.mark.slow
 def test_bench_notebook_fails_at_once_on_bad_parameters(tmp_path, args, message):
     with pytest.raises(papermill.PapermillExecutionError, match=message.replace("(", r"\(")) as info:
         papermill.execute_notebook(str(REPO / "notebooks" / "bench.ipynb"), str(tmp_path / "out.ipynb"),
@@ -265,6 +267,7 @@ def skip_reason(point: dict) -> str | None:
     return sweep.skip_reason(sweep.resolve_point(point))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatch):
     grid = tmp_path / "grid.yaml"
@@ -361,6 +364,7 @@ def test_sweep_skips_data_that_is_not_on_disk_with_the_command_that_fetches_it(t
     assert "0 of 2 points done, 2 skipped, 0 failed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_size(tmp_path):
     """Once, two such runs shared a record name: the second replaced the first (or was skipped as
@@ -382,6 +386,7 @@ def test_sweep_keeps_both_records_of_runs_that_differ_only_in_limit_or_chunk_siz
     assert [r["run"] for r in records] == [p.stem for p in files]  # each record named after its run
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_sweeps_into_one_results_folder_lose_and_corrupt_nothing(tmp_path):
     grid = tmp_path / "grid.yaml"
@@ -414,6 +419,7 @@ def test_default_grid_loads():
 
 
 # -- command line ----------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_cli_prepare_convert_bench(tmp_path):
     def cli(*args):
@@ -444,6 +450,7 @@ def test_cli_prepare_convert_bench(tmp_path):
     assert not list((tmp_path / "data").glob(".storage-check-*"))  # the scratch file is gone
 
 
+@pytest.mark.slow
 def test_cli_bench_names_a_bad_setting_before_measuring_anything(tmp_path):
     result = subprocess.run([sys.executable, "-m", "thesis_lib", "bench", "--epochs", "1"], capture_output=True,
                             text=True, env=run_env(THESIS_DATA=str(tmp_path / "data")))
@@ -452,6 +459,7 @@ def test_cli_bench_names_a_bad_setting_before_measuring_anything(tmp_path):
     assert not (tmp_path / "data").exists()  # no storage check, no folder
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_torchrun_two_ranks_on_gloo(tmp_path):
     out = tmp_path / "record.json"

@@ -105,6 +105,7 @@ def test_files_torchvision_decoder_matches_pil(tmp_path):
         assert_round_trip(reader, source, np.random.default_rng(2))
 
 
+@pytest.mark.slow
 def test_real_cifar10_round_trip(tmp_path):
     if paths.cifar10_jpeg_zip() is None:
         pytest.skip("shared/data/cifar10-jpeg.zip is not present")
@@ -446,6 +447,7 @@ class ReaderDataset(torch.utils.data.Dataset):
         return torch.from_numpy(self.reader.read([i])[0])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 @pytest.mark.parametrize("fmt", ["hdf5", "zarr"])

@@ -115,6 +115,7 @@ def test_document_is_strict_json_with_every_figure_and_its_device(tmp_path):
 
 
 # -- the command ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_without_cuda_the_command_says_so_in_one_line_and_exits_0():
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")
@@ -124,6 +125,7 @@ def test_without_cuda_the_command_says_so_in_one_line_and_exits_0():
     assert done.stdout.count("\n") == 1 and "no CUDA device" in done.stdout and "nothing measured" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_cpu_dry_run_goes_through_every_step_and_meets_no_target(tmp_path):
     printed = []
     out = tmp_path / "dry.json"

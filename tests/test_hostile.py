@@ -466,6 +466,7 @@ def _read_repeatedly(fmt: str, path: str, stop, report) -> None:
     report.put(("reader", reads, problems[:3]))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("fmt", ["npy", "zarr"])
 def test_concurrent_overwrites_all_succeed_and_a_reader_sees_only_whole_versions(tmp_path, fmt):
@@ -600,6 +601,7 @@ def test_convertbench_reports_the_childs_error_not_its_traceback(tmp_path):
     assert "no-such-set: does not exist" in str(caught.value) and "Traceback" not in str(caught.value)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("damage", [{"epochs": "three"}, {"image_size": "big"}], ids=["epochs", "image_size"])
 def test_results_skip_and_name_a_record_with_wrong_types(tmp_path, damage):

@@ -53,6 +53,7 @@ def test_peer_of_array_data_is_the_files_format(tmp_path, monkeypatch):
     assert len(list(folder.rglob("*.png"))) == 20 and not resize and "files format" in what
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_loaderbench_cli_on_a_zip_of_jpegs(jpeg_zip, tmp_path):
     out = tmp_path / "lb.json"

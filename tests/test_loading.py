@@ -86,6 +86,7 @@ def test_fork_workers_give_the_same_sequence_as_the_main_process(reader, mode):
     np.testing.assert_array_equal(order(reader, mode, seed=5, workers=2), order(reader, mode, seed=5))
 
 
+@pytest.mark.slow
 def test_spawn_workers_reopen_the_reader(reader):
     np.testing.assert_array_equal(order(reader, "batch", seed=5, workers=1, mp_context="spawn"),
                                   order(reader, "batch", seed=5))

@@ -17,6 +17,7 @@ def test_unknown_model_lists_the_valid_names():
         models.build("vgg", 10, 32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", models.names())
 def test_classifies_32_px_images(name):
     model = models.build(name, num_classes=7, image_size=32).eval()
@@ -24,6 +25,7 @@ def test_classifies_32_px_images(name):
         assert model(torch.randn(1, 3, 32, 32)).shape == (1, 7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["convnet", "googlenet"])
 def test_training_mode_gives_plain_logits_that_backpropagate(name):
     model = models.build(name, num_classes=7, image_size=32)
@@ -44,6 +46,7 @@ def test_convnet_is_small():
     assert models.parameter_count(models.build("convnet", 10, 32)) < 500_000
 
 
+@pytest.mark.slow
 def test_small_images_get_the_small_stem():
     small, large = models.build("resnet18", 10, 32), models.build("resnet18", 10, 224)
     assert small.conv1.kernel_size == (3, 3) and small.conv1.stride == (1, 1)

@@ -262,6 +262,7 @@ SUBSETS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(results.FIGURES))
 def test_every_figure_copes_with_every_subset(runs, name):
     for subset, pick in SUBSETS.items():
@@ -271,6 +272,7 @@ def test_every_figure_copes_with_every_subset(runs, name):
         plt.close(fig)
 
 
+@pytest.mark.slow
 def test_figures_draw_data_or_say_why_not(runs):
     no_cold = runs[runs["cache"] != "cold"]
     assert "no cold-cache runs in these records" in figure_text(results.cold_warm_figure(no_cold))
@@ -325,6 +327,7 @@ LONG_ROOTS = ("/data/imagefolder-of-photographs-taken-in-riga-2024.zip", "/data/
     (LONG_ROOTS, (16, 32, 64), THESIS_VARIANTS[2:7]),  # 18 panels titled by long dataset names: wrapped titles
     (LONG_ROOTS[:1], (32, 64), THESIS_VARIANTS),        # 6 panels of the thesis grid's 9 format variants
 ], ids=["18 panels", "9 variants"])
+@pytest.mark.slow
 def test_facet_titles_and_format_labels_stay_legible(roots, sizes, variants):
     records = [made_record([1.0, 1.1, 1.2], fmt=fmt, dataset="imagefolder", root=root, image_size=size, n_train=n,
                            write_options=options)

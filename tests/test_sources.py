@@ -362,6 +362,7 @@ def test_imagefolder_bad_roots(tmp_path):
 real_zip = pytest.mark.skipif(paths.cifar10_jpeg_zip() is None, reason="shared/data/cifar10-jpeg.zip is absent")
 
 
+@pytest.mark.slow
 @real_zip
 def test_real_cifar10_jpeg_zip():
     src = sources.load("imagefolder", paths.cifar10_jpeg_zip(), split="test", limit=40)
@@ -520,6 +521,7 @@ def test_summarize_adds_channel_statistics(small_source):
     json.dumps(summary)
 
 
+@pytest.mark.slow
 def test_show_helpers_find_and_tile_sources(data_home, small_source):
     from thesis_lib.sources import show
 

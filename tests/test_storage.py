@@ -170,6 +170,7 @@ def test_scratch_file_is_removed_when_measuring_fails(tmp_path, monkeypatch, int
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="fio is not installed")
 
 
+@pytest.mark.slow
 @needs_fio
 def test_fio_figures(disk_folder):
     figures = storage.fio_figures(disk_folder, size_mb=8, runtime_s=0.3)

@@ -121,6 +121,7 @@ def tensorstore_reader(tmp_path_factory):
     return reader, all_images(source)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["batch", "block"])
 def test_tensorstore_reader_in_two_workers_gives_the_same_bytes(tensorstore_reader, mode):

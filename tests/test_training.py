@@ -382,6 +382,7 @@ def train_convnet(train_reader, test_reader=None, epochs: int = 1, **loader_opti
     return run, model
 
 
+@pytest.mark.slow
 def test_convnet_learns_well_above_chance_in_two_epochs(blobs):
     run, _ = train_convnet(*blobs, epochs=2, augment=True)
     assert run["epochs"][1]["loss"] < run["epochs"][0]["loss"]
