@@ -152,4 +152,3 @@ def remove_stale(path: Path) -> None:
             elif kind == "partial" and not leftover.is_symlink() and leftover.is_dir():
                 with contextlib.suppress(OSError):  # killed before its marker: only if still empty
                     leftover.rmdir()
-

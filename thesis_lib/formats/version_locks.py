@@ -124,5 +124,3 @@ def _is_current(path: Path, version: Path) -> bool:
         return os.path.samefile(path, version)
     except OSError:  # a dangling pointer, or the version is gone
         return False
-
-
