@@ -172,13 +172,13 @@ def _fill_up(monkeypatch, name: str) -> None:
     a real full-disk error, from the kernel, through each library's own write path."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
-    new_partial = base.publish.new_partial
+    new_partial = base.version_folders.new_partial
 
     def partial_on_a_full_disk(path):
         partial = new_partial(path)
         (partial / name).symlink_to("/dev/full")
         return partial
-    monkeypatch.setattr(base.publish, "new_partial", partial_on_a_full_disk)
+    monkeypatch.setattr(base.version_folders, "new_partial", partial_on_a_full_disk)
 
 
 def assert_disk_full_reported(caught, path: Path, file: str) -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from thesis_lib import SourceError, bench, formats, models, sources
-from thesis_lib.sources import cifar10, imagefolder
+from thesis_lib.sources import cifar10, stores
 
 from test_sources import WNIDS, write_cifar, write_tiny_imagenet
 
@@ -253,4 +253,4 @@ def test_zip_member_too_large_or_too_compressed_is_refused_before_decompressing(
     with pytest.raises(SourceError, match=rf"{dense}:a/0.bmp: member would expand 1,0\d\dx .*more than the "
                                           "1000x an image may"):
         sources.load("imagefolder", dense)
-    assert imagefolder.MAX_MEMBER_BYTES == 256 << 20 and imagefolder.MAX_RATIO == 1000
+    assert stores.MAX_MEMBER_BYTES == 256 << 20 and stores.MAX_RATIO == 1000

@@ -21,12 +21,13 @@ from ..errors import FormatError, SourceError
 from ..machine import peak_rss_mb
 from ..record import write_json
 from ..sources.base import DEFAULT_CHUNK, Source
-from . import publish
+from . import publish, version_folders, version_locks
 from .manifest import MANIFEST_VERSION, _read_manifest_at, read_manifest
 from .options import Option, ResolvedOptions, defaults_of
-from .publish import MANIFEST, fsync_dir
+from .publish import fsync_dir
 from .reader import Reader
 from .shown_name import ShownName
+from .version_folders import MANIFEST
 from .version_hold import VersionHold
 from .writing import CheckedChunks, dir_bytes, disk_full_error
 
@@ -128,10 +129,10 @@ class Format(abc.ABC):
         if chunk_size is None:
             chunk_size = max(1, min(DEFAULT_CHUNK, CHUNK_BYTES // int(np.prod(source.image_shape))))
         path = Path(path)
-        publish.check_replaceable(path, overwrite)
+        version_folders.check_replaceable(path, overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
-        publish.remove_stale(path)
-        tmp = publish.new_partial(path)
+        version_folders.remove_stale(path)
+        tmp = version_folders.new_partial(path)
         start = time.perf_counter()
         try:
             with tqdm(total=len(source), desc=f"write {self.name}", unit="img", disable=progress is False,
@@ -185,7 +186,7 @@ class Format(abc.ABC):
         holds it, so a later overwrite of ``path`` neither changes nor deletes what it reads.
         """
         options = self.resolve_open_options({**(options or {}), **open_options} if open_options else options or {})
-        version, held = publish.resolve(Path(path))
+        version, held = version_locks.resolve(Path(path))
         hold = VersionHold(version, held)
         try:
             with ShownName(version, Path(path)).errors():

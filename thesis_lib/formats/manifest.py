@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ..checks import checked_int
 from ..errors import FormatError
-from . import publish
-from .publish import MANIFEST
+from . import version_locks
 from .shown_name import ShownName
+from .version_folders import MANIFEST
 
 MANIFEST_VERSION = 1
 
@@ -16,7 +16,7 @@ MANIFEST_VERSION = 1
 def read_manifest(path) -> dict:
     """The manifest of a converted dataset, or FormatError naming what is wrong."""
     path = Path(path)
-    version, held = publish.resolve(path)
+    version, held = version_locks.resolve(path)
     try:
         with ShownName(version, path).errors():
             return _read_manifest_at(version, shown=path)

@@ -5,13 +5,13 @@ import weakref
 from pathlib import Path
 
 from ..errors import FormatError
-from . import publish
+from . import version_locks
 
 
 class VersionHold:
-    """The shared lock on one version folder (:func:`.publish.hold`), released when this object is
-    released or dropped. A pickled hold is re-taken where it is unpickled, so a reader handed to a
-    spawned worker holds its version there too."""
+    """The shared lock on one version folder (:func:`.version_locks.hold`), released when this
+    object is released or dropped. A pickled hold is re-taken where it is unpickled, so a reader
+    handed to a spawned worker holds its version there too."""
 
     def __init__(self, folder: Path, lock=None):
         self.folder = Path(folder)
@@ -31,7 +31,7 @@ class VersionHold:
     def __setstate__(self, state):
         lock = None
         if state["held"]:
-            lock = publish.hold(state["folder"])
+            lock = version_locks.hold(state["folder"])
             if lock is None:
                 raise FormatError(f"{state['folder']}: this version of the dataset was deleted")
         self.__init__(state["folder"], lock)

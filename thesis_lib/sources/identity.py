@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from .download import DOWNLOADABLE, dataset_root, file_digest
-from .imagefolder import DirStore, ZipStore
+from .stores import DirStore, ZipStore
 
 
 def data_identity(dataset: str, root: str | os.PathLike | None) -> str | None:

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from ..errors import SourceError, SplitNotFound
+from .class_folders import is_image
 from .download import dataset_root, find_or_fetch
-from .imagefolder import DirStore, FileSource, ZipStore, is_image, open_store
+from .imagefolder import FileSource
+from .stores import DirStore, ZipStore, open_store
 
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 CHECKSUM = "md5:90528d7ca1a48142e341f4ef8d21d0de"
