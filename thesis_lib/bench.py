@@ -47,7 +47,8 @@ def run(config: BenchConfig, *, out: str | Path | None = None, progress: bool = 
     config.validate()
     if out is not None and Path(out).is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
-    _check_writable(Path(out).parent if out else paths.results_dir())  # before any work, not after an hour
+    _check_writable(Path(out).parent if out else paths.results_dir(),  # before any work, not after an hour
+                    Path(out).name if out else f"{config.run_name}.json")
     rank, world_size = _init_distributed(config)
     device = torch.device(config.device if config.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(config.dataset, config.root, split="train", image_size=config.image_size,
@@ -121,13 +122,12 @@ def cache_state(requested: str, epochs: list[dict]) -> str:
     return requested
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"results folder {folder}: cannot create it ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"results folder {folder}: not writable")
+def _check_writable(folder: Path, name: str | None = None) -> None:
+    """ValueError, before any measuring, unless the record ``name`` can be written into ``folder``:
+    writable, a few MB free (a record and its executed notebook), the name within NAME_MAX."""
+    from .record import check_writable
+
+    check_writable(folder, what="results folder", name=name, min_free=16 * 2**20)
 
 
 def _local_rank() -> int:
