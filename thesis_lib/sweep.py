@@ -1,14 +1,7 @@
 """A resumable sweep: ``bench.ipynb`` executed by papermill once per grid point.
 
-A grid file (YAML) holds ``defaults`` and a list of ``grids``. In each grid a list value is an
-axis and the points are the cartesian product of the axes. Every key is a field of
-:class:`~thesis_lib.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
-of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
-travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
-and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``); a bundle's values
-override the entry's (``{fmt: cupy, device: cuda, workers: 0}`` in an entry of 2 workers on the
-CPU). A relative ``root`` is
-taken from the folder the sweep is started in; ``$VARS`` and ``~`` are expanded.
+The points come from a grid file (YAML; :mod:`thesis_lib.grid` reads it: ``defaults``, a list of
+``grids`` whose list values are axes, the ``datasets`` and ``variants`` bundles).
 
 Each point's record and executed notebook land side by side in the results folder as
 ``<run>.json`` and ``<run>.ipynb``, where ``<run>`` ends in a hash of the point's whole
@@ -21,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import json
 import logging
 import os
@@ -29,85 +21,15 @@ import traceback
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from . import notebook_run, paths, sources
 from .config import BenchConfig
 from .errors import SourceError
+from .grid import BUNDLES, DEFAULT_GRID, PARAMETERS, load_grid, run_name  # noqa: F401 - the sweep's public names
 from .record import write_text
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
-DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
-PARAMETERS = BenchConfig.field_names()
-BUNDLES = ("datasets", "variants")
-
-
-def load_grid(path: str | Path | None = None) -> list[dict]:
-    """The grid's points as parameter dicts for bench.ipynb, defaults filled in."""
-    path = Path(path) if path else DEFAULT_GRID
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"grid {path}: cannot read it ({exc})") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("grids"), list):
-        raise ValueError(f"grid {path}: expected a mapping with a 'grids' list")
-    unknown = sorted(set(spec) - {"defaults", "grids", "anchors"})
-    if unknown:
-        raise ValueError(f"grid {path}: unknown top-level key {unknown[0]!r}; valid: defaults, grids, anchors "
-                         "(a place for YAML anchors)")
-    defaults = spec.get("defaults") or {}
-    points, seen = [], set()
-    for k, grid in enumerate(spec["grids"]):
-        where = f"grid {path}, entry {k}"
-        if not isinstance(grid, dict):
-            raise ValueError(f"{where}: expected a mapping of parameters, got {grid!r}")
-        merged = {**defaults, **grid}
-        merged.pop("name", None)
-        _check_keys(merged, where, allowed=[*PARAMETERS, *BUNDLES])
-        axes = {key: value if isinstance(value, list) else [value] for key, value in merged.items()}
-        for bundle in BUNDLES:
-            for value in axes.get(bundle, []):
-                if not isinstance(value, dict):
-                    raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {value!r}")
-                _check_keys(value, f"{where}, {bundle}", allowed=PARAMETERS)
-        for combo in itertools.product(*axes.values()):
-            chosen = dict(zip(axes, combo))
-            point = {key: value for key, value in chosen.items() if key not in BUNDLES}
-            for bundle in BUNDLES:  # a bundle's values override the entry's, wherever they are written
-                point.update(chosen.get(bundle, {}))
-            point = _resolve_root(point)
-            if (key := _point_key(point)) not in seen:
-                seen.add(key)
-                points.append(point)
-    return points
-
-
-def _point_key(point: dict) -> str:
-    """What makes two points the same run: their run name (so a setting spelt out at its default,
-    ``queue_steps: 0``, is the point that leaves it out), or for an invalid point its text."""
-    try:
-        return run_name(point)
-    except Exception:  # noqa: BLE001 - an invalid point is kept, and fails, or is skipped, when run
-        return json.dumps(point, sort_keys=True, default=str)
-
-
-def _check_keys(mapping: dict, where: str, *, allowed) -> None:
-    unknown = sorted(set(mapping) - set(allowed))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; valid: {', '.join(allowed)}")
-
-
-def _resolve_root(point: dict) -> dict:
-    """An absolute root: the notebook runs inside notebooks/, where a relative path means another place."""
-    root = point.get("root")
-    if isinstance(root, str):
-        point = {**point, "root": str(Path(os.path.expandvars(root)).expanduser().absolute())}
-    return point
-
-
-def run_name(point: dict) -> str:
-    return BenchConfig.from_mapping(point).run_name
 
 
 def skip_reason(config: BenchConfig) -> str | None:
