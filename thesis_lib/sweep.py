@@ -121,11 +121,21 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
-    for name, reason in skipped:
-        print(f"  skipped {name}: {reason}")
+    for line in skip_lines(skipped):
+        print(f"  {line}")
     for name, error in failures:
         print(f"  FAILED {name}: {error}")
     return failures
+
+
+def skip_lines(skipped: list[tuple[str, str]]) -> list[str]:
+    """Skipped points, one line per distinct reason with its count (a point alone keeps its name):
+    167 points skipped for want of a GPU are one line, not 167."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        by_reason.setdefault(reason, []).append(name)
+    return [f"skipped {names[0]}: {reason}" if len(names) == 1 else
+            f"skipped {len(names)} points (e.g. {names[0]}): {reason}" for reason, names in by_reason.items()]
 
 
 def _label(point: dict) -> str:
