@@ -245,7 +245,7 @@ def _shape_problems(record: dict) -> list[str]:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
-                    problems += _text_problems(f"{place}: the key {key[:40]!r}" if place else f"the key {key[:40]!r}", key)
+                    problems += _text_problems(f"{place or 'the record'}: the key {key[:40]!r}", key)
                 inner = f"{place}[{key}]" if isinstance(value, list) else f"{place}.{key}" if place else str(key)
                 queue.append((inner, item, depth + 1))
         elif isinstance(value, float) and not math.isfinite(value):
