@@ -129,6 +129,10 @@ def test_check_record_passes_every_fixture_record_and_names_the_run_and_its_prob
     for problem in ("repeats must be a positive integer, got 0", "au_median must be between 0 and 1, got 1.5",
                     "epoch 0: au must be between 0 and 1, got -0.1"):
         assert problem in message
+    held = {**template(), "au_median": float("nan")}  # as bench holds a loader-only run: written as null
+    record.check_record(held, as_written=True)
+    with pytest.raises(record.RecordError, match="au_median must be a finite number, got nan"):
+        record.check_record(held)
 
 
 @pytest.mark.slow

@@ -186,10 +186,11 @@ def record_problems(record) -> list[str]:
     return problems
 
 
-def check_record(record, where: str | os.PathLike | None = None) -> None:
+def check_record(record, where: str | os.PathLike | None = None, *, as_written: bool = False) -> None:
     """Raise :class:`RecordError` naming the record (``where``, else its ``run``) and every
-    problem :func:`record_problems` finds; bench checks a record with this before writing it."""
-    problems = record_problems(record)
+    problem :func:`record_problems` finds. ``as_written``: check what :func:`write_json` would
+    write (NaN as null, NumPy values as numbers), as bench does before writing a record."""
+    problems = record_problems(_strict(record) if as_written else record)
     if problems:
         name = where if where is not None else record.get("run") if isinstance(record, dict) else None
         raise RecordError(f"record {str(name)[:200] if name else '(no run name)'}: {problems_text(problems)}")
