@@ -188,13 +188,6 @@ def grid_entries(path: Path) -> list[dict[str, list]]:
     return entries
 
 
-def point_count(path: str | Path | None = None) -> int:
-    """How many points the grid names, at most (before two spellings of one run are merged),
-    from its axes' lengths alone."""
-    return sum(math.prod(len(values) for values in axes.values())
-               for axes in grid_entries(Path(path) if path else DEFAULT_GRID))
-
-
 def _check_options(values: list, where: str) -> None:
     """Options written as text must be a YAML mapping (``"{codec: zstd}"``); said here, in one
     line, rather than by the failing run with YAML's multi-line pointer."""
