@@ -81,7 +81,11 @@ def cmd_bench(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    from . import sweep
+    from . import plan, sweep
+    if args.dry_run:
+        print(plan.dry_run(args.grid, args.results_dir))
+        return
+    plan.confirm(args.grid, args.results_dir, yes=args.yes)  # a grid's cost said before anything runs
     _check_storage()
     failures = sweep.run_grid(args.grid, results_dir=args.results_dir)
     sys.exit(1 if failures else 0)
@@ -154,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run bench.ipynb over a grid with papermill (resumable)")
     p.add_argument("--grid", default=None, help="grid YAML (default: the embedded default grid)")
     p.add_argument("--results-dir", default=None)
+    p.add_argument("--dry-run", action="store_true", help="say what the sweep would run, skip and cost "
+                   "(points, converted copies, time), and run nothing")
+    p.add_argument("--yes", action="store_true", help="run a grid of more than 1,000 points not yet recorded")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("report", help="execute results.ipynb over the records and render it to HTML")

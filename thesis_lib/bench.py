@@ -19,7 +19,7 @@ from .config import BenchConfig
 from .errors import SplitNotFound
 from .machine import peak_rss_mb
 from .protocol import repeat_summaries
-from .record import Record, environment, write_json
+from .record import Record, check_record, check_writable, environment, write_json
 from .run_spec import RunSpec
 from .stats import h100_demand, median_ci
 
@@ -52,9 +52,10 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
     ``spec``: the run, resolved (a :class:`BenchConfig` is resolved here). ``out``: the record's
     file (default: :meth:`RunSpec.record_path`)."""
     spec = _spec(spec).check_runnable()
+    _check_writable(Path(out).parent if out else paths.results_dir(),  # before any work, not after an hour
+                    Path(out).name if out else f"{spec.run_name}.json")
     if out is not None and Path(out).is_dir():
         raise ValueError(f"out={out} is a folder; give the record's file name")
-    _check_writable(Path(out).parent if out else paths.results_dir())  # before any work, not after an hour
     rank, world_size = _init_distributed(spec)
     device = torch.device(spec.device if spec.device == "cpu" else f"cuda:{_local_rank()}")
     source = sources.load(spec.dataset, spec.root, split="train", image_size=spec.image_size,
@@ -104,6 +105,7 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
         epoch["samples_per_s_total"] = total
     per_repeat = [{**summary, "loader_setup_s": setup_s[summary["repeat"]]} for summary in repeat_summaries(epochs)]
     record = _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
+    check_record(record, as_written=True)  # a record the report would quarantine is never written
     write_json(out, record)
     record["path"] = str(out)
     return record
@@ -120,13 +122,10 @@ def _convert_once(source, spec: RunSpec, rank: int, progress: bool):
     return result
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"results folder {folder}: cannot create it ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"results folder {folder}: not writable")
+def _check_writable(folder: Path, name: str | None = None) -> None:
+    """ValueError, before any measuring, unless the record ``name`` can be written into ``folder``:
+    writable, a few MB free (a record and its executed notebook), the name within NAME_MAX."""
+    check_writable(folder, what="results folder", name=name, min_free=16 * 2**20)
 
 
 def _local_rank() -> int:

@@ -63,6 +63,15 @@ def _last_json_line(stdout: str) -> dict | None:
         return None
 
 
+def _row(fmt: str, requested: int, stats: dict) -> dict:
+    """One conversion's figures, for the images written (``n``, from the writer), not those asked
+    for (``requested``): a source smaller than the request writes all it holds."""
+    return {"fmt": fmt, "n": stats["n"], "requested": requested, "raw_mb": stats["raw_bytes"] / 2**20,
+            "on_disk_mb": stats["bytes_on_disk"] / 2**20, "write_s": stats["seconds"],
+            "img_per_s": stats["n"] / stats["seconds"], "peak_rss_mb": stats["peak_rss_mb"],
+            "rss_before_write_mb": stats["baseline_rss_mb"]}
+
+
 def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int = 32, sizes=(10_000, 40_000),
          fmts=None, out: str | Path | None = None, workdir: str | Path | None = None) -> pd.DataFrame:
     fmts = fmts or formats.names()
@@ -71,18 +80,18 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
         for limit in sizes:
             for fmt in fmts:
                 stats = convert_in_child(fmt, dataset, image_size, limit, Path(tmp) / f"{fmt}-{limit}", root)
-                rows.append({"fmt": fmt, "n": limit, "raw_mb": stats["raw_bytes"] / 2**20,
-                             "on_disk_mb": stats["bytes_on_disk"] / 2**20, "write_s": stats["seconds"],
-                             "img_per_s": limit / stats["seconds"], "peak_rss_mb": stats["peak_rss_mb"],
-                             "rss_before_write_mb": stats["baseline_rss_mb"]})
+                rows.append(_row(fmt, limit, stats))
                 subprocess.run(["rm", "-rf", str(Path(tmp) / f"{fmt}-{limit}")], check=True)
     table = pd.DataFrame(rows)
     print(f"{dataset} at {image_size} px; each conversion in a fresh process")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
-    if len(sizes) > 1:
-        wide = table.pivot(index="fmt", columns="n", values="peak_rss_mb")
-        growth = wide[max(sizes)] / wide[min(sizes)]
-        print(f"\npeak RSS at {max(sizes):,} / at {min(sizes):,} images (1.0 = streaming):")
+    for requested, written in sorted({(r["requested"], r["n"]) for r in rows if r["n"] != r["requested"]}):
+        print(f"asked for {requested:,} images: the source holds {written:,}, and that many were written")
+    written_sizes = sorted({r["n"] for r in rows})
+    if len(written_sizes) > 1:
+        wide = table.pivot_table(index="fmt", columns="n", values="peak_rss_mb", aggfunc="max")
+        growth = wide[written_sizes[-1]] / wide[written_sizes[0]]
+        print(f"\npeak RSS at {written_sizes[-1]:,} / at {written_sizes[0]:,} images (1.0 = streaming):")
         print(growth.to_string(float_format=lambda v: f"{v:.2f}"))
     out = Path(out) if out else paths.data_dir("loaderbench") / f"convertbench-{dataset}-{image_size}.json"
     write_json(out, {"dataset": dataset, "image_size": image_size, "rows": rows})

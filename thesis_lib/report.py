@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
 from . import notebook_run, paths, results
-from .record import write_text
+from .record import check_writable, write_text
 from .results import findings, headline, machines, startup
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
@@ -44,10 +44,29 @@ def execute_results(results_dir: str | Path | list | None = None) -> Path:
     folders = [existing_results_dir(d) for d in (results_dir if isinstance(results_dir, (list, tuple)) else
                                                  [results_dir])] or [existing_results_dir(None)]
     out = folders[0] / "report" / "results.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(out.parent, what="report folder (inside the results folder)")
     named = [str(f) for f in dict.fromkeys(folders)]
+    say_quarantined(results.records.scan_records(named)[1])
     notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0]})
     return out
+
+
+def say_quarantined(quarantined: list[tuple[str, str]], file=None) -> None:
+    """Name each file left out of the report, and why, on stderr (the report shows them too)."""
+    for path, reason in quarantined:
+        print(f"report: left out {path}: {reason}", file=file or sys.stderr)
+
+
+def quarantine_html(runs) -> str | None:
+    """The files :func:`thesis_lib.results.load_records` left out of ``runs``, each named with why,
+    as an HTML section for the top of the report (the text escaped: a name may hold markup); None
+    when there are none."""
+    quarantined = runs.attrs.get("quarantined", [])
+    if not quarantined:
+        return None
+    items = "".join(f"<li><code>{html.escape(path)}</code>: {html.escape(reason)}</li>" for path, reason in quarantined)
+    return (f"<h2>Records left out</h2><p>{len(quarantined)} file(s) in the results folder are not valid records "
+            f"and are in no table, figure or finding below:</p><ul>{items}</ul>")
 
 
 def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:

@@ -1,14 +1,7 @@
 """A resumable sweep: ``bench.ipynb`` executed by papermill once per grid point.
 
-A grid file (YAML) holds ``defaults`` and a list of ``grids``. In each grid a list value is an
-axis and the points are the cartesian product of the axes. Every key is a field of
-:class:`~thesis_lib.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
-of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
-travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
-and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``); a bundle's values
-override the entry's (``{fmt: cupy, device: cuda, workers: 0}`` in an entry of 2 workers on the
-CPU). A relative ``root`` is
-taken from the folder the sweep is started in; ``$VARS`` and ``~`` are expanded.
+The points come from a grid file (YAML; :mod:`thesis_lib.grid` reads it: ``defaults``, a list of
+``grids`` whose list values are axes, the ``datasets`` and ``variants`` bundles).
 
 Each point's record and executed notebook land side by side in the results folder as
 ``<run>.json`` and ``<run>.ipynb``, where ``<run>`` ends in a hash of the point's whole
@@ -21,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import json
 import logging
 import os
@@ -29,104 +21,24 @@ import traceback
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from . import notebook_run, paths, sources
-from .config import BenchConfig
 from .errors import SourceError
+from .grid import (BUNDLES, DEFAULT_GRID, PARAMETERS, forget_resolved_points, load_grid,  # noqa: F401 - the sweep's
+                   resolve_point, run_name)  # public names
 from .record import write_text
 from .run_spec import RunSpec
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
-DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
-PARAMETERS = BenchConfig.field_names()
-BUNDLES = ("datasets", "variants")
 
 
-def load_grid(path: str | Path | None = None) -> list[dict]:
-    """The grid's points as parameter dicts for bench.ipynb, defaults filled in."""
-    path = Path(path) if path else DEFAULT_GRID
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"grid {path}: cannot read it ({exc})") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("grids"), list):
-        raise ValueError(f"grid {path}: expected a mapping with a 'grids' list")
-    unknown = sorted(set(spec) - {"defaults", "grids", "anchors"})
-    if unknown:
-        raise ValueError(f"grid {path}: unknown top-level key {unknown[0]!r}; valid: defaults, grids, anchors "
-                         "(a place for YAML anchors)")
-    defaults = spec.get("defaults") or {}
-    points, seen = [], set()
-    for k, grid in enumerate(spec["grids"]):
-        where = f"grid {path}, entry {k}"
-        if not isinstance(grid, dict):
-            raise ValueError(f"{where}: expected a mapping of parameters, got {grid!r}")
-        merged = {**defaults, **grid}
-        merged.pop("name", None)
-        _check_keys(merged, where, allowed=[*PARAMETERS, *BUNDLES])
-        axes = {key: value if isinstance(value, list) else [value] for key, value in merged.items()}
-        for bundle in BUNDLES:
-            for value in axes.get(bundle, []):
-                if not isinstance(value, dict):
-                    raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {value!r}")
-                _check_keys(value, f"{where}, {bundle}", allowed=PARAMETERS)
-        for combo in itertools.product(*axes.values()):
-            chosen = dict(zip(axes, combo))
-            point = {key: value for key, value in chosen.items() if key not in BUNDLES}
-            for bundle in BUNDLES:  # a bundle's values override the entry's, wherever they are written
-                point.update(chosen.get(bundle, {}))
-            point = _resolve_root(point)
-            if (key := _point_key(point)) not in seen:
-                seen.add(key)
-                points.append(point)
-    return points
-
-
-def _point_key(point: dict) -> str:
-    """What makes two points the same run: their run name (so a setting spelt out at its default,
-    ``queue_steps: 0``, is the point that leaves it out), or for an invalid point its text."""
-    try:
-        return resolve_point(point).run_name
-    except Exception:  # noqa: BLE001 - an invalid point is kept, and fails, or is skipped, when run
-        return json.dumps(point, sort_keys=True, default=str)
-
-
-def _check_keys(mapping: dict, where: str, *, allowed) -> None:
-    unknown = sorted(set(mapping) - set(allowed))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; valid: {', '.join(allowed)}")
-
-
-def _resolve_root(point: dict) -> dict:
-    """An absolute root: the notebook runs inside notebooks/, where a relative path means another place."""
-    root = point.get("root")
-    if isinstance(root, str):
-        point = {**point, "root": str(Path(os.path.expandvars(root)).expanduser().absolute())}
-    return point
-
-
-def resolve_point(point: dict) -> RunSpec:
-    """The point's run, resolved once however often a sweep asks (to tell points apart, to name,
-    skip and run one); ValueError naming a bad setting."""
-    return _resolve_point_text(json.dumps(point, sort_keys=True, default=str))
-
-
-@functools.lru_cache(maxsize=4096)
-def _resolve_point_text(text: str) -> RunSpec:
-    return BenchConfig.from_mapping(json.loads(text)).resolve()
-
-
-def run_name(point: dict) -> str:
-    return resolve_point(point).run_name
-
-
-def skip_reason(config: RunSpec) -> str | None:
-    """Why this machine cannot run a point at all (not a failure), or None."""
+def skip_reason(config: RunSpec, *, fetch: bool = True) -> str | None:
+    """Why this machine cannot run a point at all (not a failure), or None. ``fetch=False``: never
+    download, even for a point that asks to (a plan looks; it does not fetch)."""
     if config.needs_cuda and not torch.cuda.is_available():
         return f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU"
-    return missing_data_reason(config)
+    return missing_data_reason(config, fetch=fetch)
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,13 +60,13 @@ def _quiet(logger: str):
         log.setLevel(level)
 
 
-def missing_data_reason(config: RunSpec) -> str | None:
+def missing_data_reason(config: RunSpec, *, fetch: bool = True) -> str | None:
     """Why the point's dataset is not on disk, with the command that fetches it; None when it is."""
     fetch = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
     if config.root is not None and not Path(config.root).exists():
         return f"{config.root} is not on disk"
     try:
-        source = _training_source(config.dataset, config.root, config.image_size, config.download)
+        source = _training_source(config.dataset, config.root, config.image_size, config.download and fetch)
     except SourceError as exc:
         if config.root is None and config.dataset in sources.DOWNLOADABLE:
             return f"{config.dataset} is not on disk ({exc}); fetch it with: {fetch}"
@@ -192,7 +104,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     # Absolute: the notebook runs inside notebooks/, where a relative path would mean another folder.
     results_dir = paths.results_dir(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    _resolve_point_text.cache_clear()  # data may have changed since an earlier sweep in this process
+    forget_resolved_points()
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
     with tqdm(points, desc="sweep", unit="run") as bar:
@@ -216,11 +128,21 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
-    for name, reason in skipped:
-        print(f"  skipped {name}: {reason}")
+    for line in skip_lines(skipped):
+        print(f"  {line}")
     for name, error in failures:
         print(f"  FAILED {name}: {error}")
     return failures
+
+
+def skip_lines(skipped: list[tuple[str, str]]) -> list[str]:
+    """Skipped points, one line per distinct reason with its count (a point alone keeps its name):
+    167 points skipped for want of a GPU are one line, not 167."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        by_reason.setdefault(reason, []).append(name)
+    return [f"skipped {names[0]}: {reason}" if len(names) == 1 else
+            f"skipped {len(names)} points (e.g. {names[0]}): {reason}" for reason, names in by_reason.items()]
 
 
 def _label(point: dict) -> str:

@@ -2,24 +2,27 @@
 frame of their epochs.
 
 Every benchmark run leaves one JSON record (:class:`thesis_lib.record.Record`); this module reads
-a folder of them and knows nothing of how they were made. A file that is not a record, or a record
-with a field of the wrong type, is skipped with a warning that names it.
+a folder of them and knows nothing of how they were made. A file that is not a regular file, not
+JSON, not a record, or a record that fails :func:`thesis_lib.record.record_problems` (wrong types,
+NaN or negative times, markup in its text, nesting too deep) is **quarantined**: left out of every
+frame, named with its reason in a warning and in the frame's ``attrs["quarantined"]``, which the
+report shows at its top. It never stops the others from being read.
 """
 from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import get_type_hints
 
-import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..cache import COLD_CACHED_LIMIT
+from ..cache import cache_state
 from ..protocol import is_warmup, repeat_summaries
-from ..record import Record
+from ..record import Record, problems_text, record_problems
 from .labels import optional_column, with_labels
 
 # Keys without which a JSON file is not a benchmark record.
@@ -28,67 +31,58 @@ RECORD_KEYS = Record.__required_keys__
 # (those holding a mapping become one column per entry, ``env.gpu``), and what the loader adds.
 RECORD_COLUMNS = (*(key for key, kind in get_type_hints(Record).items() if kind is not dict),
                   "path", "results_folder", "notebook", "epochs_per_repeat")
-# Fields a record must hold as text, and those that must be numbers when present.
-RECORD_TEXT = ("run", "dataset", "fmt", "access", "model")
-RECORD_NUMBERS = ("emulate_rate", "repeats", "batch_size", "workers", "n_train", "bytes_on_disk", "convert_s",
-                  "accuracy", "f1_macro", "epoch_time_s_median", "samples_per_s_median", "au_median",
-                  "data_wait_s_median", "peak_rss_mb", "h100_demand")
-EPOCH_NUMBERS = ("wall_s", "data_wait_s", "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au",
-                 "cached_fraction", "loss")
+# A record is tens of kilobytes; a file far larger is not one, and is not read into memory.
+MAX_RECORD_BYTES = 64 * 2**20
 
 
 def read_record(path: Path) -> Record | None:
-    """One record, or None (with a warning naming the file) when the file is not valid JSON, not a
-    record, or a record with a field of the wrong type."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        warnings.warn(f"skipping {path}: not readable JSON ({exc})", stacklevel=2)
-        return None
-    missing = sorted(RECORD_KEYS - set(record)) if isinstance(record, dict) else sorted(RECORD_KEYS)
-    if missing:
-        warnings.warn(f"skipping {path}: not a benchmark record (no {', '.join(missing)})", stacklevel=2)
-        return None
-    problem = record_problem(record)
+    """One record, or None (with a warning naming the file and why) when it is quarantined."""
+    record, problem = _read(Path(path))
     if problem:
         warnings.warn(f"skipping {path}: {problem}", stacklevel=2)
-        return None
     return record
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def record_problem(record: dict) -> str | None:
-    """What is wrong with the types of a record's fields that the figures and tables use, or None."""
-    for key in RECORD_TEXT:
-        if not isinstance(record[key], str):
-            return f"{key} must be text, got {record[key]!r}"
-    if not (_is_number(record["image_size"]) and record["image_size"] >= 1):
-        return f"image_size must be a positive number, got {record['image_size']!r}"
-    for key in RECORD_NUMBERS:
-        if record.get(key) is not None and not _is_number(record[key]):
-            return f"{key} must be a number, got {record[key]!r}"
-    for key in ("write_options", "open_options", "fmt_options"):
-        if not isinstance(record.get(key, {}), dict):
-            return f"{key} must be a mapping, got {record[key]!r}"
-    epochs = record["epochs"]
-    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
-        return "epochs must be a list of per-epoch records"
-    for k, epoch in enumerate(epochs):
-        if not _is_number(epoch.get("wall_s")):
-            return f"epoch {k}: wall_s must be a number, got {epoch.get('wall_s')!r}"
-        wrong = next((key for key in EPOCH_NUMBERS if epoch.get(key) is not None and not _is_number(epoch[key])), None)
-        if wrong:
-            return f"epoch {k}: {wrong} must be a number, got {epoch[wrong]!r}"
-    return None
+def _read(path: Path) -> tuple[Record | None, str | None]:
+    """The record at ``path`` and None, or None and why it is quarantined."""
+    try:
+        info = path.stat()  # before opening: opening a FIFO would wait for a writer forever
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file (a FIFO, device or socket is never opened)"
+        if info.st_size > MAX_RECORD_BYTES:
+            return None, f"{info.st_size:,} bytes, more than a record ever holds ({MAX_RECORD_BYTES:,})"
+        record = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"not readable JSON ({exc})"
+    except RecursionError:
+        return None, "not readable JSON (nested too deep to parse)"
+    problems = record_problems(record)
+    return (None, problems_text(problems)) if problems else (record, None)
 
 
 def record_paths(results_dir: Path) -> list[Path]:
     """Every ``*.json`` under ``results_dir``, hidden files and folders left out, sorted."""
     found = Path(results_dir).rglob("*.json")
     return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(results_dir).parts))
+
+
+def scan_records(results_dir: str | os.PathLike | list | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The records in one results folder or several (each with ``path``, ``results_folder`` and
+    ``notebook``), and the quarantined files as ``(path, reason)`` pairs; warns of nothing."""
+    records, quarantined, seen = [], [], set()
+    for folder in results_folders(results_dir):
+        for path in record_paths(folder):
+            if path.resolve() in seen:  # one folder inside another: each record once
+                continue
+            seen.add(path.resolve())
+            record, problem = _read(path)
+            if problem:
+                quarantined.append((str(path), problem))
+                continue
+            notebook = path.with_suffix(".ipynb")
+            records.append({**record, "path": str(path), "results_folder": str(folder),
+                            "notebook": str(notebook) if notebook.is_file() else None})
+    return records, quarantined
 
 
 def results_folders(results_dirs) -> list[Path]:
@@ -109,19 +103,14 @@ def load_records(results_dir: str | os.PathLike | list | None = None) -> pd.Data
     kept as objects, plus the ``dataset_name``, ``setting``, ``workload``, ``format`` and
     ``machine`` labels (:func:`~thesis_lib.results.labels.with_labels`), ``epochs_per_repeat``,
     ``block_unit``, ``path``, ``results_folder`` and ``notebook`` (the executed bench notebook beside
-    the record, or None). A record found in two folders is kept from each."""
-    records, seen = [], set()
-    for folder in results_folders(results_dir):
-        for path in record_paths(folder):
-            if path.resolve() in seen:  # one folder inside another: each record once
-                continue
-            seen.add(path.resolve())
-            record = read_record(path)
-            if record is not None:
-                notebook = path.with_suffix(".ipynb")
-                records.append({**record, "path": str(path), "results_folder": str(folder),
-                                "notebook": str(notebook) if notebook.is_file() else None})
-    return with_labels(records_frame(records))
+    the record, or None). A record found in two folders is kept from each. Quarantined files
+    (:func:`scan_records`) are left out, each named in a warning and in ``attrs["quarantined"]``."""
+    records, quarantined = scan_records(results_dir)
+    for path, problem in quarantined:
+        warnings.warn(f"skipping {path}: {problem}", stacklevel=2)
+    frame = with_labels(records_frame(records))
+    frame.attrs["quarantined"] = quarantined
+    return frame
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
@@ -171,9 +160,9 @@ def _unit_frame(runs: pd.DataFrame, units_of, unit_columns: tuple[str, ...]) -> 
     units = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *unit_columns, *extra])))
     units["samples_per_s_total"] = units["samples_per_s_total"].fillna(units["samples_per_s"])
     units["cold"] = _flags(units["cold"])
-    still_cached = pd.to_numeric(units["cached_fraction"], errors="coerce") > COLD_CACHED_LIMIT
-    units["cache_state"] = np.select([units["cold"] & still_cached, units["cold"]],
-                                     ["cold-unavailable", "cold"], "warm")
+    fractions = pd.to_numeric(units["cached_fraction"], errors="coerce")
+    units["cache_state"] = [cache_state("cold" if cold else "warm", [fraction])
+                            for cold, fraction in zip(units["cold"], fractions)]
     return units
 
 
