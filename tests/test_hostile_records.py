@@ -371,3 +371,64 @@ def test_convertbench_records_what_was_written_not_what_was_asked(tmp_path, data
     big = rows[1]
     assert big["img_per_s"] == pytest.approx(50_000 / big["write_s"])
     assert list(table["n"]) == [1000, 50_000]
+
+
+# --- sweep notes: never outside the results folder, one per point, never stopping the sweep ------------
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("value", ["/abs/dir/z", "../../x", "a/b"], ids=["absolute", "dot-dot", "nested"])
+def test_an_invalid_points_note_is_named_safely_inside_the_results_folder(tmp_path, monkeypatch, value):
+    monkeypatch.setattr(sweep, "run_point", no_training)
+    results_dir = tmp_path / "deep" / "results"
+    path = grid_file(tmp_path, yaml.safe_dump({"grids": [{"dataset": value, "access": value}]}))
+    failures = sweep.run_grid(path, results_dir=results_dir)
+    assert len(failures) == 1
+    notes = [p for p in tmp_path.rglob("*") if p.is_file() and p.name.endswith(".error.txt")]
+    assert [p.parent for p in notes] == [results_dir] and "/" not in notes[0].name[:-len(".error.txt")]
+    assert not list(results_dir.glob("*/"))  # no folder made inside it either
+
+
+@pytest.mark.timeout(60)
+def test_every_failed_point_gets_its_own_note(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "run_point", no_training)
+    path = grid_file(tmp_path, yaml.safe_dump({"grids": [{"model": "emulate", "emulate_rate": ["fast", "slow", "x"]}]}))
+    failures = sweep.run_grid(path, results_dir=tmp_path / "results")
+    notes = sorted((tmp_path / "results").glob("*.error.txt"))
+    assert len(failures) == len(notes) == 3
+    assert [n.read_text().count("emulate_rate") > 0 for n in notes] == [True] * 3
+
+
+@pytest.mark.timeout(60)
+def test_a_read_only_results_folder_does_not_stop_the_sweep_at_its_first_note(tmp_path, monkeypatch, capsys):
+    if os.geteuid() == 0:
+        monkeypatch.setattr(sweep, "write_text", lambda path, text: (_ for _ in ()).throw(
+            PermissionError(errno.EACCES, "Permission denied", str(path))))
+    monkeypatch.setattr(sweep, "run_point", no_training)
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    path = grid_file(tmp_path, yaml.safe_dump({"grids": [{"model": "emulate", "emulate_rate": ["fast", "slow"]}]}))
+    results_dir.chmod(0o555)
+    try:
+        failures = sweep.run_grid(path, results_dir=results_dir)
+    finally:
+        results_dir.chmod(0o755)
+    assert len(failures) == 2  # the second point was tried after the first note could not be written
+    assert capsys.readouterr().err.count("could not write the error note") == 2
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_sweeps_half_written_notebook_is_kept_as_failed(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    monkeypatch.setattr(sweep, "run_point", no_training)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    (results_dir / f".run-a.partial-{dead}.ipynb").write_text("{}")
+    live = results_dir / f".run-b.partial-{os.getpid()}.ipynb"  # a sweep still running: left alone
+    live.write_text("{}")
+    sweep.run_grid(grid_file(tmp_path, yaml.safe_dump({"grids": [{"model": "emulate", "emulate_rate": "fast"}]})),
+                   results_dir=results_dir)
+    assert (results_dir / "run-a.failed.ipynb").is_file() and live.is_file()
+    assert not list(results_dir.glob(f".run-a.partial-*"))

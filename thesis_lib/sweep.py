@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
+import re
+import sys
 import traceback
 from pathlib import Path
 
@@ -105,6 +108,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
     results_dir = paths.results_dir(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     forget_resolved_points()
+    _tidy_partials(results_dir)
     points = load_grid(grid)
     failures, skipped, done = [], [], 0
     with tqdm(points, desc="sweep", unit="run") as bar:
@@ -125,7 +129,7 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 done += 1
             except Exception as exc:
                 failures.append((name, _short_error(exc)))
-                write_text(results_dir / f"{name}.error.txt", traceback.format_exc())
+                _write_note(results_dir, name, traceback.format_exc())
     print(f"sweep: {done} of {len(points)} points done, {len(skipped)} skipped, {len(failures)} failed "
           f"-> {results_dir}")
     for line in skip_lines(skipped):
@@ -146,11 +150,46 @@ def skip_lines(skipped: list[tuple[str, str]]) -> list[str]:
 
 
 def _label(point: dict) -> str:
-    """The point's run name, or a readable stand-in when its configuration is invalid."""
+    """The point's run name, or for an invalid point a stand-in that is a safe file name: its
+    values with anything but letters, digits and ``_=.-`` replaced, cut short, and a hash of the
+    whole point, so no grid value can name a path and two invalid points never share a note."""
     try:
         return run_name(point)
     except Exception:
-        return "invalid-" + "-".join(f"{k}={v}" for k, v in sorted(point.items()) if not isinstance(v, dict))[:120]
+        values = "-".join(f"{k}={v}" for k, v in sorted(point.items()) if not isinstance(v, dict))
+        digest = hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        return f"invalid-{re.sub(r'[^A-Za-z0-9_=.-]+', '_', values)[:80]}-{digest}"
+
+
+def _write_note(results_dir: Path, name: str, text: str) -> None:
+    """A failed point's traceback as ``<name>.error.txt`` in the results folder; where it cannot be
+    written (a read-only folder, a full disk) the sweep says so and goes on with the next point."""
+    note = results_dir / f"{name}.error.txt"
+    if note.parent != results_dir or name.startswith("."):  # names are built to be safe; never write elsewhere
+        raise ValueError(f"sweep: error note name {name!r} would leave {results_dir}")
+    try:
+        write_text(note, text)
+    except OSError as exc:
+        print(f"sweep: could not write the error note {note} ({exc})", file=sys.stderr)
+
+
+def _tidy_partials(results_dir: Path) -> None:
+    """Notebooks a killed sweep left half-written (``.<run>.partial-<pid>.ipynb`` of a process that is
+    gone) become ``<run>.failed.ipynb``, as a point that failed leaves them."""
+    for partial in results_dir.glob(".*.partial-*.ipynb"):
+        stem, _, pid = partial.name[1:-len(".ipynb")].rpartition(".partial-")
+        if pid.isdigit() and not _alive(int(pid)) and partial.is_file():
+            os.replace(partial, results_dir / f"{stem}.failed.ipynb")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def record_matches(path: Path, config: RunSpec) -> bool:
