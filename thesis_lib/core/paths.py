@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # thesis_lib/core/paths.py
 
 
 def data_root() -> Path:

@@ -27,7 +27,7 @@ from .errors import ThesisLabError
 
 
 class Epoch(TypedDict, total=False):
-    """One measured epoch (:func:`thesis_lib.training.fit`, numbered by :func:`thesis_lib.bench.run`)."""
+    """One measured epoch (:func:`thesis_lib.training.fit`, numbered by :func:`thesis_lib.run.bench.run`)."""
     repeat: int
     epoch: int
     wall_s: float
@@ -48,7 +48,7 @@ class Epoch(TypedDict, total=False):
 
 
 class Record(TypedDict, total=False):
-    """The JSON record one benchmark run leaves (:func:`thesis_lib.bench.run` writes it,
+    """The JSON record one benchmark run leaves (:func:`thesis_lib.run.bench.run` writes it,
     :mod:`thesis_lib.results` reads folders of them). A file without every ``Required`` key is not
     a record; older records may lack others."""
     run: Required[str]
@@ -265,9 +265,9 @@ def _text_problems(place: str, text: str) -> list[str]:
 
 
 def environment() -> dict:
-    """The machine a measurement runs on (:func:`thesis_lib.machine.environment` of the data folder),
-    with its storage figures where they were measured (``storage``: :func:`thesis_lib.storage.cached_figures`)."""
-    from .storage import cached_figures  # storage writes through this module
+    """The machine a measurement runs on (:func:`thesis_lib.core.machine.environment` of the data folder),
+    with its storage figures where they were measured (``storage``: :func:`thesis_lib.tools.storage.cached_figures`)."""
+    from ..tools.storage import cached_figures  # storage writes through this module
 
     return {**machine.environment(paths.data_root()), "storage": cached_figures()}
 

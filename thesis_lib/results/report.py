@@ -22,15 +22,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from nbconvert.preprocessors import Preprocessor
 
-from . import notebook_run, paths, results
-from .record import check_writable, write_text
-from .results import findings, headline, machines, startup
+from .. import results
+from ..core import notebook_run, paths
+from ..core.record import check_writable, write_text
+from . import findings, headline, machines, startup
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
 
 def existing_results_dir(results_dir: str | Path | None) -> Path:
-    """:func:`thesis_lib.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
+    """:func:`thesis_lib.core.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
     so a misspelt name never renders an empty report."""
     folder = paths.results_dir(results_dir)
     if not folder.is_dir():

@@ -1,6 +1,6 @@
 """One benchmark run end to end: convert (or reuse), train and evaluate, and one JSON record.
 
-A run is fixed by its :class:`~thesis_lib.run_spec.RunSpec` (a :class:`BenchConfig`, resolved once);
+A run is fixed by its :class:`~thesis_lib.run.run_spec.RunSpec` (a :class:`BenchConfig`, resolved once);
 the record stores all of it, the environment, every epoch's timings, and the medians with bootstrap
 95% intervals.
 """
@@ -14,14 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import cache, converted, formats, loading, models, paths, sources, training
+from .. import formats, loading, sources, training
+from ..core import cache, paths
+from ..core.errors import SplitNotFound
+from ..core.machine import peak_rss_mb
+from ..core.protocol import repeat_summaries
+from ..core.record import Record, check_record, check_writable, environment, write_json
+from ..core.stats import h100_demand, median_ci
+from ..training import models
+from . import converted
 from .config import BenchConfig
-from .errors import SplitNotFound
-from .machine import peak_rss_mb
-from .protocol import repeat_summaries
-from .record import Record, check_record, check_writable, environment, write_json
 from .run_spec import RunSpec
-from .stats import h100_demand, median_ci
 
 
 def _eval_reader(spec: RunSpec):
@@ -39,7 +42,7 @@ def _eval_reader(spec: RunSpec):
 
 
 def record_path(spec: RunSpec | BenchConfig, results_dir: str | os.PathLike | None = None) -> Path:
-    """Where a run's record goes: ``<run>.json`` in :func:`thesis_lib.paths.results_dir`."""
+    """Where a run's record goes: ``<run>.json`` in :func:`thesis_lib.core.paths.results_dir`."""
     return _spec(spec).record_path(results_dir)
 
 

@@ -3,7 +3,7 @@
 Every field can be set from a grid (``sweep``), from ``bench.ipynb``'s parameter cell and from
 the ``bench`` command line; the CLI flags and the notebook's defaults are derived from the fields
 here, so the three cannot drift apart. :meth:`BenchConfig.resolve` checks them once and returns the
-frozen :class:`~thesis_lib.run_spec.RunSpec` that every layer reads: its record name is readable
+frozen :class:`~thesis_lib.run.run_spec.RunSpec` that every layer reads: its record name is readable
 and ends in a short hash of every field that changes the measurement, so two different runs never
 share a record.
 """
@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from .registry import one_of
+from ..core.registry import one_of
 
 CACHE_STATES = ("warm", "cold")
 DEVICES = ("cpu", "cuda")
@@ -93,7 +93,7 @@ class BenchConfig:
         return cls(**{name: namespace[name] for name in cls.field_names() if name in namespace})
 
     def resolve(self, *, expect_id: str | None = None):
-        """The run this defines, checked and resolved once: a frozen :class:`~thesis_lib.run_spec.RunSpec`."""
+        """The run this defines, checked and resolved once: a frozen :class:`~thesis_lib.run.run_spec.RunSpec`."""
         from .run_spec import RunSpec
 
         return RunSpec.resolve(self, expect_id=expect_id)
@@ -101,7 +101,8 @@ class BenchConfig:
 
 def choices() -> dict[str, list[str]]:
     """The settings that name one of a few values, and those values, from the registries."""
-    from . import formats, loading, models, sources
+    from .. import formats, loading, sources
+    from ..training import models
 
     return {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
             "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES)}

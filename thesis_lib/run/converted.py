@@ -9,10 +9,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import formats, paths
-from .errors import FormatError
-from .formats.base import dir_bytes
-from .sources.base import Source
+from .. import formats
+from ..core import paths
+from ..core.errors import FormatError
+from ..formats.base import dir_bytes
+from ..sources.base import Source
 
 
 def _key(obj) -> str:

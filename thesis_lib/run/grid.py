@@ -1,8 +1,8 @@
-"""A grid file (YAML) into the points of a sweep, each a mapping of :class:`~thesis_lib.config.BenchConfig` fields.
+"""A grid file (YAML) into the points of a sweep, each a mapping of :class:`~thesis_lib.run.config.BenchConfig` fields.
 
 A grid holds ``defaults`` and a list of ``grids``. In each grid a list value is an axis and the
 points are the cartesian product of the axes. Every key is a field of
-:class:`~thesis_lib.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
+:class:`~thesis_lib.run.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
 of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
 travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
 and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``); a bundle's values
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
+from ..core import paths
 from .config import BenchConfig
 from .run_spec import RunSpec
 

@@ -10,8 +10,8 @@ the results folder where similar runs are there, else from a stated rough rate. 
 datasets to count their images, but converts, trains and writes nothing.
 
 A grid of more than :data:`CONFIRM_POINTS` points not yet recorded runs only with ``--yes``;
-one of more than :data:`thesis_lib.grid.MAX_POINTS` points is refused whatever is said
-(:func:`thesis_lib.grid.grid_entries`), before a point is made.
+one of more than :data:`thesis_lib.run.grid.MAX_POINTS` points is refused whatever is said
+(:func:`thesis_lib.run.grid.grid_entries`), before a point is made.
 """
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ import json
 import statistics
 from pathlib import Path
 
-from . import paths, sweep
+from ..core import paths
+from ..core.errors import ThesisLabError
+from ..results.records import scan_records
+from . import sweep
 from .run_spec import RunSpec
-from .errors import ThesisLabError
-from .results.records import scan_records
 
 # Points not yet recorded that a sweep runs without --yes.
 CONFIRM_POINTS = 1_000

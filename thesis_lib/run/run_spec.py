@@ -1,4 +1,4 @@
-"""One resolved run: :class:`RunSpec`, a :class:`~thesis_lib.config.BenchConfig` checked, its
+"""One resolved run: :class:`RunSpec`, a :class:`~thesis_lib.run.config.BenchConfig` checked, its
 format and access mode looked up, its options parsed to their declared types, and its identity,
 config id and record name computed, all once, in :meth:`RunSpec.resolve`; frozen after that.
 
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .checks import check_measured_epochs, check_number, checked_int
+from ..core import paths
+from ..core.checks import check_measured_epochs, check_number, checked_int
+from ..core.record import json_default
+from ..formats.base import Format
+from ..formats.options import ResolvedOptions
 from .config import ADDED_LATER, LOCATION, NOT_MEASURED, BenchConfig, choices
-from .formats.base import Format
-from .formats.options import ResolvedOptions
-from .record import json_default
 
 #: At most this many characters of the data's file name go into a run's name (a file name has 255).
 ROOT_HINT_CHARS = 40
@@ -94,14 +94,15 @@ class RunSpec:
         return self
 
     def record_path(self, results_dir=None) -> Path:
-        """Where its record goes: ``<run_name>.json`` in :func:`thesis_lib.paths.results_dir`."""
+        """Where its record goes: ``<run_name>.json`` in :func:`thesis_lib.core.paths.results_dir`."""
         return paths.results_dir(results_dir) / f"{self.run_name}.json"
 
 
 def check_settings(config: BenchConfig) -> Format:
     """ValueError naming the first bad setting of ``config``, listing the valid values where there
     are few; returns its format."""
-    from . import formats, models
+    from .. import formats
+    from ..training import models
 
     for name, valid in choices().items():
         if getattr(config, name) not in valid:
@@ -133,7 +134,7 @@ def identity_of(config: BenchConfig, write_options: dict, open_options: dict) ->
     """Every field that changes the measurement, canonical: options resolved, and the data by
     what it holds (:func:`thesis_lib.sources.identity.data_identity`), not by where it lies, so the
     same experiment has one identity in any folder and on any machine."""
-    from .sources.identity import data_identity
+    from ..sources.identity import data_identity
 
     values = {k: v for k, v in dataclasses.asdict(config).items()
               if k not in NOT_MEASURED and k != LOCATION and not (k in ADDED_LATER and v == ADDED_LATER[k])}

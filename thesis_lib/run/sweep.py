@@ -1,6 +1,6 @@
 """A resumable sweep: ``bench.ipynb`` executed by papermill once per grid point.
 
-The points come from a grid file (YAML; :mod:`thesis_lib.grid` reads it: ``defaults``, a list of
+The points come from a grid file (YAML; :mod:`thesis_lib.run.grid` reads it: ``defaults``, a list of
 ``grids`` whose list values are axes, the ``datasets`` and ``variants`` bundles).
 
 Each point's record and executed notebook land side by side in the results folder as
@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import notebook_run, paths, sources
-from .errors import SourceError
+from .. import sources
+from ..core import notebook_run, paths
+from ..core.errors import SourceError
+from ..core.record import write_text
 from .grid import (BUNDLES, DEFAULT_GRID, PARAMETERS, forget_resolved_points, load_grid,  # noqa: F401 - the sweep's
                    resolve_point, run_name)  # public names
-from .record import write_text
 from .run_spec import RunSpec
 
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import formats, paths
-from .record import write_json
-from .errors import FormatError, SourceError, ThesisLabError
+from .. import formats
+from ..core import paths
+from ..core.errors import FormatError, SourceError, ThesisLabError
+from ..core.record import write_json
 
 # Linux keeps a process's peak RSS across fork and exec, so the child would inherit this process's
 # high-water mark: it resets it (clear_refs "5") and reads VmHWM, the peak since the reset.

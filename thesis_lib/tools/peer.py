@@ -14,9 +14,10 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
-from . import converted, paths
-from .sources.base import LimitedSource, ResizedSource, Source
-from .sources.imagefolder import FileSource
+from ..core import paths
+from ..run import converted
+from ..sources.base import LimitedSource, ResizedSource, Source
+from ..sources.imagefolder import FileSource
 
 COMPLETE = ".complete"
 

@@ -38,8 +38,9 @@ from statistics import median
 
 import numpy as np
 
-from . import __version__, cache, machine, paths, record
-from .errors import ThesisLabError
+from .. import __version__
+from ..core import cache, machine, paths, record
+from ..core.errors import ThesisLabError
 
 DEFAULT_SIZE_MB = 256
 DEFAULT_BUDGET_S = 1.0

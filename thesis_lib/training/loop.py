@@ -4,8 +4,8 @@ In the style of torchvision's classification references: :func:`train_one_epoch`
 :func:`evaluate`, an SGD optimizer and a per-step schedule, and :func:`fit` to run them.
 
 How each step's compute is timed (synchronously or with ``queue_steps`` steps queued, real or
-emulated) is the job of :mod:`thesis_lib.clocks`; this module runs one loop over whichever clock
-:func:`~thesis_lib.clocks.make_clock` picks.
+emulated) is the job of :mod:`thesis_lib.training.clocks`; this module runs one loop over whichever clock
+:func:`~thesis_lib.training.clocks.make_clock` picks.
 
 Each epoch reports
 
@@ -45,10 +45,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..core.checks import check_measured_epochs, checked_int
+from ..core.machine import peak_rss_mb
 from . import metrics
-from .checks import check_measured_epochs, checked_int
 from .clocks import EmulatedAccelerator, make_clock
-from .machine import peak_rss_mb
 from .steps import autocast, make_steps
 
 __all__ = ["EmulatedAccelerator", "evaluate", "fit", "make_optimizer", "make_scheduler", "train_one_epoch"]

@@ -16,7 +16,7 @@ from torch import nn
 from torchvision import models as tv
 from torchvision.models.googlenet import BasicConv2d
 
-from .registry import pick
+from ..core.registry import pick
 
 #: Largest image side (px) that gets the small-image stem.
 SMALL_IMAGE_MAX = 64

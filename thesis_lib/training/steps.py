@@ -1,4 +1,4 @@
-"""The host work of one training step; :mod:`thesis_lib.training` runs it, :mod:`thesis_lib.clocks` times it.
+"""The host work of one training step; :mod:`.loop` runs it, :mod:`.clocks` times it.
 
 Real steps train the model under :func:`autocast` and keep the loss summed on the device; emulated
 steps have no model, so no work and no loss.

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .. import paths
-from ..record import write_json
+from ...core import paths
+from ...core.record import write_json
 from .au import au_comparison, side_by_side
 from .copies import step_copies
 from .cupy_kvikio import step_cupy

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cache, formats
-from ..formats import cupy_format
+from ... import formats
+from ...core import cache
+from ...formats import cupy_format
 from .measure import cuda_sync, each, error_text, timed, write_synthetic
 from .settings import ANCHORS, GATHER_TARGET, GB, KVIKIO_TARGET, Sizes
 from .table import make_row, not_measured

@@ -7,7 +7,7 @@ import platform
 
 import torch
 
-from ..machine import cpu_model
+from ...core.machine import cpu_model
 
 
 def versions() -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .. import formats, sources
+from ... import formats, sources
 
 
 def timed(fn: Callable[[], object], sync: Callable[[], None] = lambda: None) -> float:

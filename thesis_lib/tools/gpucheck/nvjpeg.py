@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import formats
+from ... import formats
 from .measure import cuda_sync, each, timed, write_synthetic
 from .settings import ANCHORS, Sizes
 from .table import make_row, not_measured
@@ -24,7 +24,7 @@ def decode_rate(reader, n: int, batch: int, sync: Callable[[], None] = lambda: N
 
 def step_decode(work: Path, sizes: Sizes, gpu: str | None, emit: Callable[[dict], dict]) -> None:
     """Step 3: JPEG decode of CIFAR-size files, on one host core and by nvJPEG on the GPU."""
-    from ..formats.files import decode_nvjpeg
+    from ...formats.files import decode_nvjpeg
 
     n, path = sizes.jpeg_images, work / "jpeg"
     write_synthetic("files", n, path, encoding="jpeg", quality=90)

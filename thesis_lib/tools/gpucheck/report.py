@@ -7,7 +7,7 @@ import platform
 import time
 from dataclasses import asdict
 
-from ..machine import cpu_model
+from ...core.machine import cpu_model
 from .au import side_by_side
 from .settings import AU_MEANING, Sizes
 from .table import format_table, summary

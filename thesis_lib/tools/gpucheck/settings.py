@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..stats import H100_DEMAND
+from ...core.stats import H100_DEMAND
 
 BATCH = 512
 GB = 1e9

@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .. import formats, loading, models, training
+from ... import formats, loading, training
+from ...training import models
 from .au import au_comparison, au_rows, compute_rate
 from .measure import error_text, write_synthetic
 from .settings import ANCHORS, ASYNC_QUEUE_STEPS, Sizes

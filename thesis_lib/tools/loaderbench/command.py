@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import converted, formats, paths, peer, sources
-from ..checks import checked_int
-from ..record import environment, write_json
-from ..stats import h100_demand
+from ... import formats, sources
+from ...core import paths
+from ...core.checks import checked_int
+from ...core.record import environment, write_json
+from ...core.stats import h100_demand
+from ...run import converted
+from .. import peer
 from .rates import (BATCH, imagefolder_rate, loader_rates, ram_baseline, single_core_decode_rate, slice_rate, warm,
                     workers_needed)
 from .report import render, targets

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import loading, peer
+from ... import loading
+from .. import peer
 
 BATCH = 512
 

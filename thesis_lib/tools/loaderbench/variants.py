@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .. import loading
+from ... import loading
 
 MiB = 2**20
 ALL_MODES = tuple(loading.MODES)
