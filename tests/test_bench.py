@@ -18,9 +18,10 @@ import torch
 import yaml
 from PIL import Image
 
-from thesis_lib import bench, config, paths, sweep
-from thesis_lib.config import ADDED_LATER
-from thesis_lib.record import Epoch, Record
+from thesis_lib.core import paths
+from thesis_lib.core.record import Epoch, Record
+from thesis_lib.run import bench, config, sweep
+from thesis_lib.run.config import ADDED_LATER
 
 REPO = paths.REPO_ROOT
 RECORD_KEYS = {"dataset", "image_size", "n_train", "fmt", "write_options", "open_options", "config", "config_id", "access", "workers", "batch_size", "model",
@@ -128,7 +129,7 @@ def test_run_writes_a_complete_record_and_reuses_the_conversion(data_dir):
     assert record["env"]["cores"] == os.cpu_count() and record["accuracy"] is None
     on_disk = json.loads(Path(record["path"]).read_text())
     assert on_disk["run"] == config.run_name and Path(record["path"]).parent == data_dir / "results"
-    # The record's keys are what thesis_lib.record.Record says (less fmt_options, which older records hold,
+    # The record's keys are what thesis_lib.core.record.Record says (less fmt_options, which older records hold,
     # and the settings added later, left out at their old values).
     assert set(on_disk) == set(Record.__annotations__) - {"fmt_options", *ADDED_LATER}
     assert all(set(epoch) == set(Epoch.__annotations__) for epoch in on_disk["epochs"])
@@ -392,7 +393,7 @@ def test_two_sweeps_into_one_results_folder_lose_and_corrupt_nothing(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"grids": [{"dataset": "synthetic", "fmt": "npy", "limit": 300, "epochs": 2,
                                                "batch_size": 128, "model": "emulate", "emulate_rate": 0}]}))
-    code = f"from thesis_lib import sweep; raise SystemExit(len(sweep.run_grid({str(grid)!r}, results_dir='results')))"
+    code = f"from thesis_lib.run import sweep; raise SystemExit(len(sweep.run_grid({str(grid)!r}, results_dir='results')))"
     sweeps = [subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=run_env(THESIS_DATA=str(tmp_path / "d")),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=240)[0] for p in sweeps]
@@ -484,7 +485,7 @@ def test_notebooks_run_on_the_project_kernel_over_ipc_quietly(tmp_path, capfd):
     import glob
     import tempfile
 
-    from thesis_lib import notebook_run
+    from thesis_lib.core import notebook_run
 
     notebook = tmp_path / "tiny.ipynb"
     cells = [nbformat.v4.new_code_cell("answer = 6 * 7", metadata={"tags": ["parameters"]}),

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from thesis_lib import FormatError, formats, paths, sources
+from thesis_lib import FormatError, formats, sources
+from thesis_lib.core import paths
 from thesis_lib.sources.base import ArraySource
 from tiny_data import CPU_FORMATS
 

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from thesis_lib import cache, gpucheck, paths
-from thesis_lib.gpucheck import au_comparison, judge, make_row
-from thesis_lib.record import write_json
+from thesis_lib.core import cache, paths
+from thesis_lib.core.record import write_json
+from thesis_lib.tools import gpucheck
+from thesis_lib.tools.gpucheck import au_comparison, judge, make_row
 
 TINY = gpucheck.Sizes(cupy_images=0, train_images=128, epochs=1, batch=64, jpeg_images=32, model="convnet")
 

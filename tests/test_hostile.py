@@ -23,7 +23,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from thesis_lib import FormatError, SourceError, bench, cache, converted, formats, loading, results, sources, sweep
+from thesis_lib import FormatError, SourceError, formats, loading, results, sources
+from thesis_lib.core import cache
+from thesis_lib.run import bench, converted, sweep
 from thesis_lib.sources.base import ArraySource
 
 RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"
@@ -570,7 +572,7 @@ def test_bench_checks_the_record_location_before_training(tmp_path, data_home, m
 
 @pytest.mark.timeout(60)
 def test_sweep_goes_on_past_a_point_whose_run_name_fails(tmp_path):
-    from thesis_lib.config import BenchConfig
+    from thesis_lib.run.config import BenchConfig
 
     grid = tmp_path / "grid.yaml"
     good = {"model": "emulate", "emulate_rate": 0, "limit": 600, "epochs": 2}
@@ -584,7 +586,7 @@ def test_sweep_goes_on_past_a_point_whose_run_name_fails(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_loaderbench_limit_below_one_batch(tmp_path, data_home):
-    from thesis_lib import loaderbench
+    from thesis_lib.tools import loaderbench
 
     # Once an IndexError; now a set smaller than a batch is measured in one batch of all its images.
     loaderbench.main(limit=100, repeats=1, batches=1, workers=0, only=["npy"], out=tmp_path / "lb.json")
@@ -593,7 +595,7 @@ def test_loaderbench_limit_below_one_batch(tmp_path, data_home):
 
 @pytest.mark.timeout(120)
 def test_convertbench_reports_the_childs_error_not_its_traceback(tmp_path):
-    from thesis_lib import convertbench
+    from thesis_lib.tools import convertbench
 
     with pytest.raises(SourceError) as caught:
         convertbench.main(dataset="imagefolder", root=str(tmp_path / "no-such-set"), sizes=[10], fmts=["npy"],
@@ -609,7 +611,7 @@ def test_results_skip_and_name_a_record_with_wrong_types(tmp_path, damage):
     good = sorted((tmp_path / "records").glob("*.json"))
     bad = tmp_path / "records" / "damaged.json"
     bad.write_text(json.dumps({**json.loads(good[0].read_text()), **damage}))
-    from thesis_lib import report
+    from thesis_lib.results import report
 
     with pytest.warns(UserWarning, match="skipping .*damaged.json: "):
         runs = results.load_records(tmp_path / "records")
@@ -619,7 +621,7 @@ def test_results_skip_and_name_a_record_with_wrong_types(tmp_path, damage):
 
 @pytest.mark.timeout(120)
 def test_report_refuses_a_misspelt_results_folder(tmp_path):
-    from thesis_lib import report
+    from thesis_lib.results import report
 
     with pytest.raises(ValueError, match="results folder .*reslts does not exist"):
         report.build(tmp_path / "reslts", html=False)

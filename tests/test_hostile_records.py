@@ -18,8 +18,11 @@ import yaml
 from bs4 import BeautifulSoup
 
 from thesis_lib import __main__ as cli
-from thesis_lib import bench, grid, plan, record, report, results, sweep
-from thesis_lib.config import BenchConfig
+from thesis_lib import results
+from thesis_lib.core import record
+from thesis_lib.results import report
+from thesis_lib.run import bench, grid, plan, sweep
+from thesis_lib.run.config import BenchConfig
 
 RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"
 TEMPLATE = next(RECORDS.glob("synthetic-32-n512-npy-batch-emulate36300-warm-*.json"))
@@ -362,7 +365,7 @@ def test_the_sweep_prints_each_skip_reason_once_with_its_count():
 
 @pytest.mark.timeout(120)
 def test_convertbench_records_what_was_written_not_what_was_asked(tmp_path, data_home):
-    from thesis_lib import convertbench
+    from thesis_lib.tools import convertbench
 
     table = convertbench.main(image_size=8, sizes=[1000, 100_000_000], fmts=["npy"], out=tmp_path / "cb.json",
                               workdir=tmp_path)

@@ -16,8 +16,10 @@ import torch
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from thesis_lib import SourceError, bench, formats, models, sources
+from thesis_lib import SourceError, formats, sources
+from thesis_lib.run import bench
 from thesis_lib.sources import cifar10, stores
+from thesis_lib.training import models
 
 from test_sources import WNIDS, write_cifar, write_tiny_imagenet
 

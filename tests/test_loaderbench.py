@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thesis_lib import bench, peer, sources
+from thesis_lib import sources
 from thesis_lib.formats.zarr_tensorstore import TensorStoreZarrReader
+from thesis_lib.run import bench
+from thesis_lib.tools import peer
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_loaderbench_cli_on_a_zip_of_jpegs(jpeg_zip, tmp_path):
 
 
 def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
-    from thesis_lib import loaderbench
+    from thesis_lib.tools import loaderbench
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
     with pytest.raises(ValueError, match="no variant matches.*variants: npy, hdf5 contiguous"):
         loaderbench.main(limit=10, only=["parquet"], out=tmp_path / "lb.json")
@@ -83,7 +85,8 @@ def test_loaderbench_names_the_variants_when_none_match(tmp_path, monkeypatch):
 def test_the_variants_are_uniquely_labelled_registered_formats_in_known_modes():
     import dataclasses
 
-    from thesis_lib import formats, loaderbench, loading
+    from thesis_lib import formats, loading
+    from thesis_lib.tools import loaderbench
 
     labels = [variant.label for variant in loaderbench.VARIANTS]
     assert len(set(labels)) == len(labels)
@@ -101,7 +104,7 @@ def test_the_variants_are_uniquely_labelled_registered_formats_in_known_modes():
 
 
 def test_only_chooses_the_variants_whose_label_holds_a_word():
-    from thesis_lib import loaderbench
+    from thesis_lib.tools import loaderbench
 
     assert [v.label for v in loaderbench.matching(["zarr chunk 1024"])] == [
         "zarr chunk 1024, zarr-python", "zarr chunk 1024, tensorstore"]
@@ -122,7 +125,7 @@ def test_the_command_refuses_fewer_than_one_repeat_or_batch_naming_the_flag(flag
 
 @pytest.mark.parametrize("setting", [{"repeats": 0}, {"batches": 0}, {"repeats": -2}])
 def test_main_refuses_fewer_than_one_repeat_or_batch_before_loading_anything(setting, tmp_path, monkeypatch):
-    from thesis_lib import loaderbench
+    from thesis_lib.tools import loaderbench
 
     monkeypatch.setenv("THESIS_DATA", str(tmp_path / "data"))
     (name, value), = setting.items()

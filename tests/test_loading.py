@@ -9,7 +9,8 @@ import pytest
 import torch
 from tiny_data import CPU_FORMATS, decode_ids, disk_dir, id_images, write  # noqa: F401 (fixture)
 
-from thesis_lib import cache, loading
+from thesis_lib import loading
+from thesis_lib.core import cache
 from thesis_lib.loading import (CIFAR10_MEAN, CIFAR10_STD, MODES, BatchDataset, BlockWindows, WindowDataset,
                                 batch_cuts, block_window, contiguous_runs, make_loader, random_crop_flip, rebatch)
 

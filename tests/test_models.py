@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from thesis_lib import models
+from thesis_lib.training import models
 
 
 def test_names():

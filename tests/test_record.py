@@ -1,4 +1,4 @@
-"""thesis_lib.record: the one atomic writer (text and strict JSON), its JSON default, and the headline."""
+"""thesis_lib.core.record: the one atomic writer (text and strict JSON), its JSON default, and the headline."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thesis_lib import record
+from thesis_lib.core import record
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from thesis_lib import formats, loading, registry, results, sources  # noqa: E402
+from thesis_lib import formats, loading, results, sources  # noqa: E402
 from thesis_lib.__main__ import build_parser  # noqa: E402
+from thesis_lib.core import registry  # noqa: E402
 from thesis_lib.formats.npy import NpyFormat  # noqa: E402
 from thesis_lib.results import headline, labels, order  # noqa: E402
 from thesis_lib.sources import show  # noqa: E402

@@ -23,10 +23,11 @@ import pytest  # noqa: E402
 
 from bs4 import BeautifulSoup  # noqa: E402
 
-from thesis_lib import paths, report, results  # noqa: E402
-from thesis_lib.results import findings, headline, labels, machines, startup  # noqa: E402
+from thesis_lib import results  # noqa: E402
+from thesis_lib.core import paths  # noqa: E402
+from thesis_lib.core.stats import h100_demand, median_ci  # noqa: E402
+from thesis_lib.results import findings, headline, labels, machines, report, startup  # noqa: E402
 from thesis_lib.results.ranking import Estimate  # noqa: E402
-from thesis_lib.stats import h100_demand, median_ci  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"

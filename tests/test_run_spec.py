@@ -7,12 +7,13 @@ import pickle
 import pytest
 import yaml
 
-from thesis_lib import bench, formats, sweep
+from thesis_lib import formats
 from thesis_lib.__main__ import build_parser, main
-from thesis_lib.config import BenchConfig, config_from_args
 from thesis_lib.formats.base import Format
 from thesis_lib.formats.options import Option, ResolvedOptions
-from thesis_lib.run_spec import RunSpec
+from thesis_lib.run import bench, sweep
+from thesis_lib.run.config import BenchConfig, config_from_args
+from thesis_lib.run.run_spec import RunSpec
 
 CUPY = {"fmt": "cupy", "device": "cuda"}
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thesis_lib import SourceError, paths, sources
+from thesis_lib import SourceError, sources
+from thesis_lib.core import paths
 from thesis_lib.sources import cifar10, download, hires
 from thesis_lib.sources.base import LimitedSource, ResizedSource
 from thesis_lib.sources.imagefolder import FileSource

@@ -1,4 +1,4 @@
-"""The storage check (thesis_lib.storage): figures on disk and on tmpfs, the cache, bad input, clean-up."""
+"""The storage check (thesis_lib.tools.storage): figures on disk and on tmpfs, the cache, bad input, clean-up."""
 from __future__ import annotations
 
 import errno
@@ -11,7 +11,8 @@ import tempfile
 import pytest
 
 from thesis_lib import __main__ as cli
-from thesis_lib import cache, storage
+from thesis_lib.core import cache
+from thesis_lib.tools import storage
 
 SMALL = {"size_mb": 8, "budget_s": 0.15}
 

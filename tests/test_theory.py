@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thesis_lib import metrics
-from thesis_lib import theory as T
+from thesis_lib.teaching import theory as T
+from thesis_lib.training import metrics
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import pytest
 import torch
 from tiny_data import CPU_FORMATS, colour_blobs, disk_dir, id_images, write  # noqa: F401 (fixture)
 
-from thesis_lib import clocks, formats, metrics, models, training
+from thesis_lib import formats, training
 from thesis_lib.loading import make_loader
+from thesis_lib.training import clocks, metrics, models
 
 # -- metrics ------------------------------------------------------------------------------------------
 Y_TRUE = [0, 0, 1, 2, 2, 2]
@@ -334,7 +335,7 @@ class FakeClock:
 def test_the_epoch_loop_has_no_branch_on_the_regime(monkeypatch, emulate_rate):
     """Whatever clock the factory gives, train_one_epoch makes the same calls and reports its busy time."""
     fake, asked = FakeClock(), []
-    monkeypatch.setattr(training, "make_clock", lambda *args: asked.append(args) or fake)
+    monkeypatch.setattr(training.loop, "make_clock", lambda *args: asked.append(args) or fake)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 2))
     margin = model[1].bias.detach().clone()  # labels are all 0: training raises bias 0 over bias 1
     stats = training.train_one_epoch(model, SlowLoader(3, 4, 0.0), training.make_optimizer(model, lr=0.1),

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thesis_lib import cache, formats
-from thesis_lib.paths import REPO_ROOT
+from thesis_lib import formats
+from thesis_lib.core import cache
+from thesis_lib.core.paths import REPO_ROOT
 from thesis_lib.sources.base import ArraySource
 
 #: The formats a CPU-only machine can read with their default open options (cupy needs CUDA).

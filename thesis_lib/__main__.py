@@ -34,7 +34,7 @@ def _load_source(args):
 
 
 def _print_json(obj) -> None:
-    from .record import json_default
+    from .core.record import json_default
     print(json.dumps(obj, indent=2, default=json_default))
 
 
@@ -44,9 +44,10 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_convert(args) -> None:
-    from . import converted, formats
+    from . import formats
+    from .run import converted
     source = _load_source(args)
-    from .config import key_values
+    from .run.config import key_values
     options = key_values(args.option, "--option")
     if args.out:
         stats = formats.get(args.fmt).write(source, Path(args.out), overwrite=args.overwrite, **options)
@@ -59,7 +60,8 @@ def _check_storage() -> None:
     """The data folder's storage figures, measured once per machine and folder, for every record."""
     import os
 
-    from . import paths, storage
+    from .core import paths
+    from .tools import storage
     if os.environ.get("RANK", "0") != "0":  # under torchrun one rank measures (the others write no record)
         return
     if storage.cached_figures() is None and paths.data_root().is_dir():
@@ -71,8 +73,8 @@ def _check_storage() -> None:
 
 
 def cmd_bench(args) -> None:
-    from . import bench, config
-    from .record import headline
+    from .run import bench, config
+    from .core.record import headline
     run = config.config_from_args(args).resolve().check_runnable()  # named before anything is measured
     _check_storage()
     record = bench.run(run, out=args.out)
@@ -81,7 +83,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    from . import plan, sweep
+    from .run import plan, sweep
     if args.dry_run:
         print(plan.dry_run(args.grid, args.results_dir))
         return
@@ -92,35 +94,35 @@ def cmd_sweep(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from . import report
+    from .results import report
     print(report.build(args.results_dir, html=not args.no_html))
 
 
 def cmd_appendix(args) -> None:
-    from . import report
+    from .results import report
     for path in report.appendix(args.results_dir, args.out, bench_runs=args.bench or None, pdf=not args.no_pdf):
         print(path)
 
 
 def cmd_convertbench(args) -> None:
-    from . import convertbench
+    from .tools import convertbench
     convertbench.main(dataset=args.dataset, root=args.root, image_size=args.image_size, sizes=args.sizes,
                       fmts=args.fmt, out=args.out)
 
 
 def cmd_loaderbench(args) -> None:
-    from . import loaderbench
+    from .tools import loaderbench
     loaderbench.main(dataset=args.dataset, root=args.root, image_size=args.image_size, limit=args.limit,
                      workers=args.workers, repeats=args.repeats, out=args.out, batches=args.batches, only=args.only)
 
 
 def cmd_gpucheck(args) -> None:
-    from . import gpucheck
+    from .tools import gpucheck
     sys.exit(gpucheck.main(out=args.out, quick=args.quick, dry_run=args.dry_run, work_dir=args.work_dir))
 
 
 def cmd_storage(args) -> None:
-    from . import storage
+    from .tools import storage
     ours = storage.storage_figures(args.folder, refresh=args.refresh, size_mb=args.size_mb)
     theirs = None
     if args.fio:
@@ -148,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="one benchmark run: convert if needed, train, write one JSON record")
-    from .config import add_arguments
+    from .run.config import add_arguments
     add_arguments(p)  # one flag per BenchConfig field
     p.add_argument("--option", dest="write_options", action="append", metavar="KEY=VALUE",
                    help="the same as --write-option")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileExistsError) as exc:
         raise SystemExit(f"error: {exc}") from None
     except Exception as exc:
-        from .errors import ThesisLabError
+        from .core.errors import ThesisLabError
         if isinstance(exc, ThesisLabError):
             raise SystemExit(f"error: {exc}") from None
         raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..registry import pick
+from ..core.registry import pick
 from .base import Format, Reader, read_manifest
 
 _MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format"}

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import FormatError, SourceError
-from ..machine import peak_rss_mb
-from ..record import write_json
+from ..core.errors import FormatError, SourceError
+from ..core.machine import peak_rss_mb
+from ..core.record import write_json
 from ..sources.base import DEFAULT_CHUNK, Source
 from . import publish, version_folders, version_locks
 from .manifest import MANIFEST_VERSION, _read_manifest_at, read_manifest

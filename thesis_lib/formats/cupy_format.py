@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 from .base import Format
 from .npy import open_npy, save_npy
 from .options import BLOCK_SIZE, Option

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import FormatError
-from ..paths import read_regular_file
+from ..core.errors import FormatError
+from ..core.paths import read_regular_file
 from .base import Format
 from .options import BLOCK_SIZE, Option
 from .reader import Reader

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 
 
 class Handles:

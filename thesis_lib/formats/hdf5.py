@@ -30,7 +30,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 from .base import Format
 from .options import Option
 from .hdf5_decode import ChunkDecoder, check_decodable

@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 
 #: Bit 0 of a chunk's filter mask: HDF5 stored it without the (optional) deflate filter, which
 #: happens when compressing would have made the chunk larger.

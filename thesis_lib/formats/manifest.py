@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..checks import checked_int
-from ..errors import FormatError
+from ..core.checks import checked_int
+from ..core.errors import FormatError
 from . import version_locks
 from .shown_name import ShownName
 from .version_folders import MANIFEST

@@ -11,7 +11,7 @@ from tokenize import TokenError
 
 import numpy as np
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 from .base import Format
 from .options import BLOCK_SIZE
 from .reader import Reader

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import checked_int
-from ..errors import FormatError
+from ..core.checks import checked_int
+from ..core.errors import FormatError
 from .handles import Handles
 from .shown_name import ShownName
 from .version_hold import VersionHold

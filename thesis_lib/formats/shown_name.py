@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 
 
 class ShownName:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 from . import version_locks
 
 

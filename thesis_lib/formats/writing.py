@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 from ..sources.base import Source, check_images
 
 #: The write errors that mean the disk has no room left, and how a message says so.

@@ -24,7 +24,7 @@ import zarr.codecs
 from zarr.buffer.cpu import NDBuffer
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
-from ..errors import FormatError
+from ..core.errors import FormatError
 from .base import Format
 from .options import Option
 from .reader import Reader

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .. import cache
+from ..core import cache
 from .orders import ArrayBatches
 from .reads import gather_rows
 from .shared import Batch

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checks import checked_int
+from ..core.checks import checked_int
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 >>> headline.headline_tables(runs)               # epoch time per format × dataset × size (headline)
 >>> findings.findings_markdown(runs)             # what the records say, in words (findings)
 
-Medians and their 95% intervals always come from :func:`thesis_lib.stats.median_ci` (percentile
+Medians and their 95% intervals always come from :func:`thesis_lib.core.stats.median_ci` (percentile
 bootstrap) over repeats, each repeat contributing the mean of its steady-state epochs (epochs inside
 one process are not independent samples), in the figures, the tables and the findings alike.
 

@@ -4,7 +4,7 @@
 
 :data:`FIGURES` holds them in results.ipynb's order, each with the heading and note it shows them
 under; and :func:`epoch_figure`, where one run's epochs went (bench.ipynb draws it from its record).
-Medians and their 95% intervals come from :func:`thesis_lib.stats.median_ci` (percentile
+Medians and their 95% intervals come from :func:`thesis_lib.core.stats.median_ci` (percentile
 bootstrap) over repeats (:func:`~thesis_lib.results.records.repeats_frame`); a figure with nothing
 to draw says why instead.
 """
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..record import Record
-from ..stats import MLPERF_AU_THRESHOLD, h100_demand
+from ..core.record import Record
+from ..core.stats import MLPERF_AU_THRESHOLD, h100_demand
 from .labels import MIB, describe, optional_column
 from .order import access_order, format_order, ordered, per_dataset, reading_order
 from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,

@@ -17,7 +17,7 @@ import dataclasses
 
 import pandas as pd
 
-from ..stats import MLPERF_AU_THRESHOLD
+from ..core.stats import MLPERF_AU_THRESHOLD
 from . import labels
 from .cells import best_access, cell_estimates, count_phrase, listing
 from .consistency import across_dataset_sentences, pair_outcomes

@@ -41,7 +41,7 @@ from pathlib import PurePath
 
 import pandas as pd
 
-from ..stats import h100_demand
+from ..core.stats import h100_demand
 
 MIB = 2**20  # sizes on disk read in MiB
 # What the thesis calls its datasets, by source name (the record's ``dataset``, or its

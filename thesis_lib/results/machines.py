@@ -1,7 +1,7 @@
 """Where the records were measured, and what pooling them across results folders found.
 
 Every record carries its machine (CPU, cores, RAM, GPU) and the storage figures of its data folder
-(:mod:`thesis_lib.storage`). The report's header lists each machine once with those figures, so a
+(:mod:`thesis_lib.tools.storage`). The report's header lists each machine once with those figures, so a
 reader knows what "from storage" means there. Records of several folders pool by configuration
 id, which names the experiment, not the place (the data by its content): the same experiment on two
 machines is two rows, the machine a column; two records of one experiment on one machine are both

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from .. import formats, sources
-from ..registry import in_order
+from ..core.registry import in_order
 from .labels import dataset_label
 
 # The thesis's reading order of its datasets, by source name (``hires-synthetic`` is the generated

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..stats import median_ci
+from ..core.stats import median_ci
 from .labels import SECONDARY_SETTINGS, describe, varying_columns
 from .order import access_order, format_order, ordered, reading_order
 

@@ -1,7 +1,7 @@
 """Which conditions are faster, said only as far as their 95% intervals allow.
 
 A condition's epoch time is the median of its epochs with a percentile-bootstrap 95% interval
-(:func:`thesis_lib.stats.median_ci`). One condition is faster than another only when its interval
+(:func:`thesis_lib.core.stats.median_ci`). One condition is faster than another only when its interval
 lies wholly below the other's (it *clears* it); where the intervals overlap the two are tied,
 whatever their medians say. An interval needs two or more epochs: a single epoch ties with anything.
 
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .labels import is_missing
-from ..stats import median_ci
+from ..core.stats import median_ci
 
 # Fewer values than this give no interval (the bootstrap of one value is that value).
 MIN_VALUES = 2

@@ -1,9 +1,9 @@
 """Reading records: a folder of benchmark records into a frame with one row per run, and the
 frame of their epochs.
 
-Every benchmark run leaves one JSON record (:class:`thesis_lib.record.Record`); this module reads
+Every benchmark run leaves one JSON record (:class:`thesis_lib.core.record.Record`); this module reads
 a folder of them and knows nothing of how they were made. A file that is not a regular file, not
-JSON, not a record, or a record that fails :func:`thesis_lib.record.record_problems` (wrong types,
+JSON, not a record, or a record that fails :func:`thesis_lib.core.record.record_problems` (wrong types,
 NaN or negative times, markup in its text, nesting too deep) is **quarantined**: left out of every
 frame, named with its reason in a warning and in the frame's ``attrs["quarantined"]``, which the
 report shows at its top. It never stops the others from being read.
@@ -19,10 +19,10 @@ from typing import get_type_hints
 
 import pandas as pd
 
-from .. import paths
-from ..cache import cache_state
-from ..protocol import is_warmup, repeat_summaries
-from ..record import Record, problems_text, record_problems
+from ..core import paths
+from ..core.cache import cache_state
+from ..core.protocol import is_warmup, repeat_summaries
+from ..core.record import Record, problems_text, record_problems
 from .labels import optional_column, with_labels
 
 # Keys without which a JSON file is not a benchmark record.
@@ -87,7 +87,7 @@ def scan_records(results_dir: str | os.PathLike | list | None = None) -> tuple[l
 
 def results_folders(results_dirs) -> list[Path]:
     """The results folders named by ``results_dirs`` (one, several, or None for the default), each
-    :func:`thesis_lib.paths.results_dir`; FileNotFoundError naming the first that is not a folder."""
+    :func:`thesis_lib.core.paths.results_dir`; FileNotFoundError naming the first that is not a folder."""
     named = list(results_dirs) if isinstance(results_dirs, (list, tuple)) else [results_dirs]
     folders = list(dict.fromkeys(paths.results_dir(d) for d in named or [None]))
     for folder in folders:
@@ -186,7 +186,7 @@ def epochs_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFra
 
 
 def repeats_frame(records: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame:
-    """One row per repeat, the unit of replication (:func:`thesis_lib.protocol.repeat_summaries`):
+    """One row per repeat, the unit of replication (:func:`thesis_lib.core.protocol.repeat_summaries`):
     the means of its steady-state epochs (``wall_s`` is the steady-state epoch time), AU whole
     (``au``) and MLPerf's (``au_mlperf``, the first step's I/O left out), and its start-up
     (``startup_s``, ``startup_first_batch_s``, ``startup_extra_s``), with the run's

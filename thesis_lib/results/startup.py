@@ -1,6 +1,6 @@
 """What a short run pays: each repeat's start-up apart from its steady state.
 
-A repeat's first epoch is a warm-up (:mod:`thesis_lib.protocol`): DataLoader workers start, the
+A repeat's first epoch is a warm-up (:mod:`thesis_lib.core.protocol`): DataLoader workers start, the
 pipeline fills, a warm run's page cache fills. Its *start-up cost* is how much longer that epoch
 took than one of the repeat's steady-state epochs (``startup_extra_s``); its *first batch* is the
 wait before the first batch arrived (``startup_first_batch_s``). Both are medians over repeats

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..stats import median_ci
+from ..core.stats import median_ci
 from .labels import MIB, SECONDARY_SETTINGS, optional_column, varying_columns
 from .order import sort_conditions
 from .records import repeats_frame

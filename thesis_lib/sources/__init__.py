@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm import tqdm
 
-from ..registry import pick
+from ..core.registry import pick
 from .base import DEFAULT_CHUNK, ArraySource, LimitedSource, ResizedSource, Source
 from .cifar10 import open_cifar10
 from .download import DOWNLOADABLE

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError, SplitNotFound
-from ..paths import data_dir
+from ..core.errors import SourceError, SplitNotFound
+from ..core.paths import data_dir
 from .base import BlockedSource, fingerprint
 from .download import archive_digest, dataset_root, extract, find_or_fetch
 

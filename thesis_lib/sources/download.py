@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from ..errors import SourceError
-from ..paths import data_dir, data_root
+from ..core.errors import SourceError
+from ..core.paths import data_dir, data_root
 
 T = TypeVar("T")
 _BLOCK = 1 << 20

@@ -19,7 +19,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 from .download import DOWNLOADABLE, dataset_root, file_digest
 from .stores import DirStore, ZipStore
 

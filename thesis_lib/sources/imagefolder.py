@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 from .base import Source
 from .class_folders import class_tree
 from .download import dataset_root

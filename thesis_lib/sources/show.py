@@ -7,8 +7,8 @@ import pandas as pd
 import seaborn as sns
 from PIL import Image
 
-from ..errors import SourceError
-from ..paths import cifar10_jpeg_zip
+from ..core.errors import SourceError
+from ..core.paths import cifar10_jpeg_zip
 from . import load, names
 from .base import Source
 

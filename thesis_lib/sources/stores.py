@@ -10,8 +10,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ..errors import SourceError
-from ..paths import read_regular_file
+from ..core.errors import SourceError
+from ..core.paths import read_regular_file
 from .base import fingerprint
 
 #: Bounds on a zip member, checked from the central directory before it is decompressed, so a

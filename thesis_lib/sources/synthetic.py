@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from ..errors import SplitNotFound
+from ..core.errors import SplitNotFound
 from .base import BlockedSource
 
 # Bump when the pixels a given spec produces change, so stale converted copies are not reused.

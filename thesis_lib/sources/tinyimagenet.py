@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from ..errors import SourceError, SplitNotFound
+from ..core.errors import SourceError, SplitNotFound
 from .class_folders import is_image
 from .download import dataset_root, find_or_fetch
 from .imagefolder import FileSource

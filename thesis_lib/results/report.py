@@ -1,0 +1,225 @@
+"""Rendering: the report's tables, results.ipynb executed over the records, and notebooks turned
+into HTML (and PDF).
+
+>>> write_report_tables(runs, "data/results/report")   # headline, summary and findings (.md, .tex)
+>>> show(results.epoch_time_figure(runs))              # in a notebook: the figure, with alt text
+>>> build("data/results")                              # data/results/report/results.html
+
+The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` carry
+alt text describing them; :class:`AltTextImages` hands it to nbconvert, whose templates would
+otherwise drop it.
+"""
+from __future__ import annotations
+
+import html
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from nbconvert.preprocessors import Preprocessor
+
+from .. import results
+from ..core import notebook_run, paths
+from ..core.record import check_writable, write_text
+from . import findings, headline, machines, startup
+
+RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
+
+
+def existing_results_dir(results_dir: str | Path | None) -> Path:
+    """:func:`thesis_lib.core.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
+    so a misspelt name never renders an empty report."""
+    folder = paths.results_dir(results_dir)
+    if not folder.is_dir():
+        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir or $THESIS_RESULTS_DIR?)")
+    return folder
+
+
+def execute_results(results_dir: str | Path | list | None = None) -> Path:
+    """Execute results.ipynb over ``results_dir`` (a folder, or a list of folders whose records
+    pool) into ``report/results.ipynb`` under the first of them."""
+    folders = [existing_results_dir(d) for d in (results_dir if isinstance(results_dir, (list, tuple)) else
+                                                 [results_dir])] or [existing_results_dir(None)]
+    out = folders[0] / "report" / "results.ipynb"
+    check_writable(out.parent, what="report folder (inside the results folder)")
+    named = [str(f) for f in dict.fromkeys(folders)]
+    say_quarantined(results.records.scan_records(named)[1])
+    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0]})
+    return out
+
+
+def say_quarantined(quarantined: list[tuple[str, str]], file=None) -> None:
+    """Name each file left out of the report, and why, on stderr (the report shows them too)."""
+    for path, reason in quarantined:
+        print(f"report: left out {path}: {reason}", file=file or sys.stderr)
+
+
+def quarantine_html(runs) -> str | None:
+    """The files :func:`thesis_lib.results.load_records` left out of ``runs``, each named with why,
+    as an HTML section for the top of the report (the text escaped: a name may hold markup); None
+    when there are none."""
+    quarantined = runs.attrs.get("quarantined", [])
+    if not quarantined:
+        return None
+    items = "".join(f"<li><code>{html.escape(path)}</code>: {html.escape(reason)}</li>" for path, reason in quarantined)
+    return (f"<h2>Records left out</h2><p>{len(quarantined)} file(s) in the results folder are not valid records "
+            f"and are in no table, figure or finding below:</p><ul>{items}</ul>")
+
+
+def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
+    """Render an (already executed) notebook to standalone HTML in ``out_dir``, atomically;
+    ``hide_code`` leaves out the code cells and prompts (nbconvert's ``--no-input``)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    exporter.register_preprocessor(AltTextImages, enabled=True)
+    body, _ = exporter.from_filename(str(notebook))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{Path(notebook).stem}.html"
+    write_text(out, body)
+    return out
+
+
+def to_pdf(notebook: Path, out_dir: Path) -> Path | None:
+    """PDF through nbconvert's LaTeX exporter when xelatex is installed; None (said aloud) otherwise."""
+    if shutil.which("xelatex") is None:
+        print(f"skipped PDF of {notebook.name}: xelatex (TeX Live) is not installed; HTML was written")
+        return None
+    _nbconvert(notebook, out_dir, "pdf")
+    return out_dir / f"{notebook.stem}.pdf"
+
+
+def _nbconvert(notebook: Path, out_dir: Path, to: str) -> None:
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", to, "--output-dir", str(out_dir),
+                    "--log-level", "WARN", str(notebook)], check=True)
+
+
+def build(results_dir: str | Path | list | None = None, *, html: bool = True) -> Path:
+    """Execute results.ipynb over one results folder or several (pooled) and (by default) render
+    it to HTML; return the report's path."""
+    executed = execute_results(results_dir)
+    return to_html(executed, executed.parent, hide_code=True) if html else executed
+
+
+def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None = None,
+             bench_runs: list[str] | None = None, pdf: bool = True) -> list[Path]:
+    """Render the theory notebooks, the executed results.ipynb and chosen bench notebooks.
+
+    ``bench_runs``: names of executed bench notebooks in ``results_dir`` (default: all of them).
+    """
+    results_dir = existing_results_dir(results_dir)
+    out_dir = Path(out_dir) if out_dir else paths.data_dir("appendix")
+    notebooks = sorted((paths.REPO_ROOT / "notebooks").glob("theory_*.ipynb"))
+    executed = execute_results(results_dir)
+    notebooks.append(executed)
+    benches = sorted(results_dir.glob("*.ipynb"))
+    if bench_runs:
+        benches = [b for b in benches if b.stem in set(bench_runs)]
+    notebooks += benches
+    written = []
+    for notebook in notebooks:
+        written.append(to_html(notebook, out_dir, hide_code=notebook == executed))
+        if pdf and (found := to_pdf(notebook, out_dir)):
+            written.append(found)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the headline table (``headline.md``, ``headline.tex``), the start-up table
+    (``startup.md``, ``startup.tex``), the summary (``summary.md``, ``summary.tex``), the findings
+    (``findings.md``) and the machines with their storage (``machines.md``) into ``out_dir``, each
+    atomically; return their paths by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = headline.headline_tables(runs)
+    starts = startup.startup_tables(runs)
+    summary = results.summary_table(runs)
+    notes = machines.pooling_notes(runs)
+    texts = {
+        "headline.md": ("# Headline: steady-state epoch time per format, dataset and size, from RAM and from storage\n\n"
+                        + headline.to_markdown(tables)),
+        "headline.tex": headline.to_latex(tables),
+        "startup.md": "# What a short run pays: start-up per format\n\n" + startup.to_markdown(starts),
+        "startup.tex": startup.to_latex(starts),
+        "machines.md": ("# Where the records were measured\n\n" + machines.machines_table(runs).to_markdown(index=False)
+                        + "\n" + "".join(f"\n- {note}" for note in notes) + "\n"),
+        "summary.md": "# Benchmark summary\n\n" + results.to_markdown(summary),
+        "summary.tex": results.to_latex(summary),
+        "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2),
+    }
+    written = {}
+    for name, text in texts.items():
+        write_text(out_dir / name, text)
+        written[name] = out_dir / name
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Figures with alt text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def alt_text(fig: plt.Figure) -> str:
+    """What a figure shows, in words, from its own labels: title, panels, axes, legend and any
+    message it carries instead of data."""
+    parts = [_one_line(line) for line in fig.get_suptitle().splitlines()]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    titles = [_one_line(ax.get_title()) for ax in axes if ax.get_title()]
+    if len(titles) > 1:
+        parts.append(f"{len(titles)} panels: {'; '.join(titles)}")
+    elif titles:
+        parts.append(titles[0])
+    x = next((ax.get_xlabel() for ax in axes if ax.get_xlabel()), "")
+    y = next((ax.get_ylabel() for ax in axes if ax.get_ylabel()), "")
+    if x or y:
+        parts.append(f"x axis: {_one_line(x) or 'none'}; y axis: {_one_line(y) or 'none'}")
+    for legend in [*fig.legends, *(ax.get_legend() for ax in axes if ax.get_legend())]:
+        entries = ", ".join(_one_line(t.get_text()) for t in legend.get_texts())
+        parts.append(f"legend {_one_line(legend.get_title().get_text())}: {entries}".replace("legend :", "legend:"))
+    parts += [_one_line(t.get_text()) for ax in axes for t in ax.texts if not ax.axison and t.get_text()]
+    return ". ".join(p.rstrip(".") for p in parts if p) + "." if parts else "A figure without labels."
+
+
+def figure_image(fig: plt.Figure):
+    """``fig`` as an :class:`IPython.display.Image` (PNG) whose alt text is :func:`alt_text`."""
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png", alt=alt_text(fig))
+
+
+def show(fig: plt.Figure) -> None:
+    """Display ``fig`` in a notebook with its alt text, and release it."""
+    from IPython.display import display
+
+    display(figure_image(fig))
+    plt.close(fig)
+
+
+class AltTextImages(Preprocessor):
+    """Hand a PNG output's alt text (IPython keeps ``Image(alt=...)`` in the output's metadata) to
+    the HTML: nbconvert's templates ignore that metadata and write ``<img>`` without ``alt``. The
+    output gains an ``<img alt=...>`` as ``text/html``, which the HTML exporter prefers; the PNG
+    stays for other exporters (LaTeX, PDF)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if alt and "image/png" in data and "text/html" not in data:
+                png = "".join(data["image/png"].split())
+                data["text/html"] = (f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}" '
+                                     f'style="max-width: 100%">')
+        return cell, resources

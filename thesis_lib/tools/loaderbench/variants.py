@@ -1,0 +1,73 @@
+"""What loaderbench measures: every format, at its best and in the ways people usually read it, as
+one table of variants."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from ... import loading
+
+MiB = 2**20
+ALL_MODES = tuple(loading.MODES)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A partial run spec: one format written and opened one way, measured in each of ``modes``
+    (with 0 workers and with the command's workers; ``resident`` with 0 only)."""
+    label: str
+    fmt: str
+    modes: tuple[str, ...]
+    write_options: Mapping[str, object] = field(default_factory=dict)
+    open_options: Mapping[str, object] = field(default_factory=dict)
+
+
+HDF5_GZIP = {"chunk_images": 64, "compression": "gzip"}
+# zarr layouts, each read by zarr-python and by TensorStore: the format and the library apart
+ZARR_LAYOUTS = (
+    Variant("zarr chunk 64", "zarr", ("sample", "batch", "block")),
+    Variant("zarr chunk 16", "zarr", ("batch", "block"), {"chunk_images": 16}),
+    Variant("zarr chunk 256", "zarr", ("batch", "block"), {"chunk_images": 256}),
+    Variant("zarr chunk 1024", "zarr", ("batch", "block"), {"chunk_images": 1024}),
+    Variant("zarr chunk 16, shard 1024", "zarr", ("batch", "block"), {"chunk_images": 16, "shard_images": 1024}),
+    Variant("zarr chunk 64 zstd", "zarr", ("batch", "block"), {"codec": "zstd"}),
+)
+ZARR_READERS = {"zarr-python": {}, "tensorstore": {"read_path": "tensorstore"}}
+
+VARIANTS = (
+    Variant("npy", "npy", ALL_MODES),
+    Variant("hdf5 contiguous, direct", "hdf5", ALL_MODES),
+    Variant("hdf5 contiguous, h5py per-index", "hdf5", ("batch",), open_options={"read_path": "index"}),
+    Variant("hdf5 contiguous, h5py fancy", "hdf5", ("batch",), open_options={"read_path": "fancy"}),
+    Variant("hdf5 chunk 64 gzip, h5py per-chunk, 16 MiB cache", "hdf5", ("batch", "block"), HDF5_GZIP),
+    Variant("hdf5 chunk 64 gzip, h5py per-chunk, 256 MiB cache", "hdf5", ("batch",), HDF5_GZIP,
+            {"rdcc_nbytes": 256 * MiB}),
+    Variant("hdf5 chunk 64 gzip, raw chunk + zlib", "hdf5", ("batch", "block"), HDF5_GZIP, {"read_path": "decode"}),
+    Variant("hdf5 chunk 64 gzip, raw chunk + zlib, 2 threads", "hdf5", ("batch",), HDF5_GZIP,
+            {"read_path": "decode", "decode_threads": 2}),
+    *[replace(layout, label=f"{layout.label}, {library}", open_options=read)
+      for layout in ZARR_LAYOUTS for library, read in ZARR_READERS.items()],
+    Variant("zarr chunk 64, zarr-python, resident", "zarr", ("resident",)),
+    Variant("zarr chunk 64, zarr-python chunk runs", "zarr", ("batch",), open_options={"read_path": "chunks"}),
+    Variant("zarr chunk 64, zarr-python concurrency 1", "zarr", ("batch",), open_options={"concurrency": 1}),
+    Variant("zarr chunk 64, tensorstore, 256 MiB cache", "zarr", ("batch",),
+            open_options={"read_path": "tensorstore", "cache_bytes": 256 * MiB}),
+    Variant("files png, PIL", "files", ALL_MODES),
+    Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"}),
+)
+#: The variant whose reader gives the single-core PNG decode rate.
+PNG_DECODE_VARIANT = "files png, PIL"
+
+
+def named(label: str) -> Variant:
+    """The variant labelled ``label``."""
+    return next(variant for variant in VARIANTS if variant.label == label)
+
+
+def matching(only: list[str] | None) -> list[Variant]:
+    """The variants whose label contains one of the words ``only`` (every variant when None or
+    empty); ValueError naming every label when none does."""
+    chosen = [v for v in VARIANTS if not only or any(word in v.label for word in only)]
+    if not chosen:
+        raise ValueError(f"loaderbench: no variant matches {only}; variants: {', '.join(v.label for v in VARIANTS)}")
+    return chosen
