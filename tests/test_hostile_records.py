@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 
 from thesis_lib import __main__ as cli
 from thesis_lib import results
-from thesis_lib.core import record
+from thesis_lib.core import record, record_check
 from thesis_lib.results import report
 from thesis_lib.run import bench, grid, plan, sweep
 from thesis_lib.run.config import BenchConfig
@@ -111,31 +111,31 @@ def test_markup_in_a_text_field_is_quarantined_and_escaped_where_named(folder):
 @pytest.mark.timeout(60)
 def test_a_record_nested_too_deep_or_with_text_too_long_is_refused():
     nested = {}
-    for _ in range(record.MAX_DEPTH):
+    for _ in range(record_check.MAX_DEPTH):
         nested = {"deeper": nested}
     deep = {**template(), "env": nested}
-    assert any("nested more than" in p for p in record.record_problems(deep))
+    assert any("nested more than" in p for p in record_check.record_problems(deep))
     long = {**template(), "dataset": "x" * 5000}
-    assert any("dataset: text of 5,000 characters" in p for p in record.record_problems(long))
+    assert any("dataset: text of 5,000 characters" in p for p in record_check.record_problems(long))
 
 
 @pytest.mark.timeout(60)
 def test_check_record_passes_every_fixture_record_and_names_the_run_and_its_problems():
     for path in RECORDS.glob("*.json"):
-        record.check_record(json.loads(path.read_text()))
+        record_check.check_record(json.loads(path.read_text()))
     bad = {**template(), "repeats": 0, "au_median": 1.5}
     bad["epochs"][0]["au"] = -0.1
-    with pytest.raises(record.RecordError) as caught:
-        record.check_record(bad)
+    with pytest.raises(record_check.RecordError) as caught:
+        record_check.check_record(bad)
     message = str(caught.value)
     assert message.startswith(f"record {bad['run']}: ")
     for problem in ("repeats must be a positive integer, got 0", "au_median must be between 0 and 1, got 1.5",
                     "epoch 0: au must be between 0 and 1, got -0.1"):
         assert problem in message
     held = {**template(), "au_median": float("nan")}  # as bench holds a loader-only run: written as null
-    record.check_record(held, as_written=True)
-    with pytest.raises(record.RecordError, match="au_median must be a finite number, got nan"):
-        record.check_record(held)
+    record_check.check_record(held, as_written=True)
+    with pytest.raises(record_check.RecordError, match="au_median must be a finite number, got nan"):
+        record_check.check_record(held)
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ frame of their epochs.
 
 Every benchmark run leaves one JSON record (:class:`thesis_lib.core.record.Record`); this module reads
 a folder of them and knows nothing of how they were made. A file that is not a regular file, not
-JSON, not a record, or a record that fails :func:`thesis_lib.core.record.record_problems` (wrong types,
+JSON, not a record, or a record that fails :func:`thesis_lib.core.record_check.record_problems` (wrong types,
 NaN or negative times, markup in its text, nesting too deep) is **quarantined**: left out of every
 frame, named with its reason in a warning and in the frame's ``attrs["quarantined"]``, which the
 report shows at its top. It never stops the others from being read.
@@ -22,7 +22,8 @@ import pandas as pd
 from ..core import paths
 from ..core.cache import cache_state
 from ..core.protocol import is_warmup, repeat_summaries
-from ..core.record import Record, problems_text, record_problems
+from ..core.record import Record
+from ..core.record_check import problems_text, record_problems
 from .labels import optional_column, with_labels
 
 # Keys without which a JSON file is not a benchmark record.

@@ -19,7 +19,8 @@ from ..core import cache, paths
 from ..core.errors import SplitNotFound
 from ..core.machine import peak_rss_mb
 from ..core.protocol import repeat_summaries
-from ..core.record import Record, check_record, check_writable, environment, write_json
+from ..core.record import Record, check_writable, environment, write_json
+from ..core.record_check import check_record
 from ..core.stats import h100_demand, median_ci
 from ..training import models
 from . import converted
