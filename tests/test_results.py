@@ -25,6 +25,7 @@ from bs4 import BeautifulSoup  # noqa: E402
 
 from thesis_lib import results  # noqa: E402
 from thesis_lib.core import paths  # noqa: E402
+from thesis_lib.core.errors import MissingResultsFolder  # noqa: E402
 from thesis_lib.core.stats import h100_demand, median_ci  # noqa: E402
 from thesis_lib.results import findings, headline, labels, machines, report, startup  # noqa: E402
 from thesis_lib.results.ranking import Estimate  # noqa: E402
@@ -234,10 +235,10 @@ def test_results_dir_order(tmp_path, monkeypatch):
 
 def test_report_and_loader_read_the_results_dir_from_the_environment(tmp_path, monkeypatch, records_copy):
     monkeypatch.setenv("THESIS_RESULTS_DIR", str(tmp_path / "misspelt"))
-    with pytest.raises(ValueError, match="misspelt does not exist"):
-        report.existing_results_dir(None)
+    with pytest.raises(MissingResultsFolder, match="misspelt does not exist"):
+        report.execute_results(None)
     monkeypatch.setenv("THESIS_RESULTS_DIR", str(records_copy))
-    assert report.existing_results_dir(None) == records_copy
+    assert results.records.results_folders(None) == [records_copy]
     assert len(results.load_records()) == len(list(records_copy.glob("*.json")))
 
 

@@ -5,6 +5,10 @@ class ThesisLabError(Exception):
     """Base class for every error thesis_lib raises on bad data."""
 
 
+class MissingResultsFolder(ThesisLabError, FileNotFoundError):
+    """A results folder that is not there (a misspelt ``--results-dir`` or ``$THESIS_RESULTS_DIR``)."""
+
+
 class SourceError(ThesisLabError):
     """A dataset source is missing, has the wrong layout, or holds undecodable images."""
 

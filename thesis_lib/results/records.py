@@ -22,6 +22,7 @@ import pandas as pd
 from ..core import paths
 from ..core.cache import cache_state
 from ..core.protocol import is_warmup, repeat_summaries
+from ..core.errors import MissingResultsFolder
 from ..core.record import Record
 from ..core.record_check import problems_text, record_problems
 from .labels import optional_column, with_labels
@@ -88,12 +89,15 @@ def scan_records(results_dir: str | os.PathLike | list | None = None) -> tuple[l
 
 def results_folders(results_dirs) -> list[Path]:
     """The results folders named by ``results_dirs`` (one, several, or None for the default), each
-    :func:`thesis_lib.core.paths.results_dir`; FileNotFoundError naming the first that is not a folder."""
+    :func:`thesis_lib.core.paths.results_dir`; :class:`~thesis_lib.core.errors.MissingResultsFolder`
+    (a FileNotFoundError) naming the first that is not a folder, so a misspelt name never renders an
+    empty report."""
     named = list(results_dirs) if isinstance(results_dirs, (list, tuple)) else [results_dirs]
     folders = list(dict.fromkeys(paths.results_dir(d) for d in named or [None]))
     for folder in folders:
         if not folder.is_dir():
-            raise FileNotFoundError(f"results folder {folder} does not exist")
+            raise MissingResultsFolder(f"results folder {folder} does not exist (misspelt --results-dir or "
+                                       "$THESIS_RESULTS_DIR?)")
     return folders
 
 

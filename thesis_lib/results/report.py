@@ -30,23 +30,13 @@ from . import findings, headline, machines, startup
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
 
-def existing_results_dir(results_dir: str | Path | None) -> Path:
-    """:func:`thesis_lib.core.paths.results_dir` of ``results_dir``; ValueError when it is not a folder,
-    so a misspelt name never renders an empty report."""
-    folder = paths.results_dir(results_dir)
-    if not folder.is_dir():
-        raise ValueError(f"results folder {folder} does not exist (misspelt --results-dir or $THESIS_RESULTS_DIR?)")
-    return folder
-
-
 def execute_results(results_dir: str | Path | list | None = None) -> Path:
     """Execute results.ipynb over ``results_dir`` (a folder, or a list of folders whose records
     pool) into ``report/results.ipynb`` under the first of them."""
-    folders = [existing_results_dir(d) for d in (results_dir if isinstance(results_dir, (list, tuple)) else
-                                                 [results_dir])] or [existing_results_dir(None)]
+    folders = results.records.results_folders(results_dir)
     out = folders[0] / "report" / "results.ipynb"
     check_writable(out.parent, what="report folder (inside the results folder)")
-    named = [str(f) for f in dict.fromkeys(folders)]
+    named = [str(f) for f in folders]
     say_quarantined(results.records.scan_records(named)[1])
     notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0]})
     return out
@@ -111,7 +101,7 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 
     ``bench_runs``: names of executed bench notebooks in ``results_dir`` (default: all of them).
     """
-    results_dir = existing_results_dir(results_dir)
+    results_dir = results.records.results_folders(results_dir)[0]
     out_dir = Path(out_dir) if out_dir else paths.data_dir("appendix")
     notebooks = sorted((paths.REPO_ROOT / "notebooks").glob("theory_*.ipynb"))
     executed = execute_results(results_dir)
