@@ -623,7 +623,7 @@ def test_results_skip_and_name_a_record_with_wrong_types(tmp_path, damage):
 def test_report_refuses_a_misspelt_results_folder(tmp_path):
     from thesis_lib.results import report
 
-    with pytest.raises(ValueError, match="results folder .*reslts does not exist"):
+    with pytest.raises(FileNotFoundError, match="results folder .*reslts does not exist"):
         report.build(tmp_path / "reslts", html=False)
     assert not (tmp_path / "reslts").exists()
 
