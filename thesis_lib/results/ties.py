@@ -42,6 +42,11 @@ class Condition:
         """Each format at its best access mode, fastest first by median."""
         return by_median(best_access(self.cells)[0])
 
+    @property
+    def access(self) -> dict[str, str]:
+        """Each format's best access mode."""
+        return best_access(self.cells)[1]
+
 
 def conditions(runs: pd.DataFrame) -> list[Condition]:
     """Every condition of ``runs`` in reading order: dataset, setting, then emulated before trained
@@ -68,11 +73,13 @@ def tie_matrix(estimates: list[Estimate]) -> pd.DataFrame:
                         index=[e.label for e in estimates], columns=[e.label for e in estimates])
 
 
-def matrix_markdown(estimates: list[Estimate]) -> str:
-    """The matrix as a Markdown table: a numbered row per format with its epoch time, columns by number."""
+def matrix_markdown(estimates: list[Estimate], access: dict[str, str]) -> str:
+    """The matrix as a Markdown table: a numbered row per format with its access mode and epoch
+    time, columns by number."""
     matrix = tie_matrix(estimates)
-    header = ["#", "Format", "Epoch time (s) [95% CI]", *map(str, range(1, len(estimates) + 1))]
-    rows = [[str(k), e.label, e.text(unit=""), *matrix.iloc[k - 1]] for k, e in enumerate(estimates, start=1)]
+    header = ["#", "Format", "Access", "Epoch time (s) [95% CI]", *map(str, range(1, len(estimates) + 1))]
+    rows = [[str(k), e.label, access[e.label], e.text(unit=""), *matrix.iloc[k - 1]]
+            for k, e in enumerate(estimates, start=1)]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows]) + "\n"
 
 
@@ -88,7 +95,7 @@ def to_markdown(runs: pd.DataFrame, level: int = 2) -> str:
         for condition in (c for c in found if c.dataset == dataset):
             estimates = condition.formats
             context = condition.context.removeprefix(dataset).removeprefix(" · ") or condition.context
-            body = (matrix_markdown(estimates) if len(estimates) > 1 else
+            body = (matrix_markdown(estimates, condition.access) if len(estimates) > 1 else
                     f"Only {estimates[0].label} was measured: nothing to compare.\n")
             parts.append(f"{'#' * (level + 1)} {context}\n\n{body}")
     return "\n".join(parts)
