@@ -1,7 +1,7 @@
 """Findings in words, generated from the records, each only as strong as its 95% intervals allow.
 
 >>> sections = findings_by_section(runs)   # {"CIFAR-10": [...], ..., ACROSS: [...]}
->>> print(findings_markdown(runs))
+>>> print(findings_markdown(runs))         # the lead findings (:mod:`.lead`), then all of these as an appendix
 
 Per dataset, for each setting (image size, training-set size, ...), workload and cache state:
 which format is fastest, named only where its interval clears every other format's (otherwise
@@ -105,17 +105,12 @@ def au_sentences(runs: pd.DataFrame, context_of) -> list[str]:
     return sentences
 
 
-def ram_and_storage_columns(warm: pd.DataFrame, cold: pd.DataFrame) -> dict[str, list[Estimate]]:
-    """``{"from RAM": ..., "from storage": ...}``: each format at its best access mode, per side."""
-    return {"from RAM": best_access(cell_estimates(warm))[0], "from storage": best_access(cell_estimates(cold))[0]}
-
-
 def ram_versus_storage_sentences(context: str, warm: pd.DataFrame, cold: pd.DataFrame) -> list[str]:
     """Whether the order of formats read from RAM (warm page cache) holds when they read from
     storage (evicted before every epoch): each pair that swaps places, both sides resolved by
     their intervals, with its medians; and how many pairs are resolved on one side only."""
-    columns = ram_and_storage_columns(warm, cold)
-    ram, disk = columns
+    ram, disk = "from RAM", "from storage"
+    columns = {ram: best_access(cell_estimates(warm))[0], disk: best_access(cell_estimates(cold))[0]}
     outcomes = pair_outcomes(columns)
     if not outcomes:
         return []
