@@ -422,7 +422,7 @@ def test_findings_per_dataset_from_the_fixture_records(runs):
 def test_write_report_tables(runs, tmp_path):
     written = report.write_report_tables(runs, tmp_path / "report")
     assert sorted(written) == ["findings.md", "headline.md", "headline.tex", "machines.md", "startup.md", "startup.tex",
-                               "summary.md", "summary.tex"]
+                               "summary.md", "summary.tex", "ties.md"]
     markdown = written["summary.md"].read_text()
     assert "| Format" in markdown and "zarr" in markdown and "Steady-state epoch time (s), median [95% CI]" in markdown
     assert "AU, MLPerf (%)" in markdown and "Start-up (s)" in markdown and "Repeats |" in markdown
@@ -632,7 +632,7 @@ def test_results_notebook_under_papermill(records_copy, tmp_path):
     assert "Lossless formats trained identical models" in text and "image/png" in text
     assert {p.name for p in (records_copy / "report").iterdir()} == {
         "headline.md", "headline.tex", "startup.md", "startup.tex", "summary.md", "summary.tex", "findings.md",
-        "machines.md"}
+        "machines.md", "ties.md"}
     page = BeautifulSoup(report.to_html(out, tmp_path, hide_code=True).read_text(), "html.parser")
     images = page.find_all("img")
     assert len(images) >= 6 and all(img.get("alt") and img["alt"] != NO_ALT for img in images)

@@ -25,13 +25,16 @@ The modules, each with one job, in the order they build on each other:
 - :mod:`.lossless`: whether lossless formats trained identical models.
 - :mod:`.ranking`: which condition is faster, said only as far as the intervals allow.
 - :mod:`.headline`: the headline table of epoch times.
+- :mod:`.au`: accelerator utilisation against the MLPerf Storage bar.
+- :mod:`.ties`: per condition, every pair of formats as `<`, `≈` or `>` (the tie matrices).
 - :mod:`.findings`: the findings in words.
+- :mod:`.lead`: the few lead findings the findings open with, chosen by written rules.
 
 The names below are this package's public face; the helpers behind them live in their modules.
-:mod:`.headline` and :mod:`.findings` are used through their modules (``results.headline.to_markdown``
+:mod:`.headline`, :mod:`.findings`, :mod:`.lead` and :mod:`.ties` are used through their modules (``results.headline.to_markdown``
 is the headline's, ``results.to_markdown`` the summary's).
 """
-from . import findings, headline, labels, lossless, order, ranking, records, tables
+from . import findings, headline, labels, lead, lossless, order, ranking, records, tables, ties
 from .figures import (FIGURES, accuracy_figure, au_figure, cold_warm_figure, epoch_figure, epoch_time_figure,
                       figures_per_dataset, storage_figure, throughput_figure)
 from .labels import SECONDARY_SETTINGS, varying_columns, with_labels
@@ -43,7 +46,7 @@ from .records import (RECORD_KEYS, emulated_runs, epochs_frame, load_records, re
 from .tables import display_table, interval_text, summary_table, to_latex, to_markdown
 
 __all__ = [
-    "findings", "headline", "labels", "lossless", "order", "ranking", "records", "tables",
+    "findings", "headline", "labels", "lead", "lossless", "order", "ranking", "records", "tables", "ties",
     "EMPTY_FIGURE", "FIGURES", "accuracy_figure", "au_figure", "cold_warm_figure", "epoch_figure", "epoch_time_figure",
     "figures_per_dataset", "storage_figure", "throughput_figure",
     "SECONDARY_SETTINGS", "varying_columns", "with_labels",

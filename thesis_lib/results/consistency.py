@@ -86,16 +86,23 @@ def consistency_sentences(context: str, columns: dict[str, list[Estimate]]) -> l
     return sentences
 
 
+def across_columns(runs: pd.DataFrame) -> list[tuple[str, dict[str, list[Estimate]]]]:
+    """Per workload, cache state (and other setting that varies), in reading order: its context and
+    :func:`data_columns`."""
+    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
+    group_keys = ["workload", "cache", *varying_columns(epochs, OTHER_SETTINGS)]
+    found = []
+    for key, group in sorted(epochs.groupby(group_keys), key=lambda item: condition_rank(*item[0][:2])):
+        settings = labels.describe(dict(zip(group_keys, key)), group_keys[2:])
+        found.append((", ".join([key[0], f"{key[1]} cache", *([settings] if settings else [])]), data_columns(group)))
+    return found
+
+
 def across_dataset_sentences(runs: pd.DataFrame) -> list[str]:
     """Per workload, cache state (and other setting that varies): the order of formats in each
     dataset and size, then whether it holds from one to the next and where it flips."""
-    epochs = repeats_frame(runs).dropna(subset=["wall_s"])
-    group_keys = ["workload", "cache", *varying_columns(epochs, OTHER_SETTINGS)]
     sentences = []
-    for key, group in sorted(epochs.groupby(group_keys), key=lambda item: condition_rank(*item[0][:2])):
-        settings = labels.describe(dict(zip(group_keys, key)), group_keys[2:])
-        context = ", ".join([key[0], f"{key[1]} cache", *([settings] if settings else [])])
-        columns = data_columns(group)
+    for context, columns in across_columns(runs):
         orders = [f"{context}, {column}: {order_text(estimates)}." for column, estimates in columns.items()]
         if len(columns) < 2:
             sentences.append(f"{context}: only {next(iter(columns))} was measured, so the order of formats cannot be "

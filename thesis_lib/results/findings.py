@@ -1,7 +1,7 @@
 """Findings in words, generated from the records, each only as strong as its 95% intervals allow.
 
 >>> sections = findings_by_section(runs)   # {"CIFAR-10": [...], ..., ACROSS: [...]}
->>> print(findings_markdown(runs))
+>>> print(findings_markdown(runs))         # the lead findings (:mod:`.lead`), then all of these as an appendix
 
 Per dataset, for each setting (image size, training-set size, ...), workload and cache state:
 which format is fastest, named only where its interval clears every other format's (otherwise
@@ -13,18 +13,16 @@ of formats holds from one to the next, and where it flips. The rules are :mod:`t
 """
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
-from ..core.stats import MLPERF_AU_THRESHOLD
-from . import labels
-from .cells import best_access, cell_estimates, count_phrase, listing
+from . import labels, lead
+from .au import au_estimates, below_bar, reaches_bar
+from .cells import best_access, cell_estimates, count_phrase, format_and_access_effects, listing
 from .consistency import across_dataset_sentences, pair_outcomes
 from .lossless import lossless_sentence
 from .order import condition_rank, per_dataset, reading_order
-from .ranking import Effect, Estimate, by_median, leaders, order_text, spread, widest, winner
-from .records import emulated_runs, repeats_frame, warm_repeats
+from .ranking import Estimate, by_median, leaders, order_text, winner
+from .records import repeats_frame
 from .startup import startup_sentences
 
 ACROSS = "Across datasets and sizes"
@@ -36,6 +34,12 @@ HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start
                "MLPerf's AU (the first step's I/O left out) and counts only where the whole interval is above 90%. "
                "Start-up, what a short run pays, has a section of its own.")
 STARTUP = "What a short run pays: start-up"
+LEAD = "Lead findings"
+LEAD_NOTE = ("Times are steady-state epochs, the median over repeats with its 95% interval [low, high]; a format "
+             "is named faster only where its interval clears the other's. These findings are chosen by the rules "
+             "in docs/design.md (\"Lead findings: the rules\"); every finding follows in the appendix, and the tie "
+             "matrices (report/ties.md) show every pair of formats in every condition.")
+APPENDIX = "Appendix: every finding"
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,18 +64,6 @@ def fastest_format_sentence(context: str, cells: dict[tuple[str, str], Estimate]
     tied = [f"{e.label} ({e.text()}, {mode[e.label]} access)" for e in leaders(ranked)]
     return (f"{context}: no single fastest format: {listing(tied)} are tied for fastest, their 95% intervals "
             f"overlapping.{order}")
-
-
-def format_and_access_effects(cells: dict[tuple[str, str], Estimate]) -> tuple[Effect | None, Effect | None]:
-    """The widest difference between formats under one access mode, and between access modes for
-    one format (each the slowest against the fastest by median), or None where nothing varies."""
-    formats = sorted({f for f, _ in cells})
-    modes = sorted({a for _, a in cells})
-    by_format = [spread([dataclasses.replace(e, label=f) for (f, a), e in cells.items() if a == mode],
-                        f"{mode} access") for mode in modes]
-    by_access = [spread([dataclasses.replace(e, label=a) for (f, a), e in cells.items() if f == fmt], fmt)
-                 for fmt in formats]
-    return widest(e for e in by_format if e), widest(e for e in by_access if e)
 
 
 def access_versus_format_sentences(context: str, cells: dict[tuple[str, str], Estimate]) -> list[str]:
@@ -100,28 +92,16 @@ def access_versus_format_sentences(context: str, cells: dict[tuple[str, str], Es
 def au_sentences(runs: pd.DataFrame, context_of) -> list[str]:
     """Which format/access pairs keep the emulated accelerator at or above 90% utilisation (the
     whole 95% interval above the bar), which stay below it, and which the interval cannot place."""
-    epochs = warm_repeats(emulated_runs(runs))
     sentences = []
-    for setting in reading_order(epochs, "setting"):
-        at_setting = epochs[epochs["setting"] == setting]
-        for workload, group in at_setting.groupby("workload"):
-            # MLPerf's AU (the first step's I/O left out) where the records have it; records from
-            # before the protocol (a setting of their own) have only the whole epoch's
-            key, name = ("au_mlperf", "MLPerf AU") if group["au_mlperf"].notna().all() else ("au", "AU")
-            group = group.dropna(subset=[key])
-            if group.empty:
-                continue
-            au = [Estimate.of(f"{f}/{a}", g[key]) for (f, a), g in group.groupby(["format", "access"])]
-            au = sorted(au, key=lambda e: -e.median)
-            parts = {"above": [e for e in au if e.floor >= MLPERF_AU_THRESHOLD],
-                     "below": [e for e in au if e.ceiling < MLPERF_AU_THRESHOLD]}
-            parts["undecided"] = [e for e in au if e not in parts["above"] and e not in parts["below"]]
-            listed = {k: ", ".join(f"{e.label} ({e.text(unit='', spec='.1%')})" for e in v) for k, v in parts.items()}
-            sentence = (f"{context_of(setting)}, {workload}: {name} ≥ 90% with "
-                        f"{listed['above'] or 'no format/access pair'}")
-            sentence += f"; below 90%: {listed['below']}" if listed["below"] else ""
-            sentence += f"; interval spanning 90%: {listed['undecided']}" if listed["undecided"] else ""
-            sentences.append(sentence + ".")
+    for setting, workload, name, au in au_estimates(runs):
+        parts = {"above": [e for e in au if reaches_bar(e)], "below": [e for e in au if below_bar(e)]}
+        parts["undecided"] = [e for e in au if e not in parts["above"] and e not in parts["below"]]
+        listed = {k: ", ".join(f"{e.label} ({e.text(unit='', spec='.1%')})" for e in v) for k, v in parts.items()}
+        sentence = (f"{context_of(setting)}, {workload}: {name} ≥ 90% with "
+                    f"{listed['above'] or 'no format/access pair'}")
+        sentence += f"; below 90%: {listed['below']}" if listed["below"] else ""
+        sentence += f"; interval spanning 90%: {listed['undecided']}" if listed["undecided"] else ""
+        sentences.append(sentence + ".")
     return sentences
 
 
@@ -190,8 +170,20 @@ def findings_by_section(runs: pd.DataFrame) -> dict[str, list[str]]:
     return sections
 
 
-def findings_markdown(runs: pd.DataFrame, level: int = 3) -> str:
+def sections_markdown(runs: pd.DataFrame, level: int = 3) -> str:
     """:func:`findings_by_section` as Markdown: how to read them, then a heading of ``level`` per
     section and a bullet per finding."""
     return f"{HOW_TO_READ}\n\n" + "\n".join(f"{'#' * level} {section}\n\n" + "".join(f"- {s}\n" for s in sentences)
                                               for section, sentences in findings_by_section(runs).items())
+
+
+def lead_markdown(runs: pd.DataFrame, level: int = 3) -> str:
+    """The lead findings (:func:`thesis_lib.results.lead.lead_findings`) under a heading of ``level``."""
+    sentences = lead.lead_findings(runs) or ["No benchmark records were found."]
+    return f"{'#' * level} {LEAD}\n\n" + "".join(f"- {s}\n" for s in sentences) + f"\n{LEAD_NOTE}\n"
+
+
+def findings_markdown(runs: pd.DataFrame, level: int = 3) -> str:
+    """The lead findings (:func:`lead_markdown`), then every finding (:func:`sections_markdown`,
+    one level down) under the heading :data:`APPENDIX`."""
+    return (lead_markdown(runs, level) + f"\n{'#' * level} {APPENDIX}\n\n" + sections_markdown(runs, level + 1))

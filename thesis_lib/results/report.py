@@ -1,7 +1,7 @@
 """Rendering: the report's tables, results.ipynb executed over the records, and notebooks turned
 into HTML (and PDF).
 
->>> write_report_tables(runs, "data/results/report")   # headline, summary and findings (.md, .tex)
+>>> write_report_tables(runs, "data/results/report")   # headline, summary, findings, ties (.md, .tex)
 >>> show(results.epoch_time_figure(runs))              # in a notebook: the figure, with alt text
 >>> build("data/results")                              # data/results/report/results.html
 
@@ -25,7 +25,7 @@ from nbconvert.preprocessors import Preprocessor
 from .. import results
 from ..core import notebook_run, paths
 from ..core.record import check_writable, write_text
-from . import findings, headline, machines, startup
+from . import findings, headline, machines, startup, ties
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
@@ -125,8 +125,9 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write the headline table (``headline.md``, ``headline.tex``), the start-up table
     (``startup.md``, ``startup.tex``), the summary (``summary.md``, ``summary.tex``), the findings
-    (``findings.md``) and the machines with their storage (``machines.md``) into ``out_dir``, each
-    atomically; return their paths by name."""
+    (``findings.md``: the lead findings, then every finding), the tie matrices (``ties.md``) and the
+    machines with their storage (``machines.md``) into ``out_dir``, each atomically; return their
+    paths by name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = headline.headline_tables(runs)
@@ -144,6 +145,7 @@ def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
         "summary.md": "# Benchmark summary\n\n" + results.to_markdown(summary),
         "summary.tex": results.to_latex(summary),
         "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2),
+        "ties.md": "# Tie matrices: every pair of formats in every condition\n\n" + ties.to_markdown(runs, level=2),
     }
     written = {}
     for name, text in texts.items():

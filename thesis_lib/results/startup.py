@@ -48,7 +48,7 @@ def display_tables(runs: pd.DataFrame) -> list:
     return headline.display_styled(startup_tables(runs), CAPTION)
 
 
-def _cost(group: pd.DataFrame, label: str) -> str:
+def cost_text(group: pd.DataFrame, label: str) -> str:
     """``"npy 0.041 s [0.03, 0.05] (11% of an epoch; first batch 0.08 s)"``."""
     extra = Estimate.of(label, group["startup_extra_s"])
     steady = group["wall_s"].median()
@@ -62,26 +62,39 @@ def startup_sentences(runs: pd.DataFrame) -> list[str]:
     every format's start-up cost, cheapest first, each with its interval, its share of a
     steady-state epoch and its first-batch wait; where several worker counts were measured, what
     the workers' start adds."""
+    sentences = []
+    for context, by_workers in startup_groups(runs):
+        for workers, subset in by_workers.items():
+            cells, ranked = startup_costs(subset)
+            listed = "; ".join(cost_text(cells[e.label], e.label) for e in ranked)
+            sentences.append(f"{context}, {counted(workers, 'worker')}: a short run pays for start-up, "
+                             f"cheapest first: {listed}.")
+        if len(by_workers) > 1:
+            sentences.append(worker_sentence(context, by_workers))
+    return sentences
+
+
+def startup_groups(runs: pd.DataFrame) -> list[tuple[str, dict]]:
+    """Per dataset × size × training-set size, workload and source of the bytes (in reading order):
+    its context and its repeats by worker count."""
     repeats = warm_repeats(runs).dropna(subset=["startup_extra_s"])
     if repeats.empty:
         return []
     repeats = repeats.assign(data=[describe(row, DATA_KEYS) for _, row in repeats.iterrows()])
-    sentences = []
+    found = []
     for data in reading_order(repeats, "data"):
         at_data = repeats[repeats["data"] == data]
         for (workload, cache), group in sorted(at_data.groupby(["workload", "cache"]),
                                                key=lambda item: condition_rank(*item[0])):
-            context = f"{data}, {workload}, from {headline.READ_FROM.get(cache, cache)}"
-            by_workers = dict(list(group.groupby("workers")))
-            for workers, subset in by_workers.items():
-                cells = {f"{f}/{a}": g for (f, a), g in subset.groupby(["format", "access"])}
-                ranked = by_median(Estimate.of(label, g["startup_extra_s"]) for label, g in cells.items())
-                listed = "; ".join(_cost(cells[e.label], e.label) for e in ranked)
-                sentences.append(f"{context}, {counted(workers, 'worker')}: a short run pays for start-up, "
-                                 f"cheapest first: {listed}.")
-            if len(by_workers) > 1:
-                sentences.append(worker_sentence(context, by_workers))
-    return sentences
+            found.append((f"{data}, {workload}, from {headline.READ_FROM.get(cache, cache)}",
+                          dict(list(group.groupby("workers")))))
+    return found
+
+
+def startup_costs(repeats: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], list[Estimate]]:
+    """The repeats per ``format/access`` label, and each label's start-up cost, cheapest first."""
+    cells = {f"{f}/{a}": g for (f, a), g in repeats.groupby(["format", "access"])}
+    return cells, by_median(Estimate.of(label, g["startup_extra_s"]) for label, g in cells.items())
 
 
 def worker_sentence(context: str, by_workers: dict) -> str:
