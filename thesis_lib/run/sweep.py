@@ -8,11 +8,13 @@ Each point's record and executed notebook land side by side in the results folde
 configuration. A point is skipped only when a complete record of an equal configuration is there,
 so an interrupted sweep resumes where it stopped and two grids that differ in any setting keep both
 records. A dataset that is not on disk is skipped with the command that fetches it; a failing
-point is reported at the end and does not stop the others.
+point is reported at the end and does not stop the others. The end says each skip reason once,
+with its count; every skipped point is named, with its reason, in ``sweep-skipped.txt``.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -21,7 +23,6 @@ import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,10 +39,11 @@ from .run_spec import RunSpec
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 
 
+#: Every point the last sweep skipped, with its reason, in the results folder (the sweep prints one line a reason).
 SKIPPED_LIST = "sweep-skipped.txt"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Skip:
     """Why this machine cannot run a point (not a failure): ``reason``, the same for every point
     skipped for it (so a sweep counts them under one line); ``detail``, this point's particulars;
@@ -51,13 +53,14 @@ class Skip:
     fix: str | None = None
     detail: str | None = None
 
+    def __str__(self) -> str:
+        text = self.reason + (f" ({self.detail})" if self.detail else "")
+        return text + (f"; fetch it with: {self.fix}" if self.fix else "")
+
     @property
     def summary(self) -> str:
-        return self.reason + (f"; fetch it with: {self.fix}" if self.fix else "")
-
-    def __str__(self) -> str:
-        return self.reason + (f" ({self.detail})" if self.detail else "") + (
-            f"; fetch it with: {self.fix}" if self.fix else "")
+        """The reason as every point skipped for it shares it: without this point's detail."""
+        return str(dataclasses.replace(self, detail=None))
 
 
 def skip_cause(config: RunSpec, *, fetch: bool = True) -> Skip | None:
@@ -177,11 +180,10 @@ def skip_lines(skipped: list[tuple[str, Skip]]) -> list[str]:
     """Skipped points, one line per distinct reason with its count and the command that fixes it:
     167 points skipped for want of a GPU are one line, not 167 (each point is named in
     :data:`SKIPPED_LIST`)."""
-    counts: dict[Skip, int] = {}
+    counts: dict[str, int] = {}
     for _, cause in skipped:
-        key = Skip(cause.reason, cause.fix)
-        counts[key] = counts.get(key, 0) + 1
-    return [f"{count:,} point{'s' if count > 1 else ''} skipped: {cause.summary}" for cause, count in counts.items()]
+        counts[cause.summary] = counts.get(cause.summary, 0) + 1
+    return [f"{count:,} point{'s' if count > 1 else ''} skipped: {summary}" for summary, count in counts.items()]
 
 
 def _write_skipped(results_dir: Path, skipped: list[tuple[str, Skip]]) -> Path | None:
