@@ -27,7 +27,7 @@ from fixtures.thesis_shape import THESIS_GRID, write_thesis_shape
 from thesis_lib import results
 from thesis_lib.core import paths
 from thesis_lib.results import report
-from thesis_lib.run import grid, sweep
+from thesis_lib.run import grid, plan, sweep
 from thesis_lib.run.config import BenchConfig
 
 WARNINGS_AS_ERRORS = "error,ignore::DeprecationWarning,ignore::PendingDeprecationWarning"
@@ -137,3 +137,19 @@ def test_a_sweep_that_skips_nothing_leaves_no_stale_list_of_skipped_points(tmp_p
     grid_file.write_text("grids:\n  - {dataset: synthetic, fmt: npy, limit: 100}\n")
     assert sweep.run_grid(grid_file, results_dir=tmp_path) == []
     assert not stale.exists() and "every skipped point" not in capsys.readouterr().out
+
+
+@pytest.mark.timeout(60)
+def test_a_dry_run_never_fetches_even_a_point_that_asks_to_download(tmp_path, data_home, monkeypatch):
+    """Once the skip check took its own fetch command for ``fetch=True``: a dry run downloaded."""
+    asked = []
+
+    def training_source(dataset, root, image_size, download):
+        asked.append(download)
+        raise sweep.SourceError(f"{dataset}: not here")
+
+    monkeypatch.setattr(sweep, "_training_source", training_source)
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text("grids:\n  - {dataset: cifar10, download: true, fmt: npy, limit: 100}\n")
+    assert "1 would be skipped" not in plan.dry_run(grid_file, tmp_path / "results")  # it would run, fetching first
+    assert asked and not any(asked)
