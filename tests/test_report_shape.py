@@ -50,15 +50,11 @@ def built(shape):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_the_generated_set_has_the_thesis_grids_shape(shape):
+def test_the_generated_set_has_the_thesis_grids_shape(shape, monkeypatch):
     runs = results.load_records(shape)
     assert not runs.attrs.get("quarantined")  # every record is valid (each was checked as it was made)
-    cwd = Path.cwd()
-    try:  # the grid's relative roots, as the generator took them
-        os.chdir(shape.parent / "checkout")
-        points = grid.load_grid(THESIS_GRID)
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(shape.parent / "checkout")  # the grid's relative roots, as the generator took them
+    points = grid.load_grid(THESIS_GRID)
     assert len(runs) == len(points) == len(list(shape.glob("*.json")))
     configs = [json.loads(path.read_text())["config"] for path in shape.glob("*.json")]
     default = BenchConfig()  # a record's config leaves out a setting added later at its default (queue_steps: 0)
@@ -67,6 +63,7 @@ def test_the_generated_set_has_the_thesis_grids_shape(shape):
                 == {getattr(BenchConfig.from_mapping(p), axis) for p in points}), axis
     assert len({json.dumps(c["write_options"], sort_keys=True) for c in configs}) == 9  # every variant's
     assert set(runs["image_size"]) == {32, 64, 128, 256}  # as read: each dataset's native size, and the sweep's
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
