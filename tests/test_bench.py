@@ -288,7 +288,9 @@ def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatc
     assert [name for name, _ in failures] == [sweep.run_name(sweep.load_grid(grid)[2])]
     assert "imagefolder: pass root" in failures[0][1]
     printed = capsys.readouterr().out
-    assert "FAILED imagefolder" in printed and "skipped synthetic-native-n600-cupy" in printed
+    assert "FAILED imagefolder" in printed and "1 point skipped: cupy needs a CUDA GPU" in printed
+    skipped = (results / sweep.SKIPPED_LIST).read_text()  # the point is named there, with its reason
+    assert skipped == f"{sweep.run_name(sweep.load_grid(grid)[3])}: cupy needs a CUDA GPU\n"
     stamps = {p: p.stat().st_mtime_ns for p in results.glob("*.json")}
     sweep.run_grid(grid, results_dir=results)  # resumes: the finished points are not run again
     assert {p: p.stat().st_mtime_ns for p in results.glob("*.json")} == stamps

@@ -355,10 +355,16 @@ def test_sweep_dry_run_says_what_it_would_run_skip_and_cost_and_runs_nothing(tmp
 
 
 @pytest.mark.timeout(30)
-def test_the_sweep_prints_each_skip_reason_once_with_its_count():
-    skipped = [(f"run-{k}", "cupy needs a CUDA GPU") for k in range(167)] + [("run-x", "hires is not on disk")]
-    assert sweep.skip_lines(skipped) == ["skipped 167 points (e.g. run-0): cupy needs a CUDA GPU",
-                                         "skipped run-x: hires is not on disk"]
+def test_the_sweep_prints_each_skip_reason_once_with_its_count_and_its_fix():
+    fetch = "python -m thesis_lib prepare --dataset hires --download"
+    skipped = [(f"run-{k}", sweep.Skip("cupy needs a CUDA GPU")) for k in range(1670)] + [
+        ("run-x", sweep.Skip("hires is not on disk", fetch, "only its generated stand-in")),
+        ("run-y", sweep.Skip("hires is not on disk", fetch, "no such folder"))]  # the detail is the point's own
+    assert sweep.skip_lines(skipped) == [
+        "1,670 points skipped: cupy needs a CUDA GPU",
+        f"2 points skipped: hires is not on disk; fetch it with: {fetch}"]
+    assert sweep.skip_lines(skipped[-1:]) == [f"1 point skipped: hires is not on disk; fetch it with: {fetch}"]
+    assert str(skipped[-1][1]) == f"hires is not on disk (no such folder); fetch it with: {fetch}"
 
 
 # --- 6. convertbench ---------------------------------------------------------------------------------

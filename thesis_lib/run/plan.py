@@ -43,7 +43,7 @@ class Plan:
     results_dir: Path
     points: int = 0
     recorded: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[str, sweep.Skip]] = dataclasses.field(default_factory=list)
     invalid: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     to_run: list[RunSpec] = dataclasses.field(default_factory=list)
     copies: dict[str, int] = dataclasses.field(default_factory=dict)  # converted copy -> bytes, at most
@@ -91,9 +91,9 @@ def plan(grid: str | Path | None = None, results_dir: str | Path | None = None) 
                 result.recorded.append(name)
                 continue
             # Nothing is fetched: a point that would download its data is planned without its size
-            reason = sweep.skip_reason(config, fetch=False)
-            if reason and not config.download:
-                result.skipped.append((name, reason))
+            cause = sweep.skip_cause(config, fetch=False)
+            if cause and not config.download:
+                result.skipped.append((name, cause))
                 continue
             config.check_runnable()
         except Exception as exc:  # noqa: BLE001 - said in the plan, as the sweep would say it

@@ -8,11 +8,13 @@ Each point's record and executed notebook land side by side in the results folde
 configuration. A point is skipped only when a complete record of an equal configuration is there,
 so an interrupted sweep resumes where it stopped and two grids that differ in any setting keep both
 records. A dataset that is not on disk is skipped with the command that fetches it; a failing
-point is reported at the end and does not stop the others.
+point is reported at the end and does not stop the others. The end says each skip reason once,
+with its count; every skipped point is named, with its reason, in ``sweep-skipped.txt``.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -37,12 +39,42 @@ from .run_spec import RunSpec
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 
 
-def skip_reason(config: RunSpec, *, fetch: bool = True) -> str | None:
-    """Why this machine cannot run a point at all (not a failure), or None. ``fetch=False``: never
-    download, even for a point that asks to (a plan looks; it does not fetch)."""
+#: Every point the last sweep skipped, with its reason, in the results folder (the sweep prints one line a reason).
+SKIPPED_LIST = "sweep-skipped.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip:
+    """Why this machine cannot run a point (not a failure): ``reason``, the same for every point
+    skipped for it (so a sweep counts them under one line); ``detail``, this point's particulars;
+    ``fix``, the one command that fetches what is missing, where one does."""
+
+    reason: str
+    fix: str | None = None
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        text = self.reason + (f" ({self.detail})" if self.detail else "")
+        return text + (f"; fetch it with: {self.fix}" if self.fix else "")
+
+    @property
+    def summary(self) -> str:
+        """The reason as every point skipped for it shares it: without this point's detail."""
+        return str(dataclasses.replace(self, detail=None))
+
+
+def skip_cause(config: RunSpec, *, fetch: bool = True) -> Skip | None:
+    """Why this machine cannot run a point at all, or None. ``fetch=False``: never download, even
+    for a point that asks to (a plan looks; it does not fetch)."""
     if config.needs_cuda and not torch.cuda.is_available():
-        return f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU"
-    return missing_data_reason(config, fetch=fetch)
+        return Skip(f"{'device cuda' if config.device == 'cuda' else config.fmt} needs a CUDA GPU")
+    return missing_data(config, fetch=fetch)
+
+
+def skip_reason(config: RunSpec, *, fetch: bool = True) -> str | None:
+    """:func:`skip_cause` in words, or None."""
+    cause = skip_cause(config, fetch=fetch)
+    return str(cause) if cause else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,21 +96,23 @@ def _quiet(logger: str):
         log.setLevel(level)
 
 
-def missing_data_reason(config: RunSpec, *, fetch: bool = True) -> str | None:
-    """Why the point's dataset is not on disk, with the command that fetches it; None when it is."""
-    fetch = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
+def missing_data(config: RunSpec, *, fetch: bool = True) -> Skip | None:
+    """Why the point's dataset is not on disk, with the command that fetches it; None when it is.
+    ``fetch=False``: look only, even for a point that asks to download."""
+    command = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
     if config.root is not None and not Path(config.root).exists():
-        return f"{config.root} is not on disk"
+        return Skip(f"{config.root} is not on disk")
     try:
         source = _training_source(config.dataset, config.root, config.image_size, config.download and fetch)
     except SourceError as exc:
         if config.root is None and config.dataset in sources.DOWNLOADABLE:
-            return f"{config.dataset} is not on disk ({exc}); fetch it with: {fetch}"
+            return Skip(f"{config.dataset} is not on disk", command, str(exc))
         return None  # on disk but unreadable: the run fails and says why
     if source.name != config.dataset and source.name.endswith("-synthetic"):
-        return f"{config.dataset} is not on disk (only its generated stand-in); fetch it with: {fetch}"
+        return Skip(f"{config.dataset} is not on disk", command, "only its generated stand-in")
     if config.limit is not None and config.limit > len(source):
-        return f"limit {config.limit:,} but {source.spec.get('root', config.dataset)} holds {len(source):,} training images"
+        return Skip(f"limit {config.limit:,} but {source.spec.get('root', config.dataset)} holds "
+                    f"{len(source):,} training images")
     return None
 
 
@@ -121,9 +155,9 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
                 if record_matches(results_dir / f"{name}.json", spec):
                     done += 1
                     continue
-                reason = skip_reason(spec)
-                if reason:
-                    skipped.append((name, reason))
+                cause = skip_cause(spec)
+                if cause:
+                    skipped.append((name, cause))
                     continue
                 spec.check_runnable()
                 run_point(point, results_dir, spec)
@@ -135,19 +169,37 @@ def run_grid(grid: str | Path | None = None, *, results_dir: str | Path | None =
           f"-> {results_dir}")
     for line in skip_lines(skipped):
         print(f"  {line}")
+    if (listing := _write_skipped(results_dir, skipped)) is not None:
+        print(f"  every skipped point, each with its reason: {listing}")
     for name, error in failures:
         print(f"  FAILED {name}: {error}")
     return failures
 
 
-def skip_lines(skipped: list[tuple[str, str]]) -> list[str]:
-    """Skipped points, one line per distinct reason with its count (a point alone keeps its name):
-    167 points skipped for want of a GPU are one line, not 167."""
-    by_reason: dict[str, list[str]] = {}
-    for name, reason in skipped:
-        by_reason.setdefault(reason, []).append(name)
-    return [f"skipped {names[0]}: {reason}" if len(names) == 1 else
-            f"skipped {len(names)} points (e.g. {names[0]}): {reason}" for reason, names in by_reason.items()]
+def skip_lines(skipped: list[tuple[str, Skip]]) -> list[str]:
+    """Skipped points, one line per distinct reason with its count and the command that fixes it:
+    167 points skipped for want of a GPU are one line, not 167 (each point is named in
+    :data:`SKIPPED_LIST`)."""
+    counts: dict[str, int] = {}
+    for _, cause in skipped:
+        counts[cause.summary] = counts.get(cause.summary, 0) + 1
+    return [f"{count:,} point{'s' if count > 1 else ''} skipped: {summary}" for summary, count in counts.items()]
+
+
+def _write_skipped(results_dir: Path, skipped: list[tuple[str, Skip]]) -> Path | None:
+    """Every skipped point with its whole reason, one a line, in :data:`SKIPPED_LIST` in the
+    results folder (atomically); its path, or None when nothing was skipped (a list an earlier
+    sweep left is removed: it no longer says what this one skipped) or it cannot be written."""
+    listing = results_dir / SKIPPED_LIST
+    try:
+        if not skipped:
+            listing.unlink(missing_ok=True)
+            return None
+        write_text(listing, "".join(f"{name}: {cause}\n" for name, cause in skipped))
+    except OSError as exc:
+        print(f"sweep: could not write the list of skipped points {listing} ({exc})", file=sys.stderr)
+        return None
+    return listing
 
 
 def _label(point: dict) -> str:
