@@ -81,8 +81,6 @@ def test_the_report_over_the_thesis_shape_holds_no_warning_and_no_stderr(built):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason="notebooks/results.ipynb's findings cell names the results folder by its "
-                   "absolute path ('296 run(s) read from /tmp/...'): the findings helper owns that cell")
 def test_the_report_over_the_thesis_shape_names_no_absolute_path_of_this_machine(built, shape):
     page = BeautifulSoup(built.read_text(), "html.parser")
     for hidden in page(["style", "script"]):
