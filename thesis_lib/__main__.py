@@ -27,6 +27,15 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _report_language(code: str) -> str:
+    """An argparse type: a language the report has a catalogue for (argparse names the flag when this refuses)."""
+    from .results.lang import UnknownLanguage, check_language
+    try:
+        return check_language(code)
+    except UnknownLanguage as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _load_source(args):
     from . import sources
     return sources.load(args.dataset, args.root, split=args.split, image_size=args.image_size,
@@ -95,7 +104,7 @@ def cmd_sweep(args) -> None:
 
 def cmd_report(args) -> None:
     from .results import report
-    print(report.build(args.results_dir, html=not args.no_html))
+    print(report.build(args.results_dir, html=not args.no_html, lang=args.lang))
 
 
 def cmd_appendix(args) -> None:
@@ -169,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", action="append", default=None,
                    help="a results folder; repeat it to pool the records of several (machines) in one report")
     p.add_argument("--no-html", action="store_true")
+    p.add_argument("--lang", type=_report_language, default="en",
+                   help="language of the tables and lead findings (en, lv; lv also writes report/rezultati.tex)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("appendix", help="render theory, results and bench notebooks to HTML (and PDF)")

@@ -19,6 +19,7 @@ from . import labels, lead
 from .au import au_estimates, below_bar, reaches_bar
 from .cells import best_access, cell_estimates, count_phrase, format_and_access_effects, listing
 from .consistency import across_dataset_sentences, pair_outcomes
+from .lang import Words, catalogue
 from .lossless import lossless_sentence
 from .order import condition_rank, per_dataset, reading_order
 from .ranking import Estimate, by_median, leaders, order_text, winner
@@ -34,7 +35,6 @@ HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start
                "MLPerf's AU (the first step's I/O left out) and counts only where the whole interval is above 90%. "
                "Start-up, what a short run pays, has a section of its own.")
 STARTUP = "What a short run pays: start-up"
-LEAD = "Lead findings"
 LEAD_NOTE = ("Times are steady-state epochs, the median over repeats with its 95% interval [low, high]; a format "
              "is named faster only where its interval clears the other's. These findings are chosen by the rules "
              "in docs/design.md (\"Lead findings: the rules\"); every finding follows in the appendix, and the tie "
@@ -177,13 +177,15 @@ def sections_markdown(runs: pd.DataFrame, level: int = 3) -> str:
                                               for section, sentences in findings_by_section(runs).items())
 
 
-def lead_markdown(runs: pd.DataFrame, level: int = 3) -> str:
-    """The lead findings (:func:`thesis_lib.results.lead.lead_findings`) under a heading of ``level``."""
-    sentences = lead.lead_findings(runs) or ["No benchmark records were found."]
-    return f"{'#' * level} {LEAD}\n\n" + "".join(f"- {s}\n" for s in sentences) + f"\n{LEAD_NOTE}\n"
+def lead_markdown(runs: pd.DataFrame, level: int = 3, words: Words | None = None) -> str:
+    """The lead findings (:func:`thesis_lib.results.lead.lead_findings`) under a heading of ``level``,
+    in ``words``' language (default English; the note on how they were chosen stays English)."""
+    words = words or catalogue()
+    sentences = lead.lead_findings(runs, words) or [words["headline.none"]]
+    return f"{'#' * level} {words['lead.heading']}\n\n" + "".join(f"- {s}\n" for s in sentences) + f"\n{LEAD_NOTE}\n"
 
 
-def findings_markdown(runs: pd.DataFrame, level: int = 3) -> str:
+def findings_markdown(runs: pd.DataFrame, level: int = 3, words: Words | None = None) -> str:
     """The lead findings (:func:`lead_markdown`), then every finding (:func:`sections_markdown`,
     one level down) under the heading :data:`APPENDIX`."""
-    return (lead_markdown(runs, level) + f"\n{'#' * level} {APPENDIX}\n\n" + sections_markdown(runs, level + 1))
+    return (lead_markdown(runs, level, words) + f"\n{'#' * level} {APPENDIX}\n\n" + sections_markdown(runs, level + 1))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .lang import Words, catalogue
+from .lang.en import WORDS as ENGLISH
 from .labels import varying_columns
 from .order import access_order, dataset_rank, format_order, ordered, workload_rank
 from .ranking import Estimate, winner
@@ -26,20 +28,21 @@ from .records import repeats_frame
 from .tables import interval_text
 
 COLUMN_KEYS = ("dataset_name", "image_size", "n_train", "cache")
-COLUMN_NAMES = ("Dataset", "Image size", "Training images", "Read from")
-#: How a run's cache state reads as a column: where its bytes came from.
-READ_FROM = {"warm": "RAM (page cache)", "cold": "storage (evicted)",
-             "cold-unavailable": "RAM (eviction failed)"}
+COLUMN_NAMES = ENGLISH["headline.columns"]
+CACHE_STATES = ("warm", "cold", "cold-unavailable")
+#: How a run's cache state reads as a column: where its bytes came from (English; other languages: :func:`read_from`).
+READ_FROM = {state: ENGLISH[f"read_from.{state}"] for state in CACHE_STATES}
 ROW_KEYS = ("format", "access")
 # Settings that become row levels when they vary within one table.
 ROW_SETTINGS = ("batch_size", "workers", "device", "world_size", "epochs_per_repeat", "warmup_epochs", "machine")
-ROW_NAMES = {"format": "Format", "access": "Access", "batch_size": "Batch", "workers": "Workers",
-             "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
-             "warmup_epochs": "Warm-up epochs", "machine": "Machine"}
-CAPTION = ("Steady-state epoch time (s), {title}: the median over repeats of each repeat's steady-state epochs "
-           "(its warm-up epoch left out), with the percentile-bootstrap 95% interval over repeats. Bold: the "
-           "fastest in its column, where its interval clears every other's; elsewhere the fastest are not resolved.")
+ROW_NAMES = ENGLISH["rows"]
+CAPTION = ENGLISH["headline.caption"]
 MISSING = "–"
+
+
+def read_from(cache: str, words: Words) -> str:
+    """Where a cache state's bytes came from, in ``words``' language (an unknown state reads as itself)."""
+    return words[f"read_from.{cache}"] if cache in CACHE_STATES else str(cache)
 
 
 @dataclass
@@ -74,11 +77,13 @@ def row_order(cells: pd.DataFrame, row_keys: list[str]) -> list[tuple]:
                   key=lambda row: tuple(rank[k].index(v) if k in rank else v for k, v in zip(row_keys, row)))
 
 
-def headline_table(title: str, units: pd.DataFrame, value: str = "wall_s") -> Headline:
-    """The table of one workload: ``value`` (a column of ``units``) per row and column."""
+def headline_table(title: str, units: pd.DataFrame, value: str = "wall_s", words: Words | None = None) -> Headline:
+    """The table of one workload: ``value`` (a column of ``units``) per row and column, its headers
+    and numbers in ``words``' language (default English)."""
+    words = words or catalogue()
     row_keys = [*ROW_KEYS, *varying_columns(units, ROW_SETTINGS)]
     cells = headline_estimates(units, row_keys, value)
-    rows = pd.MultiIndex.from_tuples(row_order(cells, row_keys), names=[ROW_NAMES[k] for k in row_keys])
+    rows = pd.MultiIndex.from_tuples(row_order(cells, row_keys), names=[words["rows"][k] for k in row_keys])
     columns = column_order(cells)
     # Cells gathered into plain lists, then framed once: .loc writes into a MultiIndex frame, one
     # per cell, warn (lexsort depth) on the thesis grid and are slow.
@@ -90,49 +95,54 @@ def headline_table(title: str, units: pd.DataFrame, value: str = "wall_s") -> He
         fastest = winner(in_column["estimate"])
         for _, cell in in_column.iterrows():
             i, estimate = position[tuple(cell[k] for k in row_keys)], cell["estimate"]
-            texts[i][j] = interval_text(estimate.median, estimate.low, estimate.high)
+            texts[i][j] = interval_text(estimate.median, estimate.low, estimate.high, words=words)
             bold[i][j] = estimate is fastest
     header = pd.MultiIndex.from_tuples(
-        [(name, f"{int(size)} px", f"{int(n):,}", READ_FROM.get(cache, cache)) for name, size, n, cache in columns],
-        names=COLUMN_NAMES)
+        [(words.label(name), f"{int(size)} px", words.num(int(n), ",d"), read_from(cache, words))
+         for name, size, n, cache in columns],
+        names=words["headline.columns"])
     text = pd.DataFrame(texts, index=rows, columns=header)
     winners = pd.DataFrame(bold, index=rows, columns=header)
     return Headline(title, text, winners)
 
 
-def tables_by_workload(units: pd.DataFrame, value: str) -> list[Headline]:
+def tables_by_workload(units: pd.DataFrame, value: str, words: Words | None = None) -> list[Headline]:
     """One :class:`Headline` of ``value`` per workload, emulated accelerators first."""
+    words = words or catalogue()
     units = units.dropna(subset=[value])
     groups = sorted(units.groupby("workload"), key=lambda item: workload_rank(item[0]))
-    return [headline_table(workload, group, value) for workload, group in groups]
+    return [headline_table(words.label(workload), group, value, words) for workload, group in groups]
 
 
-def headline_tables(runs: pd.DataFrame) -> list[Headline]:
+def headline_tables(runs: pd.DataFrame, words: Words | None = None) -> list[Headline]:
     """One :class:`Headline` of steady-state epoch times per workload, from RAM beside from storage."""
-    return tables_by_workload(repeats_frame(runs), "wall_s")
+    return tables_by_workload(repeats_frame(runs), "wall_s", words)
 
 
-def _flat_columns(table: pd.DataFrame) -> pd.DataFrame:
+def _flat_columns(table: pd.DataFrame, words: Words) -> pd.DataFrame:
     """Columns ``"CIFAR-10 · 32 px · 10,000 images · from RAM (page cache)"``, rows as leading
     columns: a flat table."""
     flat = table.copy()
-    flat.columns = [f"{name} · {size} · {n} images · from {source}" for name, size, n, source in table.columns]
+    flat.columns = [words["flat_column"].format(name=name, size=size, n=n, source=source)
+                    for name, size, n, source in table.columns]
     return flat.reset_index()
 
 
-def markdown_table(headline: Headline) -> str:
+def markdown_table(headline: Headline, words: Words | None = None) -> str:
     """One table in GitHub Markdown, its resolved winners in bold."""
     shown = headline.cells.mask(headline.winners, "**" + headline.cells + "**")
-    return _flat_columns(shown).to_markdown(index=False)
+    return _flat_columns(shown, words or catalogue()).to_markdown(index=False)
 
 
-def to_markdown(tables: list[Headline], level: int = 2, heading: str = "Steady-state epoch time (s)",
-                caption: str = CAPTION) -> str:
-    """Every table under a heading of ``level``, each with its caption."""
+def to_markdown(tables: list[Headline], level: int = 2, words: Words | None = None, kind: str = "headline") -> str:
+    """Every table under a heading of ``level``, each with its caption (``kind``: the catalogue's
+    ``headline`` or ``startup`` words)."""
+    words = words or catalogue()
     if not tables:
-        return "No benchmark records were found.\n"
+        return words[f"{kind}.none"] + "\n"
+    heading, caption = words[f"{kind}.heading"], words[f"{kind}.caption"]
     return "\n".join(f"{'#' * level} {heading}: {t.title}\n\n{caption.format(title=t.title)}\n\n"
-                     f"{markdown_table(t)}\n" for t in tables)
+                     f"{markdown_table(t, words)}\n" for t in tables)
 
 
 def styled(headline: Headline) -> pd.io.formats.style.Styler:
@@ -150,11 +160,13 @@ def latex_table(headline: Headline, label: str, caption: str = CAPTION) -> str:
                            position_float="centering", environment="table")
 
 
-def to_latex(tables: list[Headline], label: str = "headline", caption: str = CAPTION) -> str:
-    """Every table, labelled ``tab:<label>-1``, ``tab:<label>-2``..."""
+def to_latex(tables: list[Headline], label: str = "headline", words: Words | None = None) -> str:
+    """Every table, labelled ``tab:<label>-1``, ``tab:<label>-2``... (``label``: the catalogue's
+    ``headline`` or ``startup`` words)."""
+    words = words or catalogue()
     if not tables:
-        return "% No benchmark records were found.\n"
-    return "\n".join(latex_table(t, f"tab:{label}-{k}", caption) for k, t in enumerate(tables, 1))
+        return f"% {words[f'{label}.none']}\n"
+    return "\n".join(latex_table(t, f"tab:{label}-{k}", words[f"{label}.caption"]) for k, t in enumerate(tables, 1))
 
 
 def display_styled(tables: list[Headline], caption: str = CAPTION) -> list[pd.io.formats.style.Styler]:
@@ -163,6 +175,7 @@ def display_styled(tables: list[Headline], caption: str = CAPTION) -> list[pd.io
         [{"selector": "td", "props": "white-space: nowrap;"}]) for t in tables]
 
 
-def display_tables(runs: pd.DataFrame) -> list[pd.io.formats.style.Styler]:
-    """The headline tables styled for a notebook (:func:`display_styled`)."""
-    return display_styled(headline_tables(runs))
+def display_tables(runs: pd.DataFrame, words: Words | None = None) -> list[pd.io.formats.style.Styler]:
+    """The headline tables styled for a notebook (:func:`display_styled`), in ``words``' language."""
+    words = words or catalogue()
+    return display_styled(headline_tables(runs, words), words["headline.caption"])

@@ -27,6 +27,7 @@ from .au import au_estimates, below_bar, reaches_bar
 from .cells import format_and_access_effects, listing
 from .consistency import across_columns, pair_outcomes
 from .labels import counted
+from .lang import Words, catalogue
 from .lossless import lossless_sentence
 from .ranking import Effect, Estimate
 from .startup import cost_text, startup_costs, startup_groups
@@ -58,11 +59,12 @@ def family_outcome(condition: Condition) -> tuple[tuple[str, ...], list[Estimate
     return tuple(dict.fromkeys(family(e.label) for e in tied)), tied
 
 
-def outcome_phrase(families: list[str]) -> str:
-    return f"{families[0]} alone fastest" if len(families) == 1 else f"{listing(list(families))} tied"
+def outcome_phrase(families: list[str], words: Words) -> str:
+    return (words["family.alone"].format(family=families[0]) if len(families) == 1
+            else words["family.tie"].format(families=words.listing(list(families))))
 
 
-def fastest_family_sentence(dataset: str, found: list[Condition]) -> str | None:
+def fastest_family_sentence(dataset: str, found: list[Condition], words: Words | None = None) -> str | None:
     """The most frequent outcome of :func:`family_outcome` over the dataset's conditions with two or
     more families, shown at the first condition (in reading order) where it holds."""
     compared = [c for c in found if len({family(e.label) for e in c.formats}) > 1]
@@ -73,20 +75,23 @@ def fastest_family_sentence(dataset: str, found: list[Condition]) -> str | None:
     common_set = max(counts, key=lambda families: counts[families])  # the first seen among equals
     example = next(k for k, (families, _) in enumerate(outcomes) if frozenset(families) == common_set)
     common, estimates = outcomes[example]
-    share = "its one condition" if len(compared) == 1 else f"{counts[common_set]} of its {len(compared)} conditions"
-    context = compared[example].context.removeprefix(dataset).removeprefix(" · ")
+    words = words or catalogue()
+    share = (words["share.one"] if len(compared) == 1
+             else words["share.many"].format(n=counts[common_set], total=len(compared)))
+    context = words.phrase(compared[example].context.removeprefix(dataset).removeprefix(" · "))
     if len(common) == 1:
         top, runner = estimates
-        sentence = (f"{dataset}: {common[0]} is the fastest format family in {share}, its 95% interval clearing "
-                    f"every other family's; at {context}, {top.label} takes {top.text()} per epoch against "
-                    f"{runner.text()} for the next family's best, {runner.label}.")
+        sentence = words["family.one"].format(
+            dataset=words.label(dataset), family=common[0], share=share, context=context, top=top.label,
+            top_text=words.estimate(top), runner_text=words.estimate(runner), runner=runner.label)
     else:
-        sentence = (f"{dataset}: no single fastest format family in {share}: {listing(list(common))} tie, their "
-                    f"95% intervals overlapping; at {context}: "
-                    + "; ".join(f"{e.label} {e.text()}" for e in estimates) + ".")
-    others = [f"{outcome_phrase(sorted(families))} in {n}" for families, n in counts.items() if families != common_set]
+        sentence = words["family.tied"].format(
+            dataset=words.label(dataset), share=share, families=words.listing(list(common)), context=context,
+            listed="; ".join(f"{e.label} {words.estimate(e)}" for e in estimates))
+    others = [words["family.in"].format(outcome=outcome_phrase(sorted(families), words), n=n)
+              for families, n in counts.items() if families != common_set]
     if others:
-        sentence += f" Elsewhere: {'; '.join(others)}."
+        sentence += words["family.elsewhere"].format(others="; ".join(others))
     return sentence
 
 
@@ -99,7 +104,7 @@ def resolved(effect: Effect | None) -> bool:
     return effect is not None and effect.low > 1
 
 
-def effect_sentence(found: list[Condition]) -> str | None:
+def effect_sentence(found: list[Condition], words: Words | None = None) -> str | None:
     """The widest resolved difference between formats (under one access mode), and beside it the
     widest resolved one between access modes (for one format), each with where and both intervals."""
     found_effects = {"format": [], "access": []}
@@ -111,15 +116,18 @@ def effect_sentence(found: list[Condition]) -> str | None:
         max(effects, key=lambda item: item[0].ratio, default=(None, "")) for effects in found_effects.values())
     if by_format is None and by_access is None:
         return None
+    words = words or catalogue()
     parts = []
     if by_format is not None:
-        parts.append(f"The largest resolved difference between formats: at {format_at}, "
-                     f"{by_format.slow.label} takes {by_format.text()} as long as {by_format.fast.label} under "
-                     f"{by_format.where} ({by_format.slow.text()} against {by_format.fast.text()}).")
+        mode = by_format.where.removesuffix(" access")
+        parts.append(words["effect.format"].format(
+            context=words.phrase(format_at), slow=by_format.slow.label, ratio=words.effect(by_format),
+            fast=by_format.fast.label, where=words["access_mode"].format(mode=mode),
+            slow_text=words.estimate(by_format.slow), fast_text=words.estimate(by_format.fast)))
     if by_access is not None:
-        parts.append(f"{'Between' if by_format is None else 'Beside it, between'} access modes: "
-                     f"{by_access.slow.label} against {by_access.fast.label} access for {by_access.where} at "
-                     f"{access_at}, {by_access.text()}.")
+        parts.append(words["effect.access.alone" if by_format is None else "effect.access.beside"].format(
+            slow=by_access.slow.label, fast=by_access.fast.label, where=by_access.where,
+            context=words.phrase(access_at), ratio=words.effect(by_access)))
     return " ".join(parts)
 
 
@@ -154,11 +162,12 @@ def flip_strength(pair: tuple[str, str], per_column: dict, columns: dict) -> tup
     return min(r for r, _ in best.values()), {fmt: column for fmt, (_, column) in best.items()}
 
 
-def where(column: str) -> str:
-    return column if column.startswith("from ") else f"on {column}"
+def where(column: str, words: Words | None = None) -> str:
+    words = words or catalogue()
+    return words.phrase(column) if column.startswith("from ") else words["flip.on"].format(column=words.phrase(column))
 
 
-def flip_sentence(found: list[Condition], runs: pd.DataFrame) -> str | None:
+def flip_sentence(found: list[Condition], runs: pd.DataFrame, words: Words | None = None) -> str | None:
     """The flip whose weaker side is resolved by the widest ratio, with both intervals on each side."""
     flips = []
     compared = comparisons(found, runs)
@@ -167,26 +176,28 @@ def flip_sentence(found: list[Condition], runs: pd.DataFrame) -> str | None:
             if set(per_column.values()) >= set(pair):
                 strength, sides = flip_strength(pair, per_column, columns)
                 flips.append((strength, context, pair, sides, columns))
+    words = words or catalogue()
     if not flips:
-        return ("The order of formats never flips where the intervals resolve it, across datasets and sizes or "
-                "from RAM to storage." if compared else None)
+        return words["flip.none"] if compared else None
     _, context, (a, b), sides, columns = max(flips, key=lambda flip: flip[0])
 
     def side(fmt: str, other: str) -> str:
         at = {e.label: e for e in columns[sides[fmt]]}
-        return f"{where(sides[fmt])} ({at[fmt].text()} against {at[other].text()})"
-    how = ("once where both sides are resolved" if len(flips) == 1 else
-           f"in {len(flips)} cases where both sides are resolved; most strikingly")
-    return f"The order of formats flips {how} ({context}): {a} is faster than {b} {side(a, b)}, but slower {side(b, a)}."
+        return words["flip.side"].format(where=where(sides[fmt], words), own=words.estimate(at[fmt]),
+                                         other=words.estimate(at[other]))
+    how = words["flip.once"] if len(flips) == 1 else words["flip.many"].format(n=len(flips))
+    return words["flip"].format(how=how, context=words.phrase(context), a=a, b=b, a_side=side(a, b),
+                                b_side=side(b, a))
 
 
 # --------------------------------------------------------------------------------------------
 # 4. The MLPerf AU bar
 
 
-def au_sentence(runs: pd.DataFrame) -> str | None:
+def au_sentence(runs: pd.DataFrame, words: Words | None = None) -> str | None:
     """The pairs whose AU interval lies above 90% in some setting (each at its best), and those
     whose interval lies below it in every setting measured (the closest of them with its interval)."""
+    words = words or catalogue()
     measured = au_estimates(runs)
     if not measured:
         return None
@@ -200,20 +211,22 @@ def au_sentence(runs: pd.DataFrame) -> str | None:
         return max(by_label[label], key=lambda item: item[1].median)
 
     def text(e: Estimate) -> str:
-        return e.text(unit="", spec=".1%")
+        return words.estimate(e, unit="", spec=".1%")
     reach = [label for label, found in by_label.items() if any(reaches_bar(e) for _, e in found)]
     never = sorted((label for label, found in by_label.items() if all(below_bar(e) for _, e in found)),
                    key=lambda label: -best(label)[1].median)
     if reach:
-        listed = "; ".join(f"{label} in {sum(reaches_bar(e) for _, e in by_label[label])} of "
-                           f"{counted(len(by_label[label]), 'condition')} (best {text(best(label)[1])})" for label in sorted(reach, key=lambda l: -best(l)[1].median))
-        sentence = f"{name} ≥ 90%, the MLPerf Storage bar, with the whole interval above it: {listed}."
+        listed = "; ".join(words["au.reach.item"].format(
+            label=label, n=sum(reaches_bar(e) for _, e in by_label[label]),
+            conditions=words.counted(len(by_label[label]), "condition"), best=text(best(label)[1]))
+            for label in sorted(reach, key=lambda l: -best(l)[1].median))
+        sentence = words["au.reach"].format(name=name, listed=listed)
     else:
-        sentence = f"No format/access pair reaches {name} ≥ 90%, the MLPerf Storage bar, with its whole interval."
+        sentence = words["au.none"].format(name=name)
     if never:
         closest, (context, estimate) = never[0], best(never[0])
-        sentence += (f" Below it wherever measured: {'; '.join(never)}. The closest of these, {closest}, peaks at "
-                     f"{text(estimate)} ({context}).")
+        sentence += words["au.never"].format(never="; ".join(never), closest=closest, best=text(estimate),
+                                             context=words.phrase(context))
     return sentence
 
 
@@ -221,8 +234,9 @@ def au_sentence(runs: pd.DataFrame) -> str | None:
 # 5. Start-up
 
 
-def startup_sentence(runs: pd.DataFrame) -> str | None:
+def startup_sentence(runs: pd.DataFrame, words: Words | None = None) -> str | None:
     """The largest start-up cost whose interval lies wholly above zero, with where."""
+    words = words or catalogue()
     costs = []
     for context, by_workers in startup_groups(runs):
         for workers, subset in by_workers.items():
@@ -230,24 +244,24 @@ def startup_sentence(runs: pd.DataFrame) -> str | None:
             costs += [(e, cells[e.label], f"{context}, {counted(workers, 'worker')}") for e in ranked
                       if e.has_interval and e.floor > 0]
     if not costs:
-        return None if not startup_groups(runs) else ("Start-up: no start-up cost is resolved above zero "
-                                                      "(every interval reaches 0 s).")
+        return None if not startup_groups(runs) else words["startup.lead.none"]
     estimate, group, context = max(costs, key=lambda cost: cost[0].median)
-    return (f"Start-up: the largest resolved cost of a short run (the warm-up epoch's time over a steady-state "
-            f"epoch's) is {cost_text(group, estimate.label)}, at {context}.")
+    return words["startup.lead"].format(cost=cost_text(group, estimate.label, words), context=words.phrase(context))
 
 
 # --------------------------------------------------------------------------------------------
 # All of them
 
 
-def lead_findings(runs: pd.DataFrame) -> list[str]:
-    """At most :data:`MAX_LEAD` lead findings, in the order of this module's rules."""
+def lead_findings(runs: pd.DataFrame, words: Words | None = None) -> list[str]:
+    """At most :data:`MAX_LEAD` lead findings, in the order of this module's rules, in ``words``'
+    language (default English)."""
+    words = words or catalogue()
     if runs.empty:
         return []
     found = conditions(runs)
     datasets = list(dict.fromkeys(c.dataset for c in found))[:MAX_DATASETS]
-    sentences = [fastest_family_sentence(d, [c for c in found if c.dataset == d]) for d in datasets]
-    sentences += [effect_sentence(found), flip_sentence(found, runs), au_sentence(runs), startup_sentence(runs),
-                  lossless_sentence(runs)]
+    sentences = [fastest_family_sentence(d, [c for c in found if c.dataset == d], words) for d in datasets]
+    sentences += [effect_sentence(found, words), flip_sentence(found, runs, words), au_sentence(runs, words),
+                  startup_sentence(runs, words), lossless_sentence(runs, words)]
     return [s for s in sentences if s][:MAX_LEAD]

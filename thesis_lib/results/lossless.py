@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cells import count_phrase
+from .lang import Words, catalogue
 from .labels import optional_column
 
 # The training configuration that, with identical bytes, must give an identical model.
@@ -48,18 +48,20 @@ def check_lossless_agreement(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> 
     return disagreeing(lossless_comparisons(runs, tolerance=tolerance))
 
 
-def lossless_sentence(runs: pd.DataFrame) -> str | None:
-    """Whether lossless formats trained identical models, in one finding; None when nothing was comparable."""
-    return _sentence(lossless_comparisons(runs))
+def lossless_sentence(runs: pd.DataFrame, words: Words | None = None) -> str | None:
+    """Whether lossless formats trained identical models, in one finding; None when nothing was
+    comparable. A disagreement, a warning to act on, is said in English in every language."""
+    return _sentence(lossless_comparisons(runs), words)
 
 
-def _sentence(comparisons: pd.DataFrame) -> str | None:
+def _sentence(comparisons: pd.DataFrame, words: Words | None = None) -> str | None:
     if comparisons.empty:
         return None
     disagree = disagreeing(comparisons)
     if disagree.empty:
-        return (f"Lossless formats trained identical models: accuracy and macro F1 agree in "
-                f"{count_phrase(len(comparisons), 'comparable training configuration')}.")
+        words = words or catalogue()
+        return words["lossless.agree"].format(
+            count=words.count_phrase(len(comparisons), "comparable training configuration"))
     where = "; ".join(f"{', '.join(r.formats)} at {r.dataset_name} · {r.image_size} px, {r.model}, {r.access} "
                       f"access (accuracy {100 * r.accuracy_min:.2f}–{100 * r.accuracy_max:.2f}%, "
                       f"macro F1 {100 * r.f1_min:.2f}–{100 * r.f1_max:.2f}%)"

@@ -25,20 +25,24 @@ from nbconvert.preprocessors import Preprocessor
 from .. import results
 from ..core import notebook_run, paths
 from ..core.record import check_writable, write_text
-from . import findings, headline, machines, startup, ties
+from . import chapter, findings, headline, lead, machines, startup, ties
+from .lang import catalogue as lang_catalogue, check_language
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
 
-def execute_results(results_dir: str | Path | list | None = None) -> Path:
+def execute_results(results_dir: str | Path | list | None = None, lang: str = "en") -> Path:
     """Execute results.ipynb over ``results_dir`` (a folder, or a list of folders whose records
-    pool) into ``report/results.ipynb`` under the first of them."""
+    pool) into ``report/results.ipynb`` under the first of them; ``lang``: the tables' and lead
+    findings' language."""
+    check_language(lang)
     folders = results.records.results_folders(results_dir)
     out = folders[0] / "report" / "results.ipynb"
     check_writable(out.parent, what="report folder (inside the results folder)")
     named = [str(f) for f in folders]
     say_quarantined(results.records.scan_records(named)[1])
-    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0]})
+    notebook_run.execute(RESULTS_NOTEBOOK, out, {"results_dir": named if len(named) > 1 else named[0],
+                                                        "lang": lang})
     return out
 
 
@@ -88,10 +92,10 @@ def _nbconvert(notebook: Path, out_dir: Path, to: str) -> None:
                     "--log-level", "WARN", str(notebook)], check=True)
 
 
-def build(results_dir: str | Path | list | None = None, *, html: bool = True) -> Path:
+def build(results_dir: str | Path | list | None = None, *, html: bool = True, lang: str = "en") -> Path:
     """Execute results.ipynb over one results folder or several (pooled) and (by default) render
-    it to HTML; return the report's path."""
-    executed = execute_results(results_dir)
+    it to HTML; return the report's path. ``lang``: see :func:`write_report_tables`."""
+    executed = execute_results(results_dir, lang)
     return to_html(executed, executed.parent, hide_code=True) if html else executed
 
 
@@ -122,31 +126,39 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 # Tables
 
 
-def write_report_tables(runs, out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_report_tables(runs, out_dir: str | os.PathLike, lang: str = "en") -> dict[str, Path]:
     """Write the headline table (``headline.md``, ``headline.tex``), the start-up table
     (``startup.md``, ``startup.tex``), the summary (``summary.md``, ``summary.tex``), the findings
     (``findings.md``: the lead findings, then every finding), the tie matrices (``ties.md``) and the
     machines with their storage (``machines.md``) into ``out_dir``, each atomically; return their
-    paths by name."""
+    paths by name.
+
+    ``lang`` (:data:`thesis_lib.results.lang.LANGUAGES`): the language of the headline, start-up and
+    summary tables and of the lead findings; other than English, also ``rezultati.tex`` (the
+    chapter's fragment, :mod:`.chapter`), and the labels shown in English for want of wording are
+    listed at the end of ``findings.md``. The other files stay English."""
+    words = lang_catalogue(lang)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables = headline.headline_tables(runs)
-    starts = startup.startup_tables(runs)
+    tables = headline.headline_tables(runs, words)
+    starts = startup.startup_tables(runs, words)
     summary = results.summary_table(runs)
     notes = machines.pooling_notes(runs)
     texts = {
-        "headline.md": ("# Headline: steady-state epoch time per format, dataset and size, from RAM and from storage\n\n"
-                        + headline.to_markdown(tables)),
-        "headline.tex": headline.to_latex(tables),
-        "startup.md": "# What a short run pays: start-up per format\n\n" + startup.to_markdown(starts),
-        "startup.tex": startup.to_latex(starts),
+        "headline.md": f"# {words['headline.title']}\n\n" + headline.to_markdown(tables, words=words),
+        "headline.tex": headline.to_latex(tables, words=words),
+        "startup.md": f"# {words['startup.title']}\n\n" + startup.to_markdown(starts, words=words),
+        "startup.tex": startup.to_latex(starts, words=words),
         "machines.md": ("# Where the records were measured\n\n" + machines.machines_table(runs).to_markdown(index=False)
                         + "\n" + "".join(f"\n- {note}" for note in notes) + "\n"),
-        "summary.md": "# Benchmark summary\n\n" + results.to_markdown(summary),
-        "summary.tex": results.to_latex(summary),
-        "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2),
+        "summary.md": f"# {words['summary.title']}\n\n" + results.to_markdown(summary, words),
+        "summary.tex": results.to_latex(summary, words),
+        "findings.md": "# Findings\n\n" + findings.findings_markdown(runs, level=2, words=words),
         "ties.md": "# Tie matrices: every pair of formats in every condition\n\n" + ties.to_markdown(runs, level=2),
     }
+    if words.code != "en":
+        texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words)
+        texts["findings.md"] += words.missing_note()
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, text in texts.items():
         write_text(out_dir / name, text)

@@ -18,43 +18,44 @@ from __future__ import annotations
 import pandas as pd
 
 from . import headline
+from .lang import Words, catalogue
+from .lang.en import WORDS as ENGLISH
 from .labels import DATA_KEYS, counted, describe
 from .order import condition_rank, reading_order
 from .ranking import Estimate, by_median
 from .records import warm_repeats
 
-CAPTION = ("Start-up cost (s), {title}, from RAM: how much longer a repeat's warm-up epoch took than its "
-           "steady-state epochs (workers starting, the pipeline and the page cache filling), the median over "
-           "repeats with its percentile-bootstrap 95% interval. Bold: the cheapest start in its column, where "
-           "its interval clears every other's.")
+CAPTION = ENGLISH["startup.caption"]
 
 
-def startup_tables(runs: pd.DataFrame) -> list[headline.Headline]:
+def startup_tables(runs: pd.DataFrame, words: Words | None = None) -> list[headline.Headline]:
     """One table per workload: start-up cost per format (rows) and dataset × size × source (columns)."""
-    return headline.tables_by_workload(warm_repeats(runs), "startup_extra_s")
+    return headline.tables_by_workload(warm_repeats(runs), "startup_extra_s", words)
 
 
-def to_markdown(tables: list[headline.Headline], level: int = 2) -> str:
-    if not tables:
-        return "No record has a warm-up epoch (records from before the protocol charge start-up to every epoch).\n"
-    return headline.to_markdown(tables, level, heading="Start-up cost (s)", caption=CAPTION)
+def to_markdown(tables: list[headline.Headline], level: int = 2, words: Words | None = None) -> str:
+    return headline.to_markdown(tables, level, words, kind="startup")
 
 
-def to_latex(tables: list[headline.Headline]) -> str:
-    return headline.to_latex(tables, label="startup", caption=CAPTION)
+def to_latex(tables: list[headline.Headline], words: Words | None = None) -> str:
+    return headline.to_latex(tables, label="startup", words=words)
 
 
-def display_tables(runs: pd.DataFrame) -> list:
-    return headline.display_styled(startup_tables(runs), CAPTION)
+def display_tables(runs: pd.DataFrame, words: Words | None = None) -> list:
+    words = words or catalogue()
+    return headline.display_styled(startup_tables(runs, words), words["startup.caption"])
 
 
-def cost_text(group: pd.DataFrame, label: str) -> str:
-    """``"npy 0.041 s [0.03, 0.05] (11% of an epoch; first batch 0.08 s)"``."""
+def cost_text(group: pd.DataFrame, label: str, words: Words | None = None) -> str:
+    """``"npy 0.041 s [0.03, 0.05] (11% of an epoch; first batch 0.08 s)"``, in ``words``' language."""
+    words = words or catalogue()
     extra = Estimate.of(label, group["startup_extra_s"])
     steady = group["wall_s"].median()
     first = group["startup_first_batch_s"].median()
-    share = f"{extra.median / steady:.0%} of a steady-state epoch" if steady > 0 else "steady state unknown"
-    return f"{label} {extra.text()} ({share}; first batch after {first:.3g} s)"
+    share = (words["startup.share"].format(share=words.num(extra.median / steady, ".0%")) if steady > 0
+             else words["startup.unknown"])
+    return words["startup.cost"].format(label=label, extra=words.estimate(extra), share=share,
+                                        first=words.num(first, ".3g"))
 
 
 def startup_sentences(runs: pd.DataFrame) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.stats import median_ci
+from .lang import Words, catalogue
+from .lang.en import WORDS as ENGLISH
 from .labels import MIB, SECONDARY_SETTINGS, optional_column, varying_columns
 from .order import sort_conditions
 from .records import repeats_frame
@@ -54,52 +56,60 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return sort_conditions(table)[[*keys, "runs", "repeats", *numeric]].reset_index(drop=True)
 
 
-def _number(value, spec: str) -> str:
-    return "–" if value is None or pd.isna(value) else format(value, spec)
+def _number(value, spec: str, words: Words | None = None) -> str:
+    return "–" if value is None or pd.isna(value) else (words or catalogue()).num(value, spec)
 
 
-def interval_text(median: float, low: float, high: float, spec: str = ".3g") -> str:
-    """``"0.123 [0.120, 0.130]"``: a median and its 95% interval, as the tables print them."""
-    return f"{_number(median, spec)} [{_number(low, spec)}, {_number(high, spec)}]"
+def interval_text(median: float, low: float, high: float, spec: str = ".3g", words: Words | None = None) -> str:
+    """``"0.123 [0.120, 0.130]"``: a median and its 95% interval, as the tables print them
+    (``"0,123 [0,120; 0,130]"`` in Latvian)."""
+    sep = (words or catalogue()).module.LIST_SEP
+    return f"{_number(median, spec, words)} [{_number(low, spec, words)}{sep} {_number(high, spec, words)}]"
 
 
-DISPLAY_LABELS = {"dataset_name": "Dataset", "image_size": "Size (px)", "n_train": "Images", "batch_size": "Batch",
-                  "workers": "Workers", "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
-                  "workload": "Workload", "cache": "Cache", "format": "Format", "access": "Access"}
+# The summary's key columns (their English names; other languages: the catalogue's "summary.columns").
+KEY_COLUMNS = ("dataset_name", "image_size", "n_train", "batch_size", "workers", "device", "world_size",
+               "epochs_per_repeat", "workload", "cache", "format", "access")
+DISPLAY_LABELS = {key: ENGLISH["summary.columns"][key] for key in KEY_COLUMNS}
+# Key columns whose values are words (translated); the others are numbers, names or format labels.
+WORDED_COLUMNS = ("dataset_name", "workload", "cache")
+
+# (summary column, scale, format spec)
+DISPLAY_NUMBERS = (("samples_per_s", 1, ",.0f"), ("au", 100, ".0f"), ("au_mlperf", 100, ".0f"),
+                   ("startup_extra_s", 1, ".2g"), ("bytes_on_disk", 1 / MIB, ".3g"), ("convert_s", 1, ".3g"),
+                   ("accuracy", 100, ".2f"), ("f1_macro", 100, ".2f"))
 
 
-# (summary column, displayed label, scale, format spec)
-DISPLAY_NUMBERS = (("samples_per_s", "Samples/s", 1, ",.0f"), ("au", "AU, whole epoch (%)", 100, ".0f"),
-                   ("au_mlperf", "AU, MLPerf (%)", 100, ".0f"), ("startup_extra_s", "Start-up (s)", 1, ".2g"),
-                   ("bytes_on_disk", "Disk (MiB)", 1 / MIB, ".3g"), ("convert_s", "Convert (s)", 1, ".3g"),
-                   ("accuracy", "Accuracy (%)", 100, ".2f"), ("f1_macro", "Macro F1 (%)", 100, ".2f"))
-
-
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`summary_table` as strings with units, for the Markdown and LaTeX reports."""
-    keys = [c for c in table.columns if c in DISPLAY_LABELS]
-    shown = table[keys].rename(columns=DISPLAY_LABELS).astype(str)
-    shown["Runs"] = table["runs"].astype(str)
-    shown["Repeats"] = table["repeats"].astype(str)
-    shown["Steady-state epoch time (s), median [95% CI]"] = [
-        interval_text(m, lo, hi) for m, lo, hi in zip(table["epoch_time_s"], table["epoch_time_lo"], table["epoch_time_hi"])]
-    for column, label, scale, spec in DISPLAY_NUMBERS:
-        shown[label] = [_number(v * scale if pd.notna(v) else v, spec) for v in table[column]]
+def display_table(table: pd.DataFrame, words: Words | None = None) -> pd.DataFrame:
+    """:func:`summary_table` as strings with units, for the Markdown and LaTeX reports, in
+    ``words``' language (default English)."""
+    words = words or catalogue()
+    names = words["summary.columns"]
+    keys = [c for c in table.columns if c in KEY_COLUMNS]
+    shown = table[keys].astype(str)
+    for column in (c for c in WORDED_COLUMNS if c in keys):
+        shown[column] = [words.label(v) for v in shown[column]]
+    shown = shown.rename(columns={key: names[key] for key in keys})
+    shown[names["runs"]] = table["runs"].astype(str)
+    shown[names["repeats"]] = table["repeats"].astype(str)
+    shown[names["epoch_time"]] = [
+        interval_text(m, lo, hi, words=words)
+        for m, lo, hi in zip(table["epoch_time_s"], table["epoch_time_lo"], table["epoch_time_hi"])]
+    for column, scale, spec in DISPLAY_NUMBERS:
+        shown[names[column]] = [_number(v * scale if pd.notna(v) else v, spec, words) for v in table[column]]
     return shown
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, words: Words | None = None) -> str:
     """:func:`summary_table` as a GitHub Markdown table."""
-    return display_table(table).to_markdown(index=False) + "\n"
+    return display_table(table, words).to_markdown(index=False) + "\n"
 
 
-def to_latex(table: pd.DataFrame) -> str:
+def to_latex(table: pd.DataFrame, words: Words | None = None) -> str:
     """:func:`summary_table` as a LaTeX ``table`` (booktabs rules)."""
-    shown = display_table(table)
-    text_columns = sum(column in DISPLAY_LABELS.values() for column in shown.columns)
+    words = words or catalogue()
+    shown = display_table(table, words)
+    text_columns = sum(key in table.columns for key in KEY_COLUMNS)
     return shown.to_latex(
         index=False, escape=True, column_format="l" * text_columns + "r" * (len(shown.columns) - text_columns),
-        caption="Benchmark summary: median steady-state epoch time with percentile-bootstrap 95\\% interval over "
-                "repeats, throughput, accelerator utilisation (whole epoch, and MLPerf's with the first step's I/O "
-                "left out), start-up cost, storage cost and model quality.",
-        label="tab:format-summary")
+        caption=words["summary.caption"], label="tab:format-summary")
