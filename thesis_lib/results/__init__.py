@@ -29,6 +29,9 @@ The modules, each with one job, in the order they build on each other:
 - :mod:`.ties`: per condition, every pair of formats as `<`, `≈` or `>` (the tie matrices).
 - :mod:`.findings`: the findings in words.
 - :mod:`.lead`: the few lead findings the findings open with, chosen by written rules.
+- :mod:`.lang`: the report's languages, one catalogue module each (English, Latvian): the tables'
+  words, the lead findings' templates, how numbers are written.
+- :mod:`.chapter`: ``rezultati.tex``, the results as a LaTeX fragment for the thesis.
 
 The names below are this package's public face; the helpers behind them live in their modules.
 :mod:`.headline`, :mod:`.findings`, :mod:`.lead` and :mod:`.ties` are used through their modules (``results.headline.to_markdown``

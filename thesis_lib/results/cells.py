@@ -7,6 +7,7 @@ import dataclasses
 
 import pandas as pd
 
+from .lang import catalogue
 from .ranking import Effect, Estimate, spread, widest
 
 
@@ -17,7 +18,7 @@ def count_phrase(n: int, noun: str) -> str:
 
 def listing(items: list[str]) -> str:
     """``"a"``, ``"a and b"``, ``"a, b and c"``."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    return catalogue().listing(items)
 
 
 def cell_estimates(epochs: pd.DataFrame) -> dict[tuple[str, str], Estimate]:

@@ -24,7 +24,7 @@ from collections import Counter
 import pandas as pd
 
 from .au import au_estimates, below_bar, reaches_bar
-from .cells import format_and_access_effects, listing
+from .cells import format_and_access_effects
 from .consistency import across_columns, pair_outcomes
 from .labels import counted
 from .lang import Words, catalogue
