@@ -13,13 +13,13 @@ WORDS = {
     "read_from.cold": "no krātuves (izlikts no kešatmiņas)",
     "read_from.cold-unavailable": "no RAM (izlikšana neizdevās)",
     "flat_column": "{name} · {size} · {n} attēli · {source}",
-    "rows": {"format": "Formāts", "access": "Piekļuves režīms", "batch_size": "Pakete", "workers": "Procesi",
+    "rows": {"format": "Formāts", "access": "Piekļuves režīms", "batch_size": "Paketes izmērs", "workers": "Procesi",
              "device": "Ierīce", "world_size": "Rangi", "epochs_per_repeat": "Epohas",
              "warmup_epochs": "Iesildīšanas epohas", "machine": "Dators"},
-    "headline.title": ("Galvenā tabula: stabilā epohas laiks pēc formāta, datu kopas un izmēra, no RAM un no "
+    "headline.title": ("Galvenā tabula: stabilā režīma epohas laiks pēc formāta, datu kopas un izmēra, no RAM un no "
                        "krātuves"),
-    "headline.heading": "Stabilā epohas laiks (s)",
-    "headline.caption": ("Stabilā epohas laiks (s), {title}: katra atkārtojuma stabilo epohu (bez iesildīšanas "
+    "headline.heading": "Stabilā režīma epohas laiks (s)",
+    "headline.caption": ("Stabilā režīma epohas laiks (s), {title}: katra atkārtojuma stabilo epohu (bez iesildīšanas "
                          "epohas) mediāna pār atkārtojumiem ar procentiļu bootstrap 95% ticamības intervālu. "
                          "Treknrakstā: ātrākais kolonnā, ja tā intervāls nepārklājas ar nevienu citu; citur ātrākais "
                          "nav izšķirts."),
@@ -34,21 +34,21 @@ WORDS = {
                      "izmaksas ieskaita katrā epohā)."),
     "summary.title": "Mērījumu kopsavilkums",
     "summary.columns": {"dataset_name": "Datu kopa", "image_size": "Izmērs (px)", "n_train": "Attēli",
-                        "batch_size": "Pakete", "workers": "Procesi", "device": "Ierīce", "world_size": "Rangi",
+                        "batch_size": "Paketes izmērs", "workers": "Procesi", "device": "Ierīce", "world_size": "Rangi",
                         "epochs_per_repeat": "Epohas", "workload": "Slodze", "cache": "Kešatmiņa",
                         "format": "Formāts", "access": "Piekļuves režīms", "runs": "Palaidieni",
                         "repeats": "Atkārtojumi",
-                        "epoch_time": "Stabilā epohas laiks (s), mediāna [95% ticamības intervāls]",
+                        "epoch_time": "Stabilā režīma epohas laiks (s), mediāna [95% ticamības intervāls]",
                         "samples_per_s": "Attēli/s", "au": "Paātrinātāja noslodze, visa epoha (%)",
                         "au_mlperf": "Paātrinātāja noslodze, MLPerf (%)", "startup_extra_s": "Starts (s)",
                         "bytes_on_disk": "Diskā (MiB)", "convert_s": "Pārveide (s)", "accuracy": "Precizitāte (%)",
                         "f1_macro": "Makro F1 (%)"},
-    "summary.caption": ("Mērījumu kopsavilkums: stabilā epohas laika mediāna ar procentiļu bootstrap 95\\% ticamības "
+    "summary.caption": ("Mērījumu kopsavilkums: stabilā režīma epohas laika mediāna ar procentiļu bootstrap 95\\% ticamības "
                         "intervālu pār atkārtojumiem, caurlaidspēja, paātrinātāja noslodze (visa epoha un MLPerf "
                         "noslodze bez pirmā soļa datu ielādes), starta izmaksas, krātuves izmaksas un modeļa "
                         "kvalitāte."),
     "chapter.lead": "Galvenie secinājumi",
-    "chapter.headline": "Stabilā epohas laiks",
+    "chapter.headline": "Stabilā režīma epohas laiks",
     "chapter.startup": "Starta izmaksas",
     "chapter.summary": "Mērījumu kopsavilkums",
     "lead.heading": "Galvenie secinājumi",
