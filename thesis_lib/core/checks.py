@@ -32,3 +32,9 @@ def check_number(name: str, value, *, minimum: float, what: str, strict: bool = 
     if not ok:
         relation = ">" if strict else ">="
         raise ValueError(f"{name} must be a finite number {relation} {minimum} ({what}), got {value!r}")
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (with ``...``) for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

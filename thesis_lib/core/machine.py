@@ -39,3 +39,14 @@ def environment(data_root: Path) -> dict:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "filesystem": filesystem(data_root),
     }
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,7 @@ import math
 import os
 import re
 
+from .checks import short_repr
 from .errors import ThesisLabError
 from .record import Record, _strict
 
@@ -56,22 +57,22 @@ def record_problems(record) -> list[str]:
         return problems
     for key in RECORD_TEXT:
         if not isinstance(record[key], str):
-            problems.append(f"{key} must be text, got {_short(record[key])}")
+            problems.append(f"{key} must be text, got {short_repr(record[key])}")
     if not (_is_integer(record["image_size"]) and record["image_size"] >= 1):
-        problems.append(f"image_size must be a positive integer, got {_short(record['image_size'])}")
+        problems.append(f"image_size must be a positive integer, got {short_repr(record['image_size'])}")
     if "repeats" in record and not (_is_integer(record["repeats"]) and record["repeats"] >= 1):
-        problems.append(f"repeats must be a positive integer, got {_short(record['repeats'])}")
+        problems.append(f"repeats must be a positive integer, got {short_repr(record['repeats'])}")
     problems += _number_problems(record, RECORD_NUMBERS, "")
     for key in ("write_options", "open_options", "fmt_options", "config", "env"):
         if not isinstance(record.get(key, {}), dict):
-            problems.append(f"{key} must be a mapping, got {_short(record[key])}")
+            problems.append(f"{key} must be a mapping, got {short_repr(record[key])}")
     epochs = record["epochs"]
     if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
         return [*problems, "epochs must be a non-empty list of per-epoch records"]
     for k, epoch in enumerate(epochs):
         wall = epoch.get("wall_s")
         if not (_is_number(wall) and wall > 0):
-            problems.append(f"epoch {k}: wall_s must be a number above 0, got {_short(wall)}")
+            problems.append(f"epoch {k}: wall_s must be a number above 0, got {short_repr(wall)}")
         problems += _number_problems(epoch, EPOCH_NUMBERS, f"epoch {k}: ")
     return problems
 
@@ -100,10 +101,6 @@ def _is_integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
 
 def _number_problems(fields: dict, keys, where: str) -> list[str]:
     problems = []
@@ -112,7 +109,7 @@ def _number_problems(fields: dict, keys, where: str) -> list[str]:
         if value is None:
             continue
         if not _is_number(value):
-            problems.append(f"{where}{key} must be a number, got {_short(value)}")
+            problems.append(f"{where}{key} must be a number, got {short_repr(value)}")
         elif key in POSITIVE and not value > 0:
             problems.append(f"{where}{key} must be above 0, got {value!r}")
         elif key in NOT_NEGATIVE and value < 0:
@@ -150,5 +147,5 @@ def _text_problems(place: str, text: str) -> list[str]:
     if len(text) > MAX_TEXT:
         return [f"{place}: text of {len(text):,} characters (at most {MAX_TEXT:,})"]
     if MARKUP.search(text):
-        return [f"{place}: holds HTML markup ({_short(text, 60)}), which the report would render"]
+        return [f"{place}: holds HTML markup ({short_repr(text, 60)}), which the report would render"]
     return []

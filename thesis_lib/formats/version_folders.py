@@ -17,6 +17,8 @@ import secrets
 import shutil
 from pathlib import Path
 
+from ..core.machine import pid_alive
+
 MANIFEST = "manifest.json"
 #: The empty file in every folder publishing creates: only folders holding it are ever deleted.
 MARKER = ".thesis-lab-version"
@@ -117,16 +119,6 @@ def check_replaceable(path: Path, overwrite: bool) -> None:
                           "format); refusing to overwrite it: remove it yourself or choose another path")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _writer_pid(name: str, marker: str) -> int | None:
     """The process id in ``.P.<marker>-<pid>[-<random>]``, or None."""
     pid = name.split(f".{marker}-", 1)[-1].split("-", 1)[0]
@@ -140,7 +132,7 @@ def remove_stale(path: Path) -> None:
     for kind in ("partial", "old", "link"):
         for leftover in path.parent.glob(f".{path.name}.{kind}-*"):
             pid = _writer_pid(leftover.name, kind)
-            if pid is None or _pid_alive(pid):
+            if pid is None or pid_alive(pid):
                 continue
             if kind == "link":
                 if leftover.is_symlink():  # removes the link only, never what it names

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from ..core import paths
+from ..core.checks import short_repr
 from .config import BenchConfig
 from .run_spec import RunSpec
 
@@ -155,14 +156,14 @@ def grid_entries(path: Path) -> list[dict[str, list]]:
                          "(a place for YAML anchors)")
     defaults = spec["defaults"] if spec.get("defaults") is not None else {}
     if not isinstance(defaults, dict):
-        raise ValueError(f"grid {path}: defaults must be a mapping of parameters, got {_short(defaults)}")
+        raise ValueError(f"grid {path}: defaults must be a mapping of parameters, got {short_repr(defaults)}")
     if not spec["grids"]:
         raise ValueError(f"grid {path}: 'grids' is empty: the grid has no points")
     entries = []
     for k, grid in enumerate(spec["grids"]):
         where = f"grid {path}, entry {k}"
         if not isinstance(grid, dict):
-            raise ValueError(f"{where}: expected a mapping of parameters, got {_short(grid)}")
+            raise ValueError(f"{where}: expected a mapping of parameters, got {short_repr(grid)}")
         merged = {**defaults, **grid}
         merged.pop("name", None)
         _check_keys(merged, where, allowed=[*PARAMETERS, *BUNDLES])
@@ -175,7 +176,7 @@ def grid_entries(path: Path) -> list[dict[str, list]]:
         for bundle in BUNDLES:
             for value in axes.get(bundle, []):
                 if not isinstance(value, dict):
-                    raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {_short(value)}")
+                    raise ValueError(f"{where}: each of {bundle} must be a mapping of parameters, got {short_repr(value)}")
                 _check_keys(value, f"{where}, {bundle}", allowed=PARAMETERS)
                 for key in OPTION_KEYS:
                     if key in value:
@@ -205,10 +206,6 @@ def _check_options(values: list, where: str) -> None:
         if parsed is not None and not isinstance(parsed, dict):
             raise ValueError(f"{where}: {value!r} is not a mapping of option names to values")
 
-
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _point_key(point: dict) -> str:

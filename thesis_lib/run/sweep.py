@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .. import sources
 from ..core import notebook_run, paths
 from ..core.errors import SourceError
+from ..core.machine import pid_alive
 from ..core.record import write_text
 from .grid import (BUNDLES, DEFAULT_GRID, PARAMETERS, forget_resolved_points, load_grid,  # noqa: F401 - the sweep's
                    resolve_point, run_name)  # public names
@@ -231,18 +232,9 @@ def _tidy_partials(results_dir: Path) -> None:
     gone) become ``<run>.failed.ipynb``, as a point that failed leaves them."""
     for partial in results_dir.glob(".*.partial-*.ipynb"):
         stem, _, pid = partial.name[1:-len(".ipynb")].rpartition(".partial-")
-        if pid.isdigit() and not _alive(int(pid)) and partial.is_file():
+        if pid.isdigit() and not pid_alive(int(pid)) and partial.is_file():
             os.replace(partial, results_dir / f"{stem}.failed.ipynb")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def record_matches(path: Path, config: RunSpec) -> bool:
