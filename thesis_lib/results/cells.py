@@ -11,11 +11,6 @@ from .lang import catalogue
 from .ranking import Effect, Estimate, spread, widest
 
 
-def count_phrase(n: int, noun: str) -> str:
-    """``"the one run"``, ``"all 3 runs"``."""
-    return f"the one {noun}" if n == 1 else f"all {n} {noun}s"
-
-
 def listing(items: list[str]) -> str:
     """``"a"``, ``"a and b"``, ``"a, b and c"``."""
     return catalogue().listing(items)

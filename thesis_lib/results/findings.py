@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import labels, lead
+from . import lead
 from .au import au_estimates, below_bar, reaches_bar
-from .cells import best_access, cell_estimates, count_phrase, format_and_access_effects, listing
+from .cells import best_access, cell_estimates, format_and_access_effects, listing
 from .consistency import across_dataset_sentences, pair_outcomes
 from .lang import Words, catalogue
 from .lossless import lossless_sentence

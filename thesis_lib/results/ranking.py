@@ -18,8 +18,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .labels import is_missing
 from ..core.stats import median_ci
+from .labels import is_missing
+from .lang import catalogue
+
+ENGLISH = catalogue()  # the wording of Estimate.text and Effect.text
 
 # Fewer values than this give no interval (the bootstrap of one value is that value).
 MIN_VALUES = 2
@@ -59,10 +62,9 @@ class Estimate:
         return self.ceiling < other.floor
 
     def text(self, unit: str = " s", spec: str = ".3g") -> str:
-        """``"0.0153 s [0.0150, 0.0156]"``, or ``"0.0153 s (1 value, no interval)"``."""
-        if not self.has_interval:
-            return f"{self.median:{spec}}{unit} ({self.n} value, no interval)"
-        return f"{self.median:{spec}}{unit} [{self.low:{spec}}, {self.high:{spec}}]"
+        """``"0.0153 s [0.0150, 0.0156]"``, or ``"0.0153 s (1 value, no interval)"``: the English
+        catalogue's wording (:meth:`thesis_lib.results.lang.Words.estimate`), one formatter for all languages."""
+        return ENGLISH.estimate(self, unit, spec)
 
 
 def by_median(estimates: Iterable[Estimate]) -> list[Estimate]:
@@ -137,8 +139,8 @@ class Effect:
         return self.low > other.high
 
     def text(self) -> str:
-        """``"2.31× (between 2.10× and 2.52×)"``."""
-        return f"{self.ratio:.2f}× (between {self.low:.2f}× and {self.high:.2f}×)"
+        """``"2.31× (between 2.10× and 2.52×)"``, the English catalogue's wording."""
+        return ENGLISH.effect(self)
 
 
 def widest(effects: Iterable[Effect]) -> Effect | None:
