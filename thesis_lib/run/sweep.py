@@ -101,7 +101,7 @@ def missing_data(config: RunSpec, *, fetch: bool = True) -> Skip | None:
     """Why the point's dataset is not on disk, with the command that fetches it; None when it is.
     ``fetch=False``: look only, even for a point that asks to download."""
     command = f"python -m thesis_lib prepare --dataset {config.dataset} --download"
-    if config.root is not None and not Path(config.root).exists():
+    if config.root_path is not None and not config.root_path.exists():
         return Skip(f"{config.root} is not on disk")
     try:
         source = _training_source(config.dataset, config.root, config.image_size, config.download and fetch)
