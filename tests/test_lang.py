@@ -18,7 +18,7 @@ pytest.importorskip("seaborn")  # test_results's imports
 from test_results import RECORDS  # noqa: E402
 
 from thesis_lib import results  # noqa: E402
-from thesis_lib.results import lead, report  # noqa: E402
+from thesis_lib.results import figure_files, lead, report  # noqa: E402
 from thesis_lib.results.lang import LANGUAGES, UnknownLanguage, catalogue, lv  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,8 +46,11 @@ def written(runs, tmp_path_factory):
     found = {}
     for code in ("en", "lv"):
         out = tmp_path_factory.mktemp(code)
+        words = catalogue(code)
+        figures = figure_files.draw_figures(runs, words, out / figure_files.FIGURES_FOLDER)
         found[code] = {name: path.read_text(encoding="utf-8")
-                       for name, path in report.write_report_tables(runs, out, code).items()}
+                       for name, path in report.write_report_tables(runs, out, words, figures).items()}
+        found[code]["folder"] = out
     return found
 
 
@@ -142,17 +145,56 @@ def test_chapter_tables_have_caption_and_label_and_balance(written):
     assert "\\usepackage" not in tex.replace("% ", "").split("\n\\subsection", 1)[1]  # the preamble stays the thesis's
 
 
-ENGINES = {"xelatex": "\\usepackage{fontspec}\n", "lualatex": "\\usepackage{fontspec}\n",
-           "pdflatex": "\\usepackage[utf8]{inputenc}\n\\usepackage[T1]{fontenc}\n"}
+def test_chapter_includes_every_saved_figure_with_a_latvian_caption_and_label(written):
+    tex, folder = written["lv"]["rezultati.tex"], written["lv"]["folder"]
+    figures = re.findall(r"\\begin\{figure\}(.*?)\\end\{figure\}", tex, flags=re.S)
+    included = [re.search(r"\\includegraphics\[[^]]*\]\{([^}]*)\}", f)[1] for f in figures]
+    saved = sorted(p.relative_to(folder).as_posix() for p in (folder / "figures").glob("*.pdf"))
+    assert sorted(included) == saved and len(saved) >= 4
+    assert all((folder / path).read_bytes().startswith(b"%PDF") for path in included)
+    captions = [re.search(r"\\caption\{(.*?)\}\n", f)[1] for f in figures]
+    assert "Epohas laiks pēc formāta: sintētiski (ģenerēti)." in captions
+    assert len({re.search(r"\\label\{(fig:[^}]*)\}", f)[1] for f in figures}) == len(figures)
+
+
+def test_latvian_figures_are_worded_in_latvian(runs):
+    words = catalogue("lv")
+    drawn = [d for d in figure_files.draw_figures(runs, words) if d.section.key == "epoch_time"]
+    assert len(drawn) == runs["dataset_name"].nunique()
+    alt = drawn[0].image.alt
+    assert "Epohas laiks pēc glabāšanas formāta" in alt and "Epohas laiks (s)" in alt
+    assert "Glabāšanas formāts" in alt and "Epoch time" not in alt
+
+
+def test_a_report_of_no_runs_draws_no_figure_and_says_why_in_one_line(tmp_path):
+    (tmp_path / "sweep-skipped.txt").write_text("# 72 points skipped: cifar10 is not on disk; fetch it with: "
+                                                 "python -m thesis_lib prepare --dataset cifar10 --download\n"
+                                                 "cifar10-a: cifar10 is not on disk (…)\n")
+    runs = results.load_records(tmp_path)
+    assert figure_files.draw_figures(runs, catalogue("lv"), tmp_path / "report" / "figures") == []
+    assert not (tmp_path / "report" / "figures").exists()
+    line = report.nothing_recorded(runs, [tmp_path], catalogue("en"))
+    assert line.count("\n") == 0 and "72 points skipped: cifar10 is not on disk" in line
+    assert "prepare --dataset cifar10 --download" in line and "sweep-skipped.txt" in line
+    assert report.nothing_recorded(runs, [tmp_path], catalogue("lv")).startswith("Mapē `")
+    assert report.nothing_recorded(results.load_records(RECORDS), [RECORDS], catalogue("en")) is None
+
+
+# The thesis's preamble as each engine takes Latvian: polyglossia with XeLaTeX or LuaLaTeX, babel with pdfLaTeX.
+ENGINES = {"xelatex": "\\usepackage{fontspec}\n\\usepackage{polyglossia}\n\\setdefaultlanguage{latvian}\n",
+           "lualatex": "\\usepackage{fontspec}\n\\usepackage{polyglossia}\n\\setdefaultlanguage{latvian}\n",
+           "pdflatex": "\\usepackage[utf8]{inputenc}\n\\usepackage[L7x]{fontenc}\n\\usepackage[latvian]{babel}\n"}
 ENGINE = next((name for name in ENGINES if shutil.which(name)), None)
 
 
 @pytest.mark.skipif(ENGINE is None, reason="no xelatex, lualatex or pdflatex installed")
 def test_chapter_compiles_in_a_latvian_skeleton(written, tmp_path):
     (tmp_path / "rezultati.tex").write_text(written["lv"]["rezultati.tex"], encoding="utf-8")
+    shutil.copytree(written["lv"]["folder"] / "figures", tmp_path / "figures")
     (tmp_path / "thesis.tex").write_text(
-        "\\documentclass{article}\n" + ENGINES[ENGINE] + "\\usepackage{booktabs,multirow}\n"
+        "\\documentclass{article}\n" + ENGINES[ENGINE] + "\\usepackage{booktabs,multirow,graphicx}\n"
         "\\begin{document}\n\\section{Rezultāti}\n\\input{rezultati}\n\\end{document}\n", encoding="utf-8")
     done = subprocess.run([ENGINE, "-interaction=nonstopmode", "-halt-on-error", "thesis.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "thesis.pdf").stat().st_size > 10_000 and "Overfull" not in done.stdout.split("Output written")[-1]

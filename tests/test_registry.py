@@ -187,11 +187,11 @@ def test_results_notebook_shows_every_figure_of_the_registry_through_one_loop():
     assert "results.FIGURES.values()" in code
     assert not [name for name, section in results.FIGURES.items() if section.draw.__name__ in code]
     markdown = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
-    assert not [name for name, section in results.FIGURES.items() if section.heading in markdown]
+    assert not [name for name, section in results.FIGURES.items() if section.heading() in markdown]
 
 
 def test_every_figure_section_has_a_heading_and_draws():
-    headings = [section.heading for section in results.FIGURES.values()]
+    headings = [section.heading() for section in results.FIGURES.values()]
     assert len(set(headings)) == len(headings) and all(headings)
     assert results.FIGURES["storage"].markdown() == "## Storage cost: bytes on disk and conversion time"
     assert results.FIGURES["au"].markdown().startswith("## Accelerator utilisation under an emulated H100\n\nAU = ")

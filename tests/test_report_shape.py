@@ -118,7 +118,9 @@ def test_a_sweep_of_the_thesis_grid_without_its_data_says_each_reason_once_and_l
                                  f"--dataset {dataset} --download") for line in summary), dataset
     assert any(line.endswith(" points skipped: device cuda needs a CUDA GPU") for line in summary)
     assert not any(sweep.run_name(p) in line for p in points for line in printed)
-    lines = listing.read_text().splitlines()  # every point by name, with its whole reason
+    lines = listing.read_text().splitlines()  # the summary, then every point by name, with its whole reason
+    assert [line[2:] for line in lines if line.startswith("# ")] == [line.strip() for line in summary]
+    lines = [line for line in lines if not line.startswith("# ")]
     assert sorted(line.split(": ", 1)[0] for line in lines) == sorted(sweep.run_name(p) for p in points)
     assert all(line.split(": ", 1)[1] for line in lines)
 

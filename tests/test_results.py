@@ -462,8 +462,24 @@ def test_headline_written_as_markdown_and_latex(runs, tmp_path):
     assert "## Steady-state epoch time (s): emulated H100" in markdown
     assert "| Format" in markdown and "| CIFAR-10 · 32 px · 1,024 images · from RAM (page cache)" in markdown
     latex = written["headline.tex"].read_text()
-    assert latex.count("\\begin{table}") == 2 and "\\label{tab:headline-1}" in latex
-    assert "\\multicolumn{2}{c}{CIFAR-10}" in latex and "95\\%" in latex and "\\toprule" in latex
+    tables = headline.headline_tables(runs)
+    parts = [headline.column_parts(t) for t in tables]
+    assert latex.count("\\begin{table}") == sum(map(len, parts)) > len(tables) == 2
+    assert "\\label{tab:headline-1-1}" in latex and "emulated H100 (1/" in latex
+    assert "95\\%" in latex and "\\toprule" in latex and "\\resizebox{\\linewidth}" in latex
+
+
+def test_a_wide_headline_table_is_split_into_parts_holding_every_cell_once(runs):
+    for table in headline.headline_tables(runs):
+        parts = headline.column_parts(table)
+        assert all(len(p.cells.columns) <= headline.LATEX_COLUMNS for p in parts)
+        assert [c for p in parts for c in p.cells.columns] == list(table.cells.columns)
+        for part in parts:  # every cell as it was, its bold with it; rows with nothing here are left out
+            assert part.cells.equals(table.cells.loc[part.cells.index, part.cells.columns])
+            assert part.winners.equals(table.winners.loc[part.cells.index, part.cells.columns])
+            assert (part.cells != headline.MISSING).any(axis=1).all()
+        shown = sum(int((p.cells != headline.MISSING).to_numpy().sum()) for p in parts)
+        assert shown == int((table.cells != headline.MISSING).to_numpy().sum())
 
 
 # --- findings a statistician would sign: ties, winners, effects --------------------------------
@@ -632,7 +648,9 @@ def test_results_notebook_under_papermill(records_copy, tmp_path):
     assert "Lossless formats trained identical models" in text and "image/png" in text
     assert {p.name for p in (records_copy / "report").iterdir()} == {
         "headline.md", "headline.tex", "startup.md", "startup.tex", "summary.md", "summary.tex", "findings.md",
-        "machines.md", "ties.md"}
+        "machines.md", "ties.md", "figures"}
+    saved = sorted(p.name for p in (records_copy / "report" / "figures").iterdir())
+    assert saved and all(name.endswith(".pdf") for name in saved) and "epoch_time-synthetic-generated.pdf" in saved
     page = BeautifulSoup(report.to_html(out, tmp_path, hide_code=True).read_text(), "html.parser")
     images = page.find_all("img")
     assert len(images) >= 6 and all(img.get("alt") and img["alt"] != NO_ALT for img in images)

@@ -8,6 +8,10 @@ import stat
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # thesis_lib/core/paths.py
+# Every point the last sweep skipped, with its reason, in the results folder: first one "# " line a
+# reason with its count (the sweep prints these; a report of a folder without records shows them),
+# then one line a point.
+SKIPPED_LIST = "sweep-skipped.txt"
 
 
 def data_root() -> Path:

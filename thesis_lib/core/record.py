@@ -160,7 +160,12 @@ TEMP_NAME_KEEPS = 180
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: into a new temporary file in the same folder (created
+    """Write ``text`` to ``path`` atomically (:func:`write_bytes`, UTF-8)."""
+    write_bytes(path, text.encode())
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: into a new temporary file in the same folder (created
     when missing), flushed and synced, then renamed over ``path``. On any error the temporary file
     is removed and whatever ``path`` held is left as it was; a full disk, a read-only folder or a
     name too long raise :class:`WriteError` naming ``path``."""
@@ -169,8 +174,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # os.open, not mkstemp: the file gets the usual permissions (0o666 less the umask), not 0o600.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w") as file:
-            file.write(text)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)

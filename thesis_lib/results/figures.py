@@ -21,38 +21,41 @@ import seaborn as sns
 from ..core.record import Record
 from ..core.stats import MLPERF_AU_THRESHOLD, h100_demand
 from .labels import MIB, describe, optional_column
+from .lang import Words, catalogue
 from .order import access_order, format_order, ordered, per_dataset, reading_order
 from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,
                        category_labels, finish, message_figure, panel_context, panel_height, with_panel)
 from .records import emulated_runs, repeats_frame, warm_repeats
 
 
-def epoch_time_figure(runs: pd.DataFrame) -> plt.Figure:
+def epoch_time_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """Epoch time per format, one panel per setting and workload; bars by access mode."""
+    say = FigureWords("epoch_time", words)
     return bars_or_message(warm_repeats(runs), value="wall_s", category="format", hue="access",
-                           category_label="Storage format", value_label="Epoch time (s)",
-                           title="Epoch time per storage format (warm cache): median with bootstrap 95% interval",
-                           empty="no warm-cache epochs in these records")
+                           category_label=say("category"), value_label=say("value"), hue_label=say("access"),
+                           title=say("title"), empty=say("empty"), words=say.words)
 
 
-def h100_demand_line(ax, sizes: pd.Series) -> None:
+def h100_demand_line(ax, sizes: pd.Series, label: str) -> None:
     """The images/s one H100 consumes training ResNet-18 (docs/design.md), across ``sizes`` and a little beyond."""
     span = np.arange(max(1, int(sizes.min() / 1.3)), int(sizes.max() * 1.3) + 1)
     ax.plot(span, [h100_demand(int(s))[0] for s in span], color="black", ls="--", lw=1)
-    ax.annotate("one H100, ResNet-18", (span[0], h100_demand(int(span[0]))[0]), ha="left", va="bottom", fontsize=8)
+    ax.annotate(label, (span[0], h100_demand(int(span[0]))[0]), ha="left", va="bottom", fontsize=8)
 
 
-def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
+def throughput_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """Samples/s against image size on log axes, per format and access mode, one panel per
     workload; the dashed line is what one H100 consumes training ResNet-18 (docs/design.md)."""
-    title = "Throughput against image size (warm cache): median with bootstrap 95% interval"
+    say = FigureWords("throughput", words)
     epochs = warm_repeats(runs).dropna(subset=["samples_per_s_total"])
     if epochs.empty:
-        return message_figure(title, "no warm-cache epochs in these records")
-    context = panel_context(epochs, exclude=["image_size"])
-    epochs = with_panel(epochs, exclude=["image_size"])
-    grid = sns.relplot(data=epochs, kind="line", x="image_size", y="samples_per_s_total", hue="format",
-                       style="access", col="panel", col_order=reading_order(epochs, "panel"),
+        return message_figure(say("title"), say("empty"))
+    context = say.words.phrase(panel_context(epochs, exclude=["image_size"]))
+    epochs = with_panel(epochs, exclude=["image_size"], words=say.words)
+    hue, style = say("category"), say("access")  # the legend's titles
+    epochs = epochs.assign(**{hue: epochs["format"], style: epochs["access"]})
+    grid = sns.relplot(data=epochs, kind="line", x="image_size", y="samples_per_s_total", hue=hue,
+                       style=style, col="panel", col_order=reading_order(epochs, "panel"),
                        col_wrap=min(3, epochs["panel"].nunique()),
                        hue_order=ordered(epochs["format"], format_order()),
                        style_order=ordered(epochs["access"], access_order()), estimator="median",
@@ -60,43 +63,44 @@ def throughput_figure(runs: pd.DataFrame) -> plt.Figure:
                        height=3.6, aspect=1.2)
     sizes = sorted(epochs["image_size"].unique())
     for ax in grid.axes.flat:
-        h100_demand_line(ax, epochs["image_size"])
+        h100_demand_line(ax, epochs["image_size"], say("h100"))
         ax.set(xscale="log", yscale="log")
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.xaxis.set_minor_locator(plt.NullLocator())
-    grid.set_axis_labels("Image size (px, log scale)", "Samples/s (log scale)")
+    grid.set_axis_labels(say("x"), say("value"))
     grid.set_titles(col_template="{col_name}")
-    return finish(grid, title, context)
+    return finish(grid, say("title"), context)
 
 
-def au_figure(runs: pd.DataFrame) -> plt.Figure:
+def au_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """MLPerf's accelerator utilisation (the first step's I/O left out) under the emulated load,
     against its 90% bar; records from before the protocol, which lack it, show the whole epoch's."""
+    say = FigureWords("au", words)
     repeats = warm_repeats(emulated_runs(runs))
     au = repeats["au_mlperf"].fillna(repeats["au"]) if "au_mlperf" in repeats else repeats["au"]
     return bars_or_message(repeats.assign(au_percent=100 * au), value="au_percent", category="format",
-                           hue="access", category_label="Storage format",
-                           value_label="MLPerf AU = compute / (wall - first batch wait) (%)", share_values=True,
-                           reference=(100 * MLPERF_AU_THRESHOLD, "MLPerf Storage: 90%"),
-                           empty="no emulated-accelerator runs in these records",
-                           title="Accelerator utilisation (MLPerf's, steady state) under an emulated accelerator: "
-                                 "median over repeats with bootstrap 95% interval")
+                           hue="access", category_label=say("category"), value_label=say("value"),
+                           hue_label=say("access"), share_values=True,
+                           reference=(100 * MLPERF_AU_THRESHOLD, say("bar")), empty=say("empty"),
+                           title=say("title"), words=say.words)
 
 
-def cold_warm_figure(runs: pd.DataFrame) -> plt.Figure:
+def cold_warm_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """Cold-cache against warm-cache epoch times, for the conditions that have cold epochs."""
-    title = "Cold against warm page cache: median epoch time with bootstrap 95% interval"
+    say = FigureWords("cold_warm", words)
     epochs = repeats_frame(runs).dropna(subset=["wall_s"])
     condition = [c for c in (*PANEL_PARTS, "format", "access") if c in epochs]
     cold = epochs.loc[epochs["cold"], condition].drop_duplicates()
     if cold.empty:
-        return message_figure(title, "no cold-cache runs in these records")
-    epochs = epochs.merge(cold, on=condition).rename(columns={"cache_state": "page cache"})
+        return message_figure(say("title"), say("empty"))
+    epochs = epochs.merge(cold, on=condition)
+    epochs["page cache"] = epochs["cache_state"].map(say.words.label)
     epochs["format / access"] = epochs["format"] + " / " + epochs["access"]
-    states = [state for state in ("warm", "cold", "cold-unavailable") if state in set(epochs["page cache"])]
+    states = [say.words.label(state) for state in ("warm", "cold", "cold-unavailable")
+              if state in set(epochs["cache_state"])]
     return bar_grid(epochs, category="format / access", value="wall_s", hue="page cache",
-                    hue_order=states, category_label="Storage format / access mode",
-                    value_label="Epoch time (s)", title=title)
+                    hue_order=states, category_label=say("category"), hue_label=say("hue"),
+                    value_label=say("value"), title=say("title"), words=say.words)
 
 
 def storage_frame(runs: pd.DataFrame) -> pd.DataFrame:
@@ -111,108 +115,112 @@ def storage_frame(runs: pd.DataFrame) -> pd.DataFrame:
     return copies
 
 
-def storage_figure(runs: pd.DataFrame) -> plt.Figure:
+def storage_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """Bytes on disk and conversion time per format, one bar per converted copy."""
-    title = "Storage cost of each format"
+    say = FigureWords("storage", words)
     copies = storage_frame(runs)
     if copies.empty:
-        return message_figure(title, "no records")
+        return message_figure(say("title"), say("empty"))
+    copies["copy"] = copies["copy"].map(say.words.phrase)
     labels_of, hue_order = category_labels(copies["format"], format_order()), reading_order(copies, "copy")
     copies = copies.assign(format=copies["format"].map(labels_of))
     fig, axes = plt.subplots(1, 2, figsize=(11, panel_height(len(labels_of), len(hue_order))), sharey=True)
-    for ax, column, label in ((axes[0], "mib_on_disk", "Size on disk (MiB)"),
-                              (axes[1], "convert_s", "Conversion time (s)")):
+    for ax, column, label in ((axes[0], "mib_on_disk", say("size")), (axes[1], "convert_s", say("convert"))):
         sns.barplot(data=copies, x=column, y="format", orient="h", hue="copy", order=list(labels_of.values()),
                     hue_order=hue_order, errorbar=None, ax=ax, legend=ax is axes[0])
-        ax.set(ylabel="Storage format" if ax is axes[0] else "", xlabel=label, title=label.split(" (")[0])
+        ax.set(ylabel=say("category") if ax is axes[0] else "", xlabel=label, title=label.split(" (")[0])
         ax.tick_params(axis="y", labelsize=CATEGORY_POINTS)
     handles, names = axes[0].get_legend_handles_labels()
     axes[0].get_legend().remove()
     fig.tight_layout()
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(3, len(names)),
-               title="converted copy", fontsize=8, frameon=False)
-    context = copies["dataset_name"].iloc[0] if copies["dataset_name"].nunique() == 1 else ""
-    fig.suptitle("\n".join(t for t in (title, context) if t), y=1.01, va="bottom")
+               title=say("hue"), fontsize=8, frameon=False)
+    context = say.words.label(copies["dataset_name"].iloc[0]) if copies["dataset_name"].nunique() == 1 else ""
+    fig.suptitle("\n".join(t for t in (say("title"), context) if t), y=1.01, va="bottom")
     return fig
 
 
-def quality_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy and macro F1 (%) of trained runs, long form: one row per run and metric."""
+def quality_frame(runs: pd.DataFrame, metrics: tuple[str, str] = ("accuracy (%)", "macro F1 (%)")) -> pd.DataFrame:
+    """Accuracy and macro F1 (%) of trained runs, long form: one row per run and metric, the
+    metrics named ``metrics``."""
     trained = runs.dropna(subset=["accuracy"]) if "accuracy" in runs else runs.iloc[0:0]
     f1 = pd.to_numeric(optional_column(trained, "f1_macro"), errors="coerce")
-    trained = trained.assign(**{"accuracy (%)": 100 * pd.to_numeric(trained["accuracy"], errors="coerce"),
-                                "macro F1 (%)": 100 * f1})
+    trained = trained.assign(**{metrics[0]: 100 * pd.to_numeric(trained["accuracy"], errors="coerce"),
+                                metrics[1]: 100 * f1})
     keys = [c for c in (*PANEL_PARTS, "format", "access", "lossless", "run") if c in trained]
-    return trained.melt(id_vars=keys,
-                        value_vars=["accuracy (%)", "macro F1 (%)"], var_name="metric", value_name="percent")
+    return trained.melt(id_vars=keys, value_vars=list(metrics), var_name="metric", value_name="percent")
 
 
-def accuracy_figure(runs: pd.DataFrame) -> plt.Figure:
+def accuracy_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
     """Test accuracy and macro F1 per format; lossless formats should give identical bars."""
-    return bars_or_message(quality_frame(runs), value="percent", category="format", hue="access", col="metric",
-                           row="panel", category_label="Storage format", value_label="Test set (%)",
-                           share_values=True,
-                           title="Test accuracy and macro F1 per storage format: median over runs, "
-                                 "bootstrap 95% interval",
-                           empty="no trained-model runs (with accuracy) in these records")
+    say = FigureWords("accuracy", words)
+    return bars_or_message(quality_frame(runs, say("metrics")), value="percent", category="format", hue="access",
+                           col="metric", row="panel", category_label=say("category"), value_label=say("value"),
+                           hue_label=say("access"), share_values=True, title=say("title"), empty=say("empty"),
+                           words=say.words)
+
+
+class FigureWords:
+    """One figure's words in a language: ``say("title")`` is ``figure.<key>.title`` of ``words``
+    (English by default), or the figures' shared ``figure.<name>`` where the figure has none of its own."""
+
+    def __init__(self, key: str, words: Words | None = None):
+        self.key, self.words = key, words or catalogue()
+
+    def __call__(self, name: str):
+        own = f"figure.{self.key}.{name}"
+        return self.words[own if own in self.words.english.WORDS else f"figure.{name}"]
 
 
 @dataclass(frozen=True)
 class FigureSection:
-    """One of the thesis's figures as results.ipynb shows it: a section ``heading``, a ``note`` on
-    how to read it (Markdown), and ``draw``, which makes it from a frame of runs (calling the
-    section calls ``draw``)."""
+    """One of the thesis's figures as results.ipynb shows it: ``key`` names its words in the
+    catalogues (its section heading and a note on how to read it, ``figure.<key>.heading`` and
+    ``.note``), and ``draw`` makes it from a frame of runs (calling the section calls ``draw``)."""
 
-    heading: str
-    note: str
-    draw: Callable[[pd.DataFrame], plt.Figure]
+    key: str
+    draw: Callable[..., plt.Figure]
 
-    def __call__(self, runs: pd.DataFrame) -> plt.Figure:
-        return self.draw(runs)
+    def __call__(self, runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
+        return self.draw(runs, words)
 
-    def markdown(self) -> str:
+    def heading(self, words: Words | None = None) -> str:
+        return FigureWords(self.key, words)("heading")
+
+    def markdown(self, words: Words | None = None) -> str:
         """The section's heading and note, as results.ipynb displays them."""
-        return "\n\n".join(part for part in (f"## {self.heading}", self.note) if part)
+        say = FigureWords(self.key, words)
+        return "\n\n".join(part for part in (f"## {say('heading')}", say("note")) if part)
 
 
-# The figures of results.ipynb, in the order it shows them: a new figure is one entry here.
-FIGURES = {
-    "epoch_time": FigureSection(
-        "Epoch time per format",
-        "One figure per dataset. Warm page cache. Bars: median epoch time; whiskers: bootstrap 95% interval.",
-        epoch_time_figure),
-    "throughput": FigureSection(
-        "Throughput against image size",
-        "Log axes. The dashed line is what one H100 consumes training ResNet-18 (36,300 img/s at 32 px, 15,250 at "
-        "64 px, a power law elsewhere): a loader below it would starve that GPU.",
-        throughput_figure),
-    "au": FigureSection(
-        "Accelerator utilisation under an emulated H100",
-        "AU = compute / wall over each repeat's steady-state epochs, with the accelerator emulated by a fixed "
-        "compute time per batch (as DLIO does). MLPerf Storage requires AU ≥ 90%.",
-        au_figure),
-    "cold_warm": FigureSection(
-        "Cold against warm page cache",
-        "Cold epochs start after the dataset's files are evicted from the page cache.",
-        cold_warm_figure),
-    "storage": FigureSection("Storage cost: bytes on disk and conversion time", "", storage_figure),
-    "accuracy": FigureSection(
-        "Model quality: accuracy and macro F1",
-        "Lossless formats hold the same bytes, so with the same training configuration they must train the same "
-        "model.",
-        accuracy_figure),
-}
+# The figures of results.ipynb, in the order it shows them: a new figure is one entry here (and its
+# words, figure.<key>.*, in each catalogue of results/lang).
+FIGURES = {section.key: section for section in (
+    FigureSection("epoch_time", epoch_time_figure),
+    FigureSection("throughput", throughput_figure),
+    FigureSection("au", au_figure),
+    FigureSection("cold_warm", cold_warm_figure),
+    FigureSection("storage", storage_figure),
+    FigureSection("accuracy", accuracy_figure),
+)}
 
 
-def figures_per_dataset(draw, runs: pd.DataFrame) -> list[plt.Figure]:
-    """``draw`` (one of :data:`FIGURES`) over each dataset's runs: one figure per dataset that has
-    something to draw; when none has, one figure over all of ``runs`` saying why."""
-    figures = [draw(subset) for _, subset in per_dataset(runs)]
-    drawn = [fig for fig in figures if fig.get_label() != EMPTY_FIGURE]
-    for fig in figures:
-        if fig not in drawn:
+def figures_per_dataset(draw, runs: pd.DataFrame, words: Words | None = None) -> list[plt.Figure]:
+    """``draw`` (one of :data:`FIGURES`) over each dataset's runs, in ``words``' language: one
+    figure per dataset that has something to draw; when none has, one figure over all of ``runs``
+    saying why."""
+    return [fig for _, fig in dataset_figures(draw, runs, words)]
+
+
+def dataset_figures(draw, runs: pd.DataFrame, words: Words | None = None) -> list[tuple[str | None, plt.Figure]]:
+    """:func:`figures_per_dataset` with each figure's dataset name (None for the one that says why
+    nothing was drawn)."""
+    figures = [(name, draw(subset, words)) for name, subset in per_dataset(runs)]
+    drawn = [(name, fig) for name, fig in figures if fig.get_label() != EMPTY_FIGURE]
+    for _, fig in figures:
+        if fig.get_label() == EMPTY_FIGURE:
             plt.close(fig)
-    return drawn or [draw(runs)]
+    return drawn or [(None, draw(runs, words))]
 
 
 def epoch_figure(record: Record) -> plt.Figure:

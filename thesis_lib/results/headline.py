@@ -22,6 +22,7 @@ import pandas as pd
 from .lang import Words, catalogue
 from .lang.en import WORDS as ENGLISH
 from .labels import varying_columns
+from .latex import fit_width
 from .order import access_order, dataset_rank, format_order, ordered, workload_rank
 from .ranking import Estimate, winner
 from .records import repeats_frame
@@ -151,22 +152,44 @@ def styled(headline: Headline) -> pd.io.formats.style.Styler:
                                       axis=None)
 
 
+# A LaTeX table shows at most this many columns of cells (each "0.338 [0.333, 0.344]"): a table
+# with more is split into parts across the page, so none is shrunk past reading.
+LATEX_COLUMNS = 2
+
+
 def latex_table(headline: Headline, label: str, caption: str = CAPTION) -> str:
-    """One table as a LaTeX ``table`` with grouped column headers and its winners bold (the
-    preamble needs ``\\usepackage{booktabs,multirow}``)."""
+    """One table as a LaTeX ``table`` with grouped column headers and its winners bold, shrunk to
+    the line's width where wider (the preamble needs ``\\usepackage{booktabs,multirow,graphicx}``)."""
     styler = (styled(headline).format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1))
-    return styler.to_latex(caption=caption.format(title=headline.title).replace("%", r"\%"), label=label,
-                           hrules=True, multicol_align="c", multirow_align="t", convert_css=True,
-                           position_float="centering", environment="table")
+    return fit_width(styler.to_latex(caption=caption.format(title=headline.title).replace("%", r"\%"), label=label,
+                                     hrules=True, multicol_align="c", multirow_align="t", convert_css=True,
+                                     position_float="centering", environment="table"))
+
+
+def column_parts(headline: Headline, width: int = LATEX_COLUMNS) -> list[Headline]:
+    """``headline`` in parts of at most ``width`` columns each, titled ``"<title> (1/3)"`` and so on
+    (one part, as it is, where it fits); a row with no cell in a part is left out of it."""
+    count = len(headline.cells.columns)
+    if count <= width:
+        return [headline]
+    parts = []
+    for k, start in enumerate(range(0, count, width), 1):
+        cells, winners = headline.cells.iloc[:, start:start + width], headline.winners.iloc[:, start:start + width]
+        kept = (cells != MISSING).any(axis=1)
+        parts.append(Headline(f"{headline.title} ({k}/{-(-count // width)})", cells[kept], winners[kept]))
+    return parts
 
 
 def to_latex(tables: list[Headline], label: str = "headline", words: Words | None = None) -> str:
     """Every table, labelled ``tab:<label>-1``, ``tab:<label>-2``... (``label``: the catalogue's
-    ``headline`` or ``startup`` words)."""
+    ``headline`` or ``startup`` words); a table wider than :data:`LATEX_COLUMNS` in parts labelled
+    ``tab:<label>-1-1``, ``tab:<label>-1-2``..."""
     words = words or catalogue()
     if not tables:
         return f"% {words[f'{label}.none']}\n"
-    return "\n".join(latex_table(t, f"tab:{label}-{k}", words[f"{label}.caption"]) for k, t in enumerate(tables, 1))
+    caption = words[f"{label}.caption"]
+    return "\n".join(latex_table(part, f"tab:{label}-{k}" + (f"-{j}" if len(parts) > 1 else ""), caption)
+                     for k, parts in enumerate(map(column_parts, tables), 1) for j, part in enumerate(parts, 1))
 
 
 def display_styled(tables: list[Headline], caption: str = CAPTION) -> list[pd.io.formats.style.Styler]:

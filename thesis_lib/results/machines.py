@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .labels import is_missing, optional_column
+from .lang import Words, catalogue
 from .ranking import Estimate
 from .records import repeats_frame
 
@@ -24,9 +25,14 @@ STORAGE_COLUMNS = (("seq_read_mb_s", "Sequential read (MB/s)"), ("rand4k_iops", 
                    ("rand64k_latency_us", "64 KiB latency (µs)"), ("page_cache_gb_s", "Page cache (GB/s)"))
 
 
-def machines_table(runs: pd.DataFrame) -> pd.DataFrame:
+def machines_table(runs: pd.DataFrame, words: Words | None = None) -> pd.DataFrame:
     """One row per machine: its label, file system, records, and its storage figures (or why there
-    are none: not measured, or memory-backed storage where a disk figure would be the page cache's)."""
+    are none: not measured, or memory-backed storage where a disk figure would be the page cache's);
+    the columns named in ``words``' language (default English)."""
+    return _machines_table(runs).rename(columns=(words or catalogue())["machines.columns"])
+
+
+def _machines_table(runs: pd.DataFrame) -> pd.DataFrame:
     columns = ["Machine", "File system", "Records", *(name for _, name in STORAGE_COLUMNS), "Storage note"]
     if runs.empty:
         return pd.DataFrame(columns=columns)

@@ -12,6 +12,7 @@ import seaborn as sns
 
 from ..core.stats import median_ci
 from .labels import SECONDARY_SETTINGS, describe, varying_columns
+from .lang import Words, catalogue
 from .order import access_order, format_order, ordered, reading_order
 
 
@@ -39,11 +40,13 @@ def message_figure(title: str, message: str) -> plt.Figure:
 PANEL_PARTS = ("dataset_name", "image_size", *SECONDARY_SETTINGS, "workload")
 
 
-def with_panel(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> pd.DataFrame:
+def with_panel(frame: pd.DataFrame, exclude: Iterable[str] = (), words: Words | None = None) -> pd.DataFrame:
     """``frame`` with ``panel``: the :data:`PANEL_PARTS` that differ within ``frame`` (less
-    ``exclude``), so panel titles name only what tells panels apart (:func:`panel_context` says the rest)."""
+    ``exclude``), in ``words``' language, so panel titles name only what tells panels apart
+    (:func:`panel_context` says the rest)."""
+    words = words or catalogue()
     varying = varying_columns(frame, [c for c in PANEL_PARTS if c not in exclude])
-    return frame.assign(panel=[describe(row, varying) for _, row in frame.iterrows()])
+    return frame.assign(panel=[words.phrase(describe(row, varying)) for _, row in frame.iterrows()])
 
 
 def panel_context(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
@@ -108,13 +111,16 @@ def panel_height(categories: int, hues: int) -> float:
 
 def bar_grid(data: pd.DataFrame, *, category: str, value: str, hue: str, category_label: str,
              value_label: str, title: str, col: str = "panel", row: str | None = None, hue_order=None,
-             share_values: bool = False, reference: tuple[float, str] | None = None) -> plt.Figure:
+             share_values: bool = False, reference: tuple[float, str] | None = None,
+             hue_label: str | None = None, words: Words | None = None) -> plt.Figure:
     """Median bars (horizontal, one line per ``category``) with bootstrap 95% intervals, one panel
     per ``col`` (wrapped) or per ``row`` × ``col``; ``reference`` (value, label) draws a labelled
     line on every panel. Panels are titled by what differs between them; what they share goes
-    under the figure's title."""
-    context = panel_context(data)
-    data = with_panel(data)
+    under the figure's title, both in ``words``' language (English by default); ``hue_label``
+    titles the legend (default: the ``hue`` column's name)."""
+    words = words or catalogue()
+    context = words.phrase(panel_context(data))
+    data = with_panel(data, words=words)
     labels_of = category_labels(data[category], format_order())
     hue_order = hue_order or ordered(data[hue], access_order())
     height = panel_height(len(labels_of), len(hue_order))
@@ -126,6 +132,8 @@ def bar_grid(data: pd.DataFrame, *, category: str, value: str, hue: str, categor
                        errorbar=bootstrap_interval, capsize=0.1, sharex=share_values, height=height,
                        aspect=PANEL_INCHES / height)
     grid.set_axis_labels(value_label, category_label)
+    if grid.legend is not None:
+        grid.legend.set_title(hue_label or hue)
     grid.set_titles(col_template="{col_name}", row_template="{row_name}")
     for ax in grid.axes.flat:
         ax.set_title(ax.get_title().strip(" |"))  # a row or column with one unnamed panel

@@ -101,6 +101,18 @@ def results_folders(results_dirs) -> list[Path]:
     return folders
 
 
+def skip_summary(results_dirs) -> list[str]:
+    """What the last sweep into each of ``results_dirs`` skipped: its one line a reason, with the
+    count and the command that fixes it (the ``#`` lines of :data:`~thesis_lib.core.paths.SKIPPED_LIST`);
+    empty where nothing was skipped."""
+    lines = []
+    for folder in results_folders(results_dirs):
+        listing = folder / paths.SKIPPED_LIST
+        if listing.is_file():
+            lines += [line[2:] for line in listing.read_text(errors="replace").splitlines() if line.startswith("# ")]
+    return lines
+
+
 def load_records(results_dir: str | os.PathLike | list | None = None) -> pd.DataFrame:
     """One row per run from the records in one results folder or several (``results_dir`` a list:
     records from several machines pooled, :mod:`~thesis_lib.results.machines`): every record key,

@@ -5,14 +5,13 @@ into HTML (and PDF).
 >>> show(results.epoch_time_figure(runs))              # in a notebook: the figure, with alt text
 >>> build("data/results")                              # data/results/report/results.html
 
-The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` carry
-alt text describing them; :class:`AltTextImages` hands it to nbconvert, whose templates would
+The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` (or drawn
+by :func:`.figure_files.draw_figures`) carry alt text describing them (:func:`.figure_files.alt_text`); :class:`AltTextImages` hands it to nbconvert, whose templates would
 otherwise drop it.
 """
 from __future__ import annotations
 
 import html
-import io
 import os
 import shutil
 import subprocess
@@ -25,8 +24,9 @@ from nbconvert.preprocessors import Preprocessor
 from .. import results
 from ..core import notebook_run, paths
 from ..core.record import check_writable, write_text
-from . import chapter, findings, headline, lead, machines, startup, ties
-from .lang import catalogue as lang_catalogue, check_language
+from . import chapter, figure_files, findings, headline, lead, machines, startup, ties
+from .figure_files import DrawnFigure, alt_text, figure_image  # noqa: F401 - alt_text: the report's API too
+from .lang import Words, catalogue as lang_catalogue, check_language
 
 RESULTS_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "results.ipynb"
 
@@ -64,6 +64,19 @@ def quarantine_html(runs) -> str | None:
             f"and are in no table, figure or finding below:</p><ul>{items}</ul>")
 
 
+def nothing_recorded(runs, folders: list[Path], words) -> str | None:
+    """For a report without a single run, one Markdown line that says so, naming the folders, with
+    what the last sweep skipped and why (:func:`~thesis_lib.results.records.skip_summary`); None
+    when there are runs."""
+    if len(runs):
+        return None
+    named = ", ".join(f"`{folder.name}`" for folder in folders)
+    skipped = results.records.skip_summary(folders)
+    if not skipped:
+        return words["empty.none"].format(folders=named)
+    return words["empty.skipped"].format(folders=named, skipped="; ".join(skipped), listing=paths.SKIPPED_LIST)
+
+
 def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
     """Render an (already executed) notebook to standalone HTML in ``out_dir``, atomically;
     ``hide_code`` leaves out the code cells and prompts (nbconvert's ``--no-input``)."""
@@ -78,18 +91,31 @@ def to_html(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path:
     return out
 
 
-def to_pdf(notebook: Path, out_dir: Path) -> Path | None:
-    """PDF through nbconvert's LaTeX exporter when xelatex is installed; None (said aloud) otherwise."""
-    if shutil.which("xelatex") is None:
-        print(f"skipped PDF of {notebook.name}: xelatex (TeX Live) is not installed; HTML was written")
+# What nbconvert's PDF needs beyond Python, and the one line that installs it on Debian (README).
+PDF_TOOLS = ("xelatex", "pandoc")
+PDF_INSTALL = ("apt-get install texlive-xetex texlive-fonts-recommended texlive-plain-generic "
+               "texlive-lang-european pandoc")
+
+
+def pdf_tools_missing() -> list[str]:
+    """Which of :data:`PDF_TOOLS` this machine lacks."""
+    return [tool for tool in PDF_TOOLS if shutil.which(tool) is None]
+
+
+def to_pdf(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path | None:
+    """PDF through nbconvert's LaTeX exporter (XeLaTeX) when xelatex and pandoc are installed; None,
+    said aloud with the install line, otherwise. ``hide_code``: as :func:`to_html`."""
+    if missing := pdf_tools_missing():
+        print(f"skipped PDF of {notebook.name}: {' and '.join(missing)} not installed (HTML was written); "
+              f"install with: {PDF_INSTALL}")
         return None
-    _nbconvert(notebook, out_dir, "pdf")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hidden = ["--no-input"] if hide_code else []
+    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "pdf", *hidden, "--output-dir",
+                           str(out_dir), "--log-level", "ERROR", str(notebook)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"PDF of {notebook} failed (nbconvert --to pdf, xelatex):\n{done.stderr[-3000:]}")
     return out_dir / f"{notebook.stem}.pdf"
-
-
-def _nbconvert(notebook: Path, out_dir: Path, to: str) -> None:
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", to, "--output-dir", str(out_dir),
-                    "--log-level", "WARN", str(notebook)], check=True)
 
 
 def build(results_dir: str | Path | list | None = None, *, html: bool = True, lang: str = "en") -> Path:
@@ -117,7 +143,7 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
     written = []
     for notebook in notebooks:
         written.append(to_html(notebook, out_dir, hide_code=notebook == executed))
-        if pdf and (found := to_pdf(notebook, out_dir)):
+        if pdf and (found := to_pdf(notebook, out_dir, hide_code=notebook == executed)):
             written.append(found)
     return written
 
@@ -126,18 +152,20 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
 # Tables
 
 
-def write_report_tables(runs, out_dir: str | os.PathLike, lang: str = "en") -> dict[str, Path]:
+def write_report_tables(runs, out_dir: str | os.PathLike, lang: str | Words = "en",
+                        figures: list[DrawnFigure] = ()) -> dict[str, Path]:
     """Write the headline table (``headline.md``, ``headline.tex``), the start-up table
     (``startup.md``, ``startup.tex``), the summary (``summary.md``, ``summary.tex``), the findings
     (``findings.md``: the lead findings, then every finding), the tie matrices (``ties.md``) and the
     machines with their storage (``machines.md``) into ``out_dir``, each atomically; return their
     paths by name.
 
-    ``lang`` (:data:`thesis_lib.results.lang.LANGUAGES`): the language of the headline, start-up and
+    ``lang`` (:data:`thesis_lib.results.lang.LANGUAGES`, or its catalogue): the language of the headline, start-up and
     summary tables and of the lead findings; other than English, also ``rezultati.tex`` (the
     chapter's fragment, :mod:`.chapter`), and the labels shown in English for want of wording are
-    listed at the end of ``findings.md``. The other files stay English."""
-    words = lang_catalogue(lang)
+    listed at the end of ``findings.md``. The other files stay English. ``figures``
+    (:func:`.figure_files.draw_figures`, saved under ``out_dir``) join ``rezultati.tex``."""
+    words = lang if isinstance(lang, Words) else lang_catalogue(lang)
     out_dir = Path(out_dir)
     tables = headline.headline_tables(runs, words)
     starts = startup.startup_tables(runs, words)
@@ -156,7 +184,10 @@ def write_report_tables(runs, out_dir: str | os.PathLike, lang: str = "en") -> d
         "ties.md": "# Tie matrices: every pair of formats in every condition\n\n" + ties.to_markdown(runs, level=2),
     }
     if words.code != "en":
-        texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words)
+        included = [(Path(os.path.relpath(drawn.path, out_dir)).as_posix(), drawn.caption(words),
+                     f"fig:{drawn.section.key}-{figure_files.slug(drawn.dataset)}")
+                    for drawn in figures if drawn.path is not None]
+        texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words, included)
         texts["findings.md"] += words.missing_note()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -168,40 +199,6 @@ def write_report_tables(runs, out_dir: str | os.PathLike, lang: str = "en") -> d
 
 # --------------------------------------------------------------------------------------------
 # Figures with alt text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def alt_text(fig: plt.Figure) -> str:
-    """What a figure shows, in words, from its own labels: title, panels, axes, legend and any
-    message it carries instead of data."""
-    parts = [_one_line(line) for line in fig.get_suptitle().splitlines()]
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    titles = [_one_line(ax.get_title()) for ax in axes if ax.get_title()]
-    if len(titles) > 1:
-        parts.append(f"{len(titles)} panels: {'; '.join(titles)}")
-    elif titles:
-        parts.append(titles[0])
-    x = next((ax.get_xlabel() for ax in axes if ax.get_xlabel()), "")
-    y = next((ax.get_ylabel() for ax in axes if ax.get_ylabel()), "")
-    if x or y:
-        parts.append(f"x axis: {_one_line(x) or 'none'}; y axis: {_one_line(y) or 'none'}")
-    for legend in [*fig.legends, *(ax.get_legend() for ax in axes if ax.get_legend())]:
-        entries = ", ".join(_one_line(t.get_text()) for t in legend.get_texts())
-        parts.append(f"legend {_one_line(legend.get_title().get_text())}: {entries}".replace("legend :", "legend:"))
-    parts += [_one_line(t.get_text()) for ax in axes for t in ax.texts if not ax.axison and t.get_text()]
-    return ". ".join(p.rstrip(".") for p in parts if p) + "." if parts else "A figure without labels."
-
-
-def figure_image(fig: plt.Figure):
-    """``fig`` as an :class:`IPython.display.Image` (PNG) whose alt text is :func:`alt_text`."""
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return Image(data=buffer.getvalue(), format="png", alt=alt_text(fig))
 
 
 def show(fig: plt.Figure) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.stats import median_ci
+from .labels import MIB, SECONDARY_SETTINGS, optional_column, varying_columns
 from .lang import Words, catalogue
 from .lang.en import WORDS as ENGLISH
-from .labels import MIB, SECONDARY_SETTINGS, optional_column, varying_columns
+from .latex import fit_width
 from .order import sort_conditions
 from .records import repeats_frame
 
@@ -110,6 +111,6 @@ def to_latex(table: pd.DataFrame, words: Words | None = None) -> str:
     words = words or catalogue()
     shown = display_table(table, words)
     text_columns = sum(key in table.columns for key in KEY_COLUMNS)
-    return shown.to_latex(
+    return fit_width(shown.to_latex(
         index=False, escape=True, column_format="l" * text_columns + "r" * (len(shown.columns) - text_columns),
-        caption=words["summary.caption"], label="tab:format-summary")
+        caption=words["summary.caption"], label="tab:format-summary"))

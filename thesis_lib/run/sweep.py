@@ -40,8 +40,7 @@ from .run_spec import RunSpec
 BENCH_NOTEBOOK = paths.REPO_ROOT / "notebooks" / "bench.ipynb"
 
 
-#: Every point the last sweep skipped, with its reason, in the results folder (the sweep prints one line a reason).
-SKIPPED_LIST = "sweep-skipped.txt"
+SKIPPED_LIST = paths.SKIPPED_LIST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,14 +188,15 @@ def skip_lines(skipped: list[tuple[str, Skip]]) -> list[str]:
 
 def _write_skipped(results_dir: Path, skipped: list[tuple[str, Skip]]) -> Path | None:
     """Every skipped point with its whole reason, one a line, in :data:`SKIPPED_LIST` in the
-    results folder (atomically); its path, or None when nothing was skipped (a list an earlier
+    results folder (atomically), after the :func:`skip_lines` as ``#`` lines; its path, or None when nothing was skipped (a list an earlier
     sweep left is removed: it no longer says what this one skipped) or it cannot be written."""
     listing = results_dir / SKIPPED_LIST
     try:
         if not skipped:
             listing.unlink(missing_ok=True)
             return None
-        write_text(listing, "".join(f"{name}: {cause}\n" for name, cause in skipped))
+        summary = "".join(f"# {line}\n" for line in skip_lines(skipped))  # the report reads these
+        write_text(listing, summary + "".join(f"{name}: {cause}\n" for name, cause in skipped))
     except OSError as exc:
         print(f"sweep: could not write the list of skipped points {listing} ({exc})", file=sys.stderr)
         return None

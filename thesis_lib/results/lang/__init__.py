@@ -23,7 +23,8 @@ LANGUAGES = ("en", "lv")
 DEFAULT = "en"
 # A context ("CIFAR-10 · 32 px · 512 images, emulated H100, warm cache") splits into phrases here.
 PHRASE_SEPARATORS = re.compile(r"( · |, )")
-COUNTED = re.compile(r"^(\d[\d,]*) (image|worker)s?$")
+COUNTED = re.compile(r"^(\d[\d,]*) (image|worker|epoch|rank|warm-up epoch)s?$")
+BATCH = re.compile(r"^batch (\d+)$")
 
 
 class UnknownLanguage(ValueError):
@@ -78,6 +79,8 @@ class Words:
     def _phrase_part(self, part: str) -> str:
         if re.fullmatch(r"\d+ px", part):
             return part
+        if found := BATCH.match(part):
+            return self["batch"].format(n=found[1])
         if found := COUNTED.match(part):
             return self.counted(int(found[1].replace(",", "")), found[2])
         return self.label(part)

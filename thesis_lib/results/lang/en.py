@@ -8,6 +8,16 @@ PLURAL = "english"
 
 WORDS = {
     # headline and start-up tables
+    # results.ipynb's sections: each one's heading and how to read it (Markdown)
+    "section.intro": "# Results: how the storage format changes training\n\nEvery benchmark record in the results folder (one JSON file per run, written by `bench.ipynb` or `python -m thesis_lib sweep`): the lead findings first, then the headline table, the figures, an appendix with every finding and the tie matrices, and the raw records at the end. Results measured on generated images are labelled *synthetic (generated)* or *synthetic stand-in*.",
+    "section.machines": "## Where this was measured\n\nEach machine the records come from, with the storage of its data folder (measured once per machine and folder by `python -m thesis_lib storage`): *from storage* in the tables below means reads at these speeds. Also written to `report/machines.md`.",
+    "section.findings": "## Findings\n\nThe few claims the results open with, each with its numbers and 95% intervals, chosen by the rules in `docs/design.md` (\"Lead findings: the rules\"). Every finding, per dataset and across datasets, and the tie matrices are in the appendix at the end; all of it is also written to `report/findings.md` and `report/ties.md`.",
+    "section.headline": "## Headline: steady-state epoch time per format, dataset and size\n\nRows: storage format (with the write and open options that tell its variants apart) and access mode. Columns: dataset, image size, number of training images, and where the bytes were read from: RAM (warm page cache) beside storage (evicted before every epoch). Cells: the median over repeats of each repeat's steady-state epoch time in seconds (its warm-up epoch left out) [95% interval over repeats]. Also written as Markdown and LaTeX to `report/headline.md` and `report/headline.tex`.",
+    "section.startup": "## What a short run pays: start-up\n\nEach repeat's first epoch is a warm-up: workers start, the pipeline fills and, from RAM, the page cache fills. Cells: how much longer it took than a steady-state epoch, in seconds [95% interval over repeats]. Also written to `report/startup.md` and `report/startup.tex`.",
+    "section.summary": "## Summary table\n\nOne row per condition: epoch time, throughput, utilisation, storage cost and model quality. Also written as Markdown and LaTeX to `report/summary.md` and `report/summary.tex`.",
+    "section.appendix": "## Appendix: every finding and the tie matrices\n\nEvery finding the lead findings are drawn from: per dataset (each setting, workload and cache state), across datasets and sizes, and start-up. Then the tie matrices: per condition, every format against every other, `<` where the row's epoch time is resolved shorter, `>` longer, `≈` where the 95% intervals overlap.",
+    "section.raw": "## Raw records\n\nOne row per run (the record's file name is `<run>.json`); one row per repeat (steady state and start-up) in `results.repeats_frame(runs)`, every epoch as measured in `results.epochs_frame(runs)`.",
+    "machines.columns": {},  # the machines table's columns, as machines.machines_table names them
     "headline.columns": ("Dataset", "Image size", "Training images", "Read from"),
     "read_from.warm": "RAM (page cache)",
     "read_from.cold": "storage (evicted)",
@@ -22,6 +32,10 @@ WORDS = {
                          "epochs (its warm-up epoch left out), with the percentile-bootstrap 95% interval over repeats. "
                          "Bold: the fastest in its column, where its interval clears every other's; elsewhere the "
                          "fastest are not resolved."),
+    "empty.none": "No run is recorded in {folders}: there is nothing to report.",
+    "empty.skipped": ("No run is recorded in {folders}: the sweep skipped every point. {skipped}. Each point, with "
+                      "its reason: `{listing}`."),
+    "runs.read": "*{n} run(s) read from {folders}.*",
     "headline.none": "No benchmark records were found.",
     "startup.title": "What a short run pays: start-up per format",
     "startup.heading": "Start-up cost (s)",
@@ -44,11 +58,60 @@ WORDS = {
     "summary.caption": ("Benchmark summary: median steady-state epoch time with percentile-bootstrap 95\\% interval "
                         "over repeats, throughput, accelerator utilisation (whole epoch, and MLPerf's with the first "
                         "step's I/O left out), start-up cost, storage cost and model quality."),
+    # figures (results.FIGURES): each one's section heading and note, title, axes and empty message
+    "figure.epoch_time.heading": "Epoch time per format",
+    "figure.epoch_time.note": ("One figure per dataset. Warm page cache. Bars: median epoch time; whiskers: bootstrap "
+                               "95% interval."),
+    "figure.epoch_time.title": "Epoch time per storage format (warm cache): median with bootstrap 95% interval",
+    "figure.epoch_time.value": "Epoch time (s)",
+    "figure.epoch_time.empty": "no warm-cache epochs in these records",
+    "figure.throughput.heading": "Throughput against image size",
+    "figure.throughput.note": ("Log axes. The dashed line is what one H100 consumes training ResNet-18 (36,300 img/s "
+                               "at 32 px, 15,250 at 64 px, a power law elsewhere): a loader below it would starve "
+                               "that GPU."),
+    "figure.throughput.title": "Throughput against image size (warm cache): median with bootstrap 95% interval",
+    "figure.throughput.x": "Image size (px, log scale)",
+    "figure.throughput.value": "Samples/s (log scale)",
+    "figure.throughput.empty": "no warm-cache epochs in these records",
+    "figure.throughput.h100": "one H100, ResNet-18",
+    "figure.au.heading": "Accelerator utilisation under an emulated H100",
+    "figure.au.note": ("AU = compute / wall over each repeat's steady-state epochs, with the accelerator emulated by "
+                       "a fixed compute time per batch (as DLIO does). MLPerf Storage requires AU ≥ 90%."),
+    "figure.au.title": ("Accelerator utilisation (MLPerf's, steady state) under an emulated accelerator: median over "
+                        "repeats with bootstrap 95% interval"),
+    "figure.au.value": "MLPerf AU = compute / (wall - first batch wait) (%)",
+    "figure.au.empty": "no emulated-accelerator runs in these records",
+    "figure.au.bar": "MLPerf Storage: 90%",
+    "figure.cold_warm.heading": "Cold against warm page cache",
+    "figure.cold_warm.note": "Cold epochs start after the dataset's files are evicted from the page cache.",
+    "figure.cold_warm.title": "Cold against warm page cache: median epoch time with bootstrap 95% interval",
+    "figure.cold_warm.category": "Storage format / access mode",
+    "figure.cold_warm.value": "Epoch time (s)",
+    "figure.cold_warm.empty": "no cold-cache runs in these records",
+    "figure.cold_warm.hue": "page cache",
+    "figure.storage.heading": "Storage cost: bytes on disk and conversion time",
+    "figure.storage.note": "",
+    "figure.storage.title": "Storage cost of each format",
+    "figure.storage.empty": "no records",
+    "figure.storage.size": "Size on disk (MiB)",
+    "figure.storage.convert": "Conversion time (s)",
+    "figure.storage.hue": "converted copy",
+    "figure.accuracy.heading": "Model quality: accuracy and macro F1",
+    "figure.accuracy.note": ("Lossless formats hold the same bytes, so with the same training configuration they "
+                             "must train the same model."),
+    "figure.accuracy.title": "Test accuracy and macro F1 per storage format: median over runs, bootstrap 95% interval",
+    "figure.accuracy.value": "Test set (%)",
+    "figure.accuracy.empty": "no trained-model runs (with accuracy) in these records",
+    "figure.accuracy.metrics": ("accuracy (%)", "macro F1 (%)"),
+    "figure.category": "Storage format",
+    "figure.access": "access",
+    # rezultati.tex: a figure's caption
+    "figure.caption": "{heading}: {dataset}.",
     # rezultati.tex: the chapter's subsections
     "chapter.lead": "Lead findings",
     "chapter.headline": "Steady-state epoch time",
     "chapter.startup": "Start-up cost",
-    "chapter.summary": "Benchmark summary",
+    "chapter.figures": "Figures",
     # lead findings
     "lead.heading": "Lead findings",
     "missing.heading": "Labels without wording in this language (shown in English)",
@@ -94,7 +157,10 @@ WORDS = {
                        "{count}."),
     "count.one": "the one {noun}",
     "count.all": "all {n} {noun}",
+    "batch": "batch {n}",
     "nouns": {"condition": ("condition", "conditions"), "worker": ("worker", "workers"),
+              "epoch": ("epoch", "epochs"), "rank": ("rank", "ranks"),
+              "warm-up epoch": ("warm-up epoch", "warm-up epochs"),
               "image": ("image", "images"),
               "comparable training configuration": ("comparable training configuration",
                                                     "comparable training configurations")},

@@ -8,6 +8,21 @@ LIST_SEP = ";"  # the decimal comma is taken: "[0,12; 0,13]"
 PLURAL = "latvian"
 
 WORDS = {
+    "section.intro": "# Rezultāti: kā glabāšanas formāts maina apmācību\n\nKatrs mērījumu ieraksts rezultātu mapē (viens JSON fails katram palaidienam, ko raksta `bench.ipynb` vai `python -m thesis_lib sweep`): vispirms galvenie secinājumi, tad galvenā tabula, attēli, pielikums ar visiem secinājumiem un neizšķirtības matricām un beigās neapstrādātie ieraksti. Rezultāti, kas mērīti uz ģenerētiem attēliem, apzīmēti kā *sintētiski (ģenerēti)* vai *sintētisks aizstājējs*.",
+    "section.machines": "## Kur mērīts\n\nKatrs dators, no kura nāk ieraksti, ar tā datu mapes krātuvi (mērīta vienreiz katram datoram un mapei ar `python -m thesis_lib storage`): *no krātuves* tabulās zemāk nozīmē lasīšanu ar šiem ātrumiem. Ierakstīts arī `report/machines.md`.",
+    "section.findings": "## Secinājumi\n\nDažas atziņas, ar kurām sākas rezultāti, katra ar saviem skaitļiem un 95% ticamības intervāliem, izvēlētas pēc noteikumiem `docs/design.md` (\"Lead findings: the rules\"). Visi secinājumi pa datu kopām un starp tām, kā arī neizšķirtības matricas ir pielikumā beigās (angliski); viss ierakstīts arī `report/findings.md` un `report/ties.md`.",
+    "section.headline": "## Galvenā tabula: stabilā režīma epohas laiks pēc formāta, datu kopas un izmēra\n\nRindas: glabāšanas formāts (ar rakstīšanas un atvēršanas opcijām, kas atšķir tā variantus) un piekļuves režīms. Kolonnas: datu kopa, attēla izmērs, apmācības attēlu skaits un no kurienes baiti nolasīti: no RAM (silta lapu kešatmiņa) blakus krātuvei (izlikts no kešatmiņas pirms katras epohas). Šūnas: katra atkārtojuma stabilā režīma epohas laika (bez iesildīšanas epohas) mediāna pār atkārtojumiem sekundēs [95% ticamības intervāls pār atkārtojumiem]. Ierakstīts arī Markdown un LaTeX formā `report/headline.md` un `report/headline.tex`.",
+    "section.startup": "## Ko maksā īss palaidiens: starta izmaksas\n\nKatra atkārtojuma pirmā epoha ir iesildīšana: startē procesi, piepildās datu ielādes konveijers un, lasot no RAM, lapu kešatmiņa. Šūnas: par cik sekundēm tā bija ilgāka nekā stabilā režīma epoha [95% ticamības intervāls pār atkārtojumiem]. Ierakstīts arī `report/startup.md` un `report/startup.tex`.",
+    "section.summary": "## Kopsavilkuma tabula\n\nViena rinda katram nosacījumam: epohas laiks, caurlaidspēja, paātrinātāja noslodze, krātuves izmaksas un modeļa kvalitāte. Ierakstīts arī Markdown un LaTeX formā `report/summary.md` un `report/summary.tex`.",
+    "section.appendix": "## Pielikums: visi secinājumi un neizšķirtības matricas\n\nVisi secinājumi, no kuriem izvēlēti galvenie (angliski): pa datu kopām (katram iestatījumam, slodzei un kešatmiņas stāvoklim), starp datu kopām un izmēriem, un starta izmaksas. Tad neizšķirtības matricas: katram nosacījumam katrs formāts pret katru citu, `<`, ja rindas epohas laiks ir izšķirti īsāks, `>`, ja garāks, `≈`, ja 95% ticamības intervāli pārklājas.",
+    "section.raw": "## Neapstrādātie ieraksti\n\nViena rinda katram palaidienam (ieraksta faila nosaukums ir `<run>.json`); viena rinda katram atkārtojumam (stabilais režīms un starts) `results.repeats_frame(runs)`, katra epoha, kā mērīta, `results.epochs_frame(runs)`.",
+    "machines.columns": {"Machine": "Dators", "File system": "Failu sistēma", "Records": "Ieraksti",
+                         "Sequential read (MB/s)": "Secīga lasīšana (MB/s)",
+                         "4 KiB random reads (IOPS)": "4 KiB brīvpiekļuves lasījumi (IOPS)",
+                         "4 KiB latency (µs)": "4 KiB latentums (µs)",
+                         "64 KiB random reads (IOPS)": "64 KiB brīvpiekļuves lasījumi (IOPS)",
+                         "64 KiB latency (µs)": "64 KiB latentums (µs)", "Page cache (GB/s)": "Lapu kešatmiņa (GB/s)",
+                         "Storage note": "Piezīme par krātuvi"},
     "headline.columns": ("Datu kopa", "Attēla izmērs", "Apmācības attēli", "Avots"),
     "read_from.warm": "no RAM (lapu kešatmiņa)",
     "read_from.cold": "no krātuves (izlikts no kešatmiņas)",
@@ -23,6 +38,10 @@ WORDS = {
                          "epohas) mediāna pār atkārtojumiem ar procentiļu bootstrap 95% ticamības intervālu. "
                          "Treknrakstā: ātrākais kolonnā, ja tā intervāls nepārklājas ar nevienu citu; citur ātrākais "
                          "nav izšķirts."),
+    "empty.none": "Mapē {folders} nav ierakstīts neviens palaidiens: nav par ko ziņot.",
+    "empty.skipped": ("Mapē {folders} nav ierakstīts neviens palaidiens: visi režģa punkti tika izlaisti. "
+                      "{skipped}. Katrs punkts ar iemeslu: `{listing}`."),
+    "runs.read": "*Nolasīti palaidieni: {n}, no {folders}.*",
     "headline.none": "Neviens mērījumu ieraksts netika atrasts.",
     "startup.title": "Ko maksā īss palaidiens: starta izmaksas pēc formāta",
     "startup.heading": "Starta izmaksas (s)",
@@ -47,10 +66,62 @@ WORDS = {
                         "intervālu pār atkārtojumiem, caurlaidspēja, paātrinātāja noslodze (visa epoha un MLPerf "
                         "noslodze bez pirmā soļa datu ielādes), starta izmaksas, krātuves izmaksas un modeļa "
                         "kvalitāte."),
+    "figure.epoch_time.heading": "Epohas laiks pēc formāta",
+    "figure.epoch_time.note": ("Viens attēls katrai datu kopai. Silta lapu kešatmiņa. Stabiņi: epohas laika mediāna; "
+                               "ūsas: bootstrap 95% ticamības intervāls."),
+    "figure.epoch_time.title": ("Epohas laiks pēc glabāšanas formāta (silta kešatmiņa): mediāna ar bootstrap 95% "
+                                "ticamības intervālu"),
+    "figure.epoch_time.value": "Epohas laiks (s)",
+    "figure.epoch_time.empty": "šajos ierakstos nav epohu ar siltu kešatmiņu",
+    "figure.throughput.heading": "Caurlaidspēja pret attēla izmēru",
+    "figure.throughput.note": ("Logaritmiskas asis. Raustītā līnija ir tas, ko viens H100 patērē, apmācot ResNet-18 "
+                               "(36 300 attēli/s pie 32 px, 15 250 pie 64 px, citur pakāpes likums): datu ielāde "
+                               "zem tās šo GPU atstātu dīkstāvē."),
+    "figure.throughput.title": ("Caurlaidspēja pret attēla izmēru (silta kešatmiņa): mediāna ar bootstrap 95% "
+                                "ticamības intervālu"),
+    "figure.throughput.x": "Attēla izmērs (px, logaritmiska skala)",
+    "figure.throughput.value": "Attēli/s (logaritmiska skala)",
+    "figure.throughput.empty": "šajos ierakstos nav epohu ar siltu kešatmiņu",
+    "figure.throughput.h100": "viens H100, ResNet-18",
+    "figure.au.heading": "Paātrinātāja noslodze ar emulētu H100",
+    "figure.au.note": ("Noslodze = aprēķins / kopējais laiks katra atkārtojuma stabilajās epohās, paātrinātāju "
+                       "emulējot ar fiksētu aprēķina laiku paketei (kā to dara DLIO). MLPerf Storage prasa noslodzi "
+                       "≥ 90%."),
+    "figure.au.title": ("Paātrinātāja noslodze (MLPerf, stabilais režīms) ar emulētu paātrinātāju: mediāna pār "
+                        "atkārtojumiem ar bootstrap 95% ticamības intervālu"),
+    "figure.au.value": "MLPerf noslodze = aprēķins / (kopējais laiks − pirmās paketes gaidīšana) (%)",
+    "figure.au.empty": "šajos ierakstos nav palaidienu ar emulētu paātrinātāju",
+    "figure.au.bar": "MLPerf Storage: 90%",
+    "figure.cold_warm.heading": "Auksta pret siltu lapu kešatmiņu",
+    "figure.cold_warm.note": "Aukstās epohas sākas pēc tam, kad datu kopas faili izlikti no lapu kešatmiņas.",
+    "figure.cold_warm.title": ("Auksta pret siltu lapu kešatmiņu: epohas laika mediāna ar bootstrap 95% ticamības "
+                               "intervālu"),
+    "figure.cold_warm.category": "Glabāšanas formāts / piekļuves režīms",
+    "figure.cold_warm.value": "Epohas laiks (s)",
+    "figure.cold_warm.empty": "šajos ierakstos nav palaidienu ar aukstu kešatmiņu",
+    "figure.cold_warm.hue": "lapu kešatmiņa",
+    "figure.storage.heading": "Krātuves izmaksas: baiti diskā un pārveides laiks",
+    "figure.storage.note": "",
+    "figure.storage.title": "Katra formāta krātuves izmaksas",
+    "figure.storage.empty": "nav ierakstu",
+    "figure.storage.size": "Izmērs diskā (MiB)",
+    "figure.storage.convert": "Pārveides laiks (s)",
+    "figure.storage.hue": "pārveidotā kopija",
+    "figure.accuracy.heading": "Modeļa kvalitāte: precizitāte un makro F1",
+    "figure.accuracy.note": ("Bezzudumu formāti glabā tos pašus baitus, tāpēc ar vienādu apmācības konfigurāciju tiem "
+                             "jāapmāca viens un tas pats modelis."),
+    "figure.accuracy.title": ("Testa precizitāte un makro F1 pēc glabāšanas formāta: mediāna pār palaidieniem, "
+                              "bootstrap 95% ticamības intervāls"),
+    "figure.accuracy.value": "Testa kopa (%)",
+    "figure.accuracy.empty": "šajos ierakstos nav apmācītu modeļu (ar precizitāti)",
+    "figure.accuracy.metrics": ("precizitāte (%)", "makro F1 (%)"),
+    "figure.category": "Glabāšanas formāts",
+    "figure.access": "piekļuves režīms",
+    "figure.caption": "{heading}: {dataset}.",
     "chapter.lead": "Galvenie secinājumi",
     "chapter.headline": "Stabilā režīma epohas laiks",
     "chapter.startup": "Starta izmaksas",
-    "chapter.summary": "Mērījumu kopsavilkums",
+    "chapter.figures": "Attēli",
     "lead.heading": "Galvenie secinājumi",
     "missing.heading": "Apzīmējumi bez latviešu tulkojuma (parādīti angliski)",
     "estimate.single": "{median} ({n} vērtība, bez intervāla)",
@@ -98,7 +169,10 @@ WORDS = {
                        "{count}."),
     "count.one": "vienīgajā {noun}",
     "count.all": "visās {n} {noun}",
+    "batch": "pakete {n}",
     "nouns": {"condition": ("nosacījuma", "nosacījumiem"), "worker": ("process", "procesi"),
+              "epoch": ("epoha", "epohas"), "rank": ("rangs", "rangi"),
+              "warm-up epoch": ("iesildīšanas epoha", "iesildīšanas epohas"),
               "image": ("attēls", "attēli"),
               "comparable training configuration": ("salīdzināmajā apmācības konfigurācijā",
                                                     "salīdzināmajās apmācības konfigurācijās")},
