@@ -52,3 +52,26 @@ def test_appendix_renders_every_notebook_to_html_and_pdf(tmp_path):
         pdf = (out / f"{stem}.pdf").read_bytes()
         assert pdf.startswith(b"%PDF") and len(pdf) > 20_000, stem
     assert "skipped PDF" not in done.stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_shown_table_prints_in_the_pdf_in_escaped_parts_holding_every_cell_once():
+    import pandas as pd
+
+    from thesis_lib.results.latex import COLUMNS_PER_PART, ROWS_PER_PART, ShownTable
+
+    rows, columns = ROWS_PER_PART + 5, COLUMNS_PER_PART + 2
+    frame = pd.DataFrame([[f"r{r}c{c}" for c in range(columns)] for r in range(rows)],
+                         columns=[f"col_{c}" for c in range(columns)])
+    frame.iloc[0, 0] = "page_cache_gb_s & 95%"
+    styler = frame.style.hide(axis="index").set_caption("95% interval").set_table_styles(
+        [{"selector": "td", "props": "white-space: nowrap;"}])
+    latex = ShownTable(styler)._repr_latex_()
+    assert latex.count("\\begin{tabular}") == 4  # 2 row parts × 2 column parts
+    assert "page\\_cache\\_gb\\_s \\& 95\\%" in latex and "\\caption{95\\% interval}" in latex
+    assert "col\\_0" in latex and "\\multirow" not in latex and "nowrap" not in latex
+    for r in range(rows):
+        for c in range(columns):
+            if (r, c) != (0, 0):
+                assert latex.count(f"r{r}c{c} ") + latex.count(f"r{r}c{c}\\\\") == 1, (r, c)
+    assert "<table" in ShownTable(styler)._repr_html_()

@@ -97,6 +97,10 @@ PDF_INSTALL = ("apt-get install texlive-xetex texlive-fonts-recommended texlive-
                "texlive-lang-european pandoc")
 
 
+# nbconvert's LaTeX template with a font that has every glyph the report prints (nbconvert/thesis).
+PDF_TEMPLATES = Path(__file__).with_name("nbconvert")
+
+
 def pdf_tools_missing() -> list[str]:
     """Which of :data:`PDF_TOOLS` this machine lacks."""
     return [tool for tool in PDF_TOOLS if shutil.which(tool) is None]
@@ -111,7 +115,8 @@ def to_pdf(notebook: Path, out_dir: Path, *, hide_code: bool = False) -> Path | 
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
     hidden = ["--no-input"] if hide_code else []
-    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "pdf", *hidden, "--output-dir",
+    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "pdf", *hidden, "--template", "thesis",
+                           f"--TemplateExporter.extra_template_basedirs={PDF_TEMPLATES}", "--output-dir",
                            str(out_dir), "--log-level", "ERROR", str(notebook)], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"PDF of {notebook} failed (nbconvert --to pdf, xelatex):\n{done.stderr[-3000:]}")
