@@ -94,9 +94,8 @@ def test_the_report_over_the_thesis_shape_names_no_absolute_path_of_this_machine
     assert found == {}, f"the report shows absolute paths of this machine: {found}"
 
 
-@pytest.mark.timeout(120)
-def test_a_sweep_of_the_thesis_grid_without_its_data_says_each_reason_once_and_lists_every_point(
-        tmp_path, data_home, monkeypatch, capsys):
+def sweep_without_data(tmp_path: Path, monkeypatch) -> None:
+    """The thesis grid swept into ``tmp_path / "results"`` on a machine with none of its data and no GPU."""
     def never(*args, **kwargs):
         raise AssertionError("a point without its data was run")
 
@@ -105,8 +104,14 @@ def test_a_sweep_of_the_thesis_grid_without_its_data_says_each_reason_once_and_l
     checkout = tmp_path / "checkout"  # ../shared/data holds nothing, nor does $THESIS_DATA
     checkout.mkdir()
     monkeypatch.chdir(checkout)
-    points = grid.load_grid(THESIS_GRID)
     assert sweep.run_grid(THESIS_GRID, results_dir=tmp_path / "results") == []  # skipped, not failed
+
+
+@pytest.mark.timeout(120)
+def test_a_sweep_of_the_thesis_grid_without_its_data_says_each_reason_once_and_lists_every_point(
+        tmp_path, data_home, monkeypatch, capsys):
+    sweep_without_data(tmp_path, monkeypatch)
+    points = grid.load_grid(THESIS_GRID)  # from the data-less checkout: its roots name the points
     printed = capsys.readouterr().out.splitlines()
     listing = tmp_path / "results" / sweep.SKIPPED_LIST
     assert printed[0].startswith(f"sweep: 0 of {len(points)} points done, {len(points)} skipped, 0 failed")
@@ -150,3 +155,19 @@ def test_a_dry_run_never_fetches_even_a_point_that_asks_to_download(tmp_path, da
     grid_file.write_text("grids:\n  - {dataset: cifar10, download: true, fmt: npy, limit: 100}\n")
     assert "1 would be skipped" not in plan.dry_run(grid_file, tmp_path / "results")  # it would run, fetching first
     assert asked and not any(asked)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("lang", ["en", "lv"])
+def test_the_report_of_a_sweep_that_skipped_every_point_says_so_in_one_line_and_draws_nothing(
+        tmp_path, data_home, monkeypatch, capsys, lang):
+    sweep_without_data(tmp_path, monkeypatch)
+    skipped = [line[2:] for line in (tmp_path / "results" / sweep.SKIPPED_LIST).read_text().splitlines()
+               if line.startswith("# ")]
+    page = BeautifulSoup(report.build(tmp_path / "results", lang=lang).read_text(), "html.parser")
+    said = [p.get_text(" ", strip=True) for p in page.find_all("p") if "skip" in p.get_text() or "izlaisti" in p.get_text()]
+    assert len(said) == 1 and all(reason in said[0] for reason in skipped), said
+    assert not page.find_all("img") and not page.find_all("table")
+    assert [h.get_text().rstrip("¶") for h in page.find_all("h2")] == []
+    assert not list((tmp_path / "results" / "report").glob("figures/*.pdf"))
