@@ -38,6 +38,10 @@ class Reader(abc.ABC):
     #: False when a forked child cannot use this reader (a library whose thread pool does not
     #: survive fork); DataLoader workers must then be spawned, and a forked child gets an error.
     fork_safe: bool = True
+    #: False when threads of one process must not read through this reader at once; thread
+    #: workers then refuse it. Every reader here was measured safe: 2 threads x 200 batches give
+    #: the bytes one thread does (tests/test_workers.py).
+    thread_safe: bool = True
     #: True when :meth:`start_read_ranges_into` returns before the read is done (the library reads
     #: on its own threads), so a caller can overlap other work with it.
     reads_in_background: bool = False

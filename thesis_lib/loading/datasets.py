@@ -3,15 +3,17 @@ item (``batch``), one block-mode window per item (``block``).
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from .orders import batch_cuts
 from .reads import cat, contiguous_runs, gather_rows, read_indices, read_range
 from .shared import Batch
+from .worker_info import in_worker
 
 
 class ReaderDataset(Dataset):
@@ -56,7 +58,7 @@ class WindowDataset(ReaderDataset):
     edge) as a list of ``(images, labels)``.
 
     The window's blocks are read as contiguous runs into a buffer that the dataset keeps (each
-    DataLoader worker its own), and every batch is a gather from it: one copy per image beyond
+    worker, process or thread, its own), and every batch is a gather from it: one copy per image beyond
     the read, into the batch itself. In the main process (no workers) a reader that reads in
     the background (TensorStore, ``reads_in_background``) reads the next window into a second
     buffer meanwhile, overlapping its threads with the gathers. A memory-mapped reader
@@ -67,11 +69,22 @@ class WindowDataset(ReaderDataset):
     def __init__(self, reader, batch_size: int, pin: bool = False):
         super().__init__(reader)
         self.batch_size, self.pin = batch_size, pin
-        self.buffers: list[np.ndarray | None] = [None, None]
+        self.local = threading.local()  # each thread's window buffers
         self.ahead = None  # (indices, rows) of the window being read ahead into buffers[1]
 
     def __getstate__(self):
-        return {**self.__dict__, "buffers": [None, None], "ahead": None}
+        return {k: v for k, v in self.__dict__.items() if k != "local"} | {"ahead": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.local = threading.local()
+
+    @property
+    def buffers(self) -> list[np.ndarray | None]:
+        """This thread's two window buffers (the second for a window read ahead)."""
+        if not hasattr(self.local, "buffers"):
+            self.local.buffers = [None, None]
+        return self.local.buffers
 
     def window_buffer(self, k: int, n: int) -> np.ndarray:
         if self.buffers[k] is None or len(self.buffers[k]) < n:
@@ -99,7 +112,7 @@ class WindowDataset(ReaderDataset):
             rows = self.start_window(unique, 0)()
         # Only a reader that reads in the background gains: a read done here at once would only
         # push the current window out of the CPU caches before its batches are gathered.
-        if following is not None and getattr(self.reader, "reads_in_background", False) and get_worker_info() is None:
+        if following is not None and getattr(self.reader, "reads_in_background", False) and not in_worker():
             unique, following_inverse = np.unique(following, return_inverse=True)
             self.ahead = (following, following_inverse, self.start_window(unique, 1))
         return rows, inverse
@@ -127,11 +140,11 @@ class WindowDataset(ReaderDataset):
         # In the main process each batch is gathered when asked for, one alive at a time as in batch
         # mode: a window's batches made at once (8 x 6 MB at 64 px) made glibc return the memory to
         # the kernel and fault it in again (npy block 560k img/s, 930k with glibc's trimming off).
-        return batches if get_worker_info() is None else list(batches)
+        return list(batches) if in_worker() else batches
 
     def pinned(self, images: torch.Tensor) -> torch.Tensor:
-        # The DataLoader pins what a worker hands over, not batches the main process makes lazily.
-        return images.pin_memory() if self.pin and get_worker_info() is None else images
+        # The loader pins what a worker hands over, not batches the main process makes lazily.
+        return images.pin_memory() if self.pin and not in_worker() else images
 
 
 def collate_batch(batch: Batch) -> Batch:

@@ -14,12 +14,15 @@ ALL_MODES = tuple(loading.MODES)
 @dataclass(frozen=True)
 class Variant:
     """A partial run spec: one format written and opened one way, measured in each of ``modes``
-    (with 0 workers and with the command's workers; ``resident`` with 0 only)."""
+    (with 0 workers and with the command's workers of each kind, process and thread; ``resident``
+    with 0 only), and in ``one_thread_modes`` with one thread worker as well (the base of a
+    thread-scaling target)."""
     label: str
     fmt: str
     modes: tuple[str, ...]
     write_options: Mapping[str, object] = field(default_factory=dict)
     open_options: Mapping[str, object] = field(default_factory=dict)
+    one_thread_modes: tuple[str, ...] = ()
 
 
 HDF5_GZIP = {"chunk_images": 64, "compression": "gzip"}
@@ -53,7 +56,8 @@ VARIANTS = (
     Variant("zarr chunk 64, tensorstore, 256 MiB cache", "zarr", ("batch",),
             open_options={"read_path": "tensorstore", "cache_bytes": 256 * MiB}),
     Variant("files png, PIL", "files", ALL_MODES),
-    Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"}),
+    Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"},
+            one_thread_modes=("batch",)),
 )
 #: The variant whose reader gives the single-core PNG decode rate.
 PNG_DECODE_VARIANT = "files png, PIL"
