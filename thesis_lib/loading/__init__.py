@@ -65,8 +65,8 @@ from .transforms import DeviceTransform, random_crop_flip
 
 def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool = True, workers: int = 0,
                 worker_kind: str = "process", seed: int = 0, device="cpu", augment: bool = False,
-                distributed: bool = False, drop_last: bool = False, rank: int | None = None, world_size: int | None = None,
-                **mode_options) -> Loader:
+                distributed: bool = False, drop_last: bool = False, rank: int | None = None,
+                world_size: int | None = None, **mode_options) -> Loader:
     """A loader over ``reader`` yielding ``(images, labels)`` on ``device`` in access mode ``mode``.
 
     ``worker_kind``: ``"process"`` (torch DataLoader worker processes) or ``"thread"`` (threads of

@@ -146,7 +146,7 @@ def identity_of(config: BenchConfig, write_options: dict, open_options: dict) ->
 
 
 def run_name(config: BenchConfig, config_id: str) -> str:
-    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread]-b<batch>[-q<queue_steps>]-s<seed>-<config_id>``
+    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
     (``-q`` only for an asynchronous run and ``thread`` only for thread workers, so the names of
     the runs made before either stay as they were)."""
     data = config.dataset
