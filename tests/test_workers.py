@@ -10,6 +10,7 @@ import pytest
 
 from tiny_data import CPU_FORMATS, decode_ids, id_images, write
 from thesis_lib import loading
+from thesis_lib.core.errors import FormatError
 from thesis_lib.run.config import BenchConfig
 
 N, BATCH, CHUNK = 300, 32, 16
@@ -136,3 +137,49 @@ def test_worker_kind_enters_the_runs_identity_and_name_only_when_it_counts():
     assert BenchConfig(worker_kind="thread").resolve().config_id == BenchConfig().resolve().config_id
     with pytest.raises(ValueError, match="worker_kind='fiber' is not valid; choose one of: process, thread"):
         BenchConfig(workers=2, worker_kind="fiber").resolve()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind,workers", [("process", 0), ("thread", 2)])
+@pytest.mark.parametrize("mode", ["batch", "block"])
+def test_batches_kept_alive_are_never_overwritten_by_reused_buffers(opened, arrays, mode, kind, workers):
+    """Batch buffers are reused only once nothing holds them: a consumer keeping every batch of
+    two epochs still holds the bytes it was given."""
+    reader = opened["npy"]
+    loader = loading.make_loader(reader, batch_size=BATCH, mode=mode, workers=workers, worker_kind=kind,
+                                 normalize=False)
+    kept = [batch for epoch_number in (1, 2) for batch in (loader.set_epoch(epoch_number) or loader)]
+    for images, labels in kept:
+        ids = decode_ids(images)
+        assert np.array_equal(images.permute(0, 2, 3, 1).numpy(), arrays[0][ids])
+        assert np.array_equal(labels.numpy(), arrays[1][ids])
+
+
+@pytest.mark.timeout(30)
+def test_read_into_refuses_a_buffer_of_the_wrong_shape(opened):
+    with pytest.raises(ValueError, match=r"out must be uint8 \(>= 3, 8, 8, 3\), got uint8 \(2, 8, 8, 3\)"):
+        opened["npy"].read_into([0, 1, 2], np.empty((2, 8, 8, 3), np.uint8))
+
+
+@pytest.mark.timeout(60)
+def test_an_epoch_left_unfinished_leaves_the_next_one_whole(opened, arrays):
+    """Thread workers persist from epoch to epoch: an epoch abandoned after one batch (its items
+    not begun are cancelled) is followed by a whole, correct one."""
+    reader = opened["zarr tensorstore"]
+    loader = loading.make_loader(reader, batch_size=BATCH, mode="block", workers=2, worker_kind="thread",
+                                 normalize=False)
+    next(iter(loader))
+    loader.set_epoch(1)
+    assert_same_epoch(epoch(reader, "block", 2, "thread"), epoch(reader, "block"), arrays)
+    ids = np.concatenate([decode_ids(images) for images, _ in loader])
+    assert np.array_equal(np.sort(ids), np.arange(N))
+
+
+@pytest.mark.timeout(60)
+def test_a_thread_workers_error_reaches_the_loop_naming_the_file(arrays, tmp_path):
+    reader = write("files", *arrays, tmp_path / "files")
+    (reader.path / reader.rel_paths[7]).unlink()
+    loader = loading.make_loader(reader, batch_size=BATCH, mode="batch", workers=2, worker_kind="thread")
+    with pytest.raises(FormatError, match=f"{reader.rel_paths[7]}: image file missing"):
+        for _ in loader:
+            pass

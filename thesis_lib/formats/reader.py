@@ -123,6 +123,22 @@ class Reader(abc.ABC):
             unique, inverse = np.unique(idx, return_inverse=True)
             return self._read_sorted(unique)[inverse]
 
+    def read_into(self, indices, out: np.ndarray) -> np.ndarray:
+        """:meth:`read`, written into the first rows of ``out`` (a caller's buffer, reused from
+        read to read); returns those rows."""
+        idx = self._check_indices(indices)
+        if out.dtype != np.uint8 or out.shape[1:] != self.image_shape or len(out) < idx.size:
+            raise ValueError(f"{self.name}: out must be uint8 (>= {idx.size}, {', '.join(map(str, self.image_shape))}), "
+                             f"got {out.dtype} {out.shape}")
+        rows = out[:idx.size]
+        if idx.size:
+            with self.name.errors():
+                self._read_into(idx, rows)
+        return rows
+
+    def _read_into(self, indices: np.ndarray, out: np.ndarray) -> None:
+        out[...] = self.read(indices)
+
     def read_range(self, start: int, stop: int) -> np.ndarray:
         """Images ``start..stop-1``: one contiguous read."""
         if not (0 <= start <= stop <= self.n):

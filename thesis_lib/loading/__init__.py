@@ -59,7 +59,7 @@ from .orders import ArrayBatches, BlockWindows, batch_cuts, concatenate, rebatch
 from .reads import (as_tensor, cat, contiguous_runs, gather_rows, read_indices, read_range, read_resident,
                     reopen_in_worker)
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
-from .threads import WORKER_KINDS, thread_loader
+from .threads import WORKER_KINDS, ThreadWorkers
 from .transforms import DeviceTransform, random_crop_flip
 
 
@@ -70,7 +70,7 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     """A loader over ``reader`` yielding ``(images, labels)`` on ``device`` in access mode ``mode``.
 
     ``worker_kind``: ``"process"`` (torch DataLoader worker processes) or ``"thread"`` (threads of
-    this process, :mod:`.threads`: no per-batch copy between processes; refused for a reader that
+    this process, :class:`.threads.ThreadWorkers`: no per-batch copy between processes; refused for a reader that
     is not ``thread_safe``). Ignored with 0 workers and by ``resident``.
 
     ``images`` are float32 NCHW normalised with ``mean``/``std`` (CIFAR-10's by default), or with
@@ -114,13 +114,13 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
 
 
 __all__ = [
-    "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_KINDS", "WORKER_OPTIONS",
+    "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_KINDS", "WORKER_OPTIONS", "ThreadWorkers",
     "AccessMode", "ArrayBatches", "Batch", "BatchDataset", "BatchMode", "BlockMode", "BlockWindows",
     "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ReaderDataset",
     "ResidentLoader", "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts",
     "block_window", "cat", "check_int", "check_option_values", "check_worker_kind", "collate_batch", "concatenate",
     "contiguous_runs",
     "gather_rows", "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
-    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size", "thread_loader",
+    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size",
     "worker_context",
 ]

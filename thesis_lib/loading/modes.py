@@ -25,7 +25,7 @@ from .options import LoaderRequest, block_window, check_option_values, resolve_b
 from .orders import ArrayBatches, BlockWindows, rebatch
 from .reads import read_resident, reopen_in_worker
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
-from .threads import thread_loader
+from .threads import ThreadWorkers
 
 #: Options every mode takes, with their defaults.
 TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
@@ -72,10 +72,10 @@ class DataLoaderMode(AccessMode):
         return DataLoaderLoader(partial(self.data_loader, request, sampler), sampler, self.batches, **loader_args)
 
     def data_loader(self, request: LoaderRequest, sampler: Sampler) -> Iterable:
-        """The torch DataLoader behind the mode, or with thread workers its torchdata.nodes pipeline."""
+        """The torch DataLoader behind the mode, or with thread workers their pool."""
         dataset, batching = self.dataset(request, sampler)
         if request.workers and request.worker_kind == "thread":
-            return thread_loader(dataset, batching, sampler, request.workers, request.options["prefetch_factor"],
+            return ThreadWorkers(dataset, batching, sampler, request.workers, request.options["prefetch_factor"],
                                  request.pins_memory)
         parallel = {}
         if request.workers:
