@@ -1,4 +1,4 @@
-"""Worker kinds: thread workers (torchdata.nodes) and process workers give the plain path's bytes in
+"""Worker kinds: thread workers (a persistent thread pool) and process workers give the plain path's bytes in
 every access mode, readers shared by threads give the bytes one thread does, a reader that threads
 must not share is refused by name, and the kind enters a run's identity and name only when set."""
 from __future__ import annotations

@@ -106,7 +106,7 @@ def render(result: dict) -> str:
     if result["workers"]:
         side = kinds_side_by_side(table, result["workers"])
         if len(side):
-            print(f"\nworker kinds side by side (img/s; process: torch DataLoader workers, thread: torchdata.nodes "
+            print(f"\nworker kinds side by side (img/s; process: torch DataLoader workers, thread: a pool of "
                   "threads in this process):", file=buf)
             def rate(v):
                 return "" if pd.isna(v) else f"{v:,.0f}"
