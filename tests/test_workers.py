@@ -23,6 +23,7 @@ READERS = {
     "hdf5 gzip, raw chunk + zlib": ("hdf5", {"chunk_images": CHUNK, "compression": "gzip"}, {"read_path": "decode"}),
     "zarr-python": ("zarr", {"chunk_images": CHUNK}, {}),
     "zarr tensorstore": ("zarr", {"chunk_images": CHUNK}, {"read_path": "tensorstore"}),
+    "zarr direct": ("zarr", {"chunk_images": CHUNK}, {"read_path": "direct"}),
     "files png": ("files", {}, {}),
 }
 
@@ -183,3 +184,21 @@ def test_a_thread_workers_error_reaches_the_loop_naming_the_file(arrays, tmp_pat
     with pytest.raises(FormatError, match=f"{reader.rel_paths[7]}: image file missing"):
         for _ in loader:
             pass
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("layout,named", [({"codec": "zstd"}, "BytesCodec, ZstdCodec"),
+                                          ({"checksum": True}, "BytesCodec, Crc32cCodec"),
+                                          ({"shard_images": 64}, "in shards of 64")])
+def test_zarr_direct_refuses_chunks_that_are_not_raw_bytes(arrays, tmp_path, layout, named):
+    with pytest.raises(ValueError, match=f"read_path 'direct' reads uncompressed, unsharded chunks without a "
+                                         f"checksum; .*images is stored with .*{named}"):
+        write("zarr", *arrays, tmp_path / "z", {"read_path": "direct"}, chunk_images=CHUNK, **layout)
+
+
+@pytest.mark.timeout(60)
+def test_zarr_direct_reads_window_ranges_across_chunk_edges(opened, arrays):
+    reader = opened["zarr direct"]
+    ranges = [(3, 40), (280, N), (100, 143)]
+    rows = reader.read_ranges_into(ranges, np.empty((120, 8, 8, 3), np.uint8))
+    assert np.array_equal(rows, np.concatenate([arrays[0][a:b] for a, b in ranges]))

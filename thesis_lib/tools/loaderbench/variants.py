@@ -50,6 +50,9 @@ VARIANTS = (
             {"read_path": "decode", "decode_threads": 2}),
     *[replace(layout, label=f"{layout.label}, {library}", open_options=read)
       for layout in ZARR_LAYOUTS for library, read in ZARR_READERS.items()],
+    Variant("zarr chunk 64, direct", "zarr", ("batch", "block"), open_options={"read_path": "direct"}),
+    Variant("zarr chunk 1024, direct", "zarr", ("batch", "block"), {"chunk_images": 1024},
+            {"read_path": "direct"}),
     Variant("zarr chunk 64, zarr-python, resident", "zarr", ("resident",)),
     Variant("zarr chunk 64, zarr-python chunk runs", "zarr", ("batch",), open_options={"read_path": "chunks"}),
     Variant("zarr chunk 64, zarr-python concurrency 1", "zarr", ("batch",), open_options={"concurrency": 1}),
