@@ -107,7 +107,7 @@ def test_only_chooses_the_variants_whose_label_holds_a_word():
     from thesis_lib.tools import loaderbench
 
     assert [v.label for v in loaderbench.matching(["zarr chunk 1024"])] == [
-        "zarr chunk 1024, zarr-python", "zarr chunk 1024, tensorstore"]
+        "zarr chunk 1024, zarr-python", "zarr chunk 1024, tensorstore", "zarr chunk 1024, direct"]
     assert loaderbench.matching(None) == list(loaderbench.VARIANTS)
 
 

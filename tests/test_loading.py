@@ -106,12 +106,13 @@ def test_drop_last(reader):
                                                      ("npy", {}, False), ("hdf5", {}, False)])
 def test_batch_mode_reads_once_sorted_and_restores_the_order(tmp_path, fmt, options, sorted_read):
     """One read per batch: sorted for chunked storage; in the sampler's order for a memory-mapped
-    gather (``gathers_any_order``), where sorting would only add a copy."""
+    gather (``gathers_any_order``), where sorting would only add a copy, into a reused buffer."""
     reader = write(fmt, IMAGES, LABELS, tmp_path / "set", **options)
     assert reader.gathers_any_order is not sorted_read
     dataset = BatchDataset(reader)
     asked = [40, 3, 17, 3, 250]
-    with mock.patch.object(reader, "read", wraps=reader.read) as read:
+    method = "read" if sorted_read else "read_into"
+    with mock.patch.object(reader, method, wraps=getattr(reader, method)) as read:
         images, labels = dataset.__getitems__(asked)
     assert read.call_count == 1
     assert list(read.call_args.args[0]) == (sorted(asked) if sorted_read else asked)
@@ -164,13 +165,14 @@ def test_block_mode_reads_the_next_window_ahead_in_the_main_process(tmp_path):
 
 
 def test_block_mode_over_a_memory_map_gathers_each_batch_from_one_window(reader):
-    """A memory-mapped reader gathers each batch straight from its map: one read per batch (per
-    share of a batch at a window's edge), all of its indices inside one window's blocks."""
+    """A memory-mapped reader gathers each batch straight from its map (into a reused buffer): one
+    read per batch (per share of a batch at a window's edge), all of its indices inside one
+    window's blocks."""
     assert reader.gathers_any_order
     windows = BlockWindows(N, block_size=BLOCK, window=3, shuffle=True, seed=0, rank=0, world_size=1,
                            drop_last=False).windows()
     window_of = {int(i): k for k, window in enumerate(windows) for i in window}
-    with mock.patch.object(reader, "read", wraps=reader.read) as read:
+    with mock.patch.object(reader, "read_into", wraps=reader.read_into) as read:
         ids = epoch(make_loader(reader, batch_size=50, mode="block", normalize=False, window=3))[0]
     assert sorted(ids.tolist()) == list(range(N))
     for call in read.call_args_list:

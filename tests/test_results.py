@@ -790,3 +790,16 @@ def test_records_from_before_the_protocol_never_share_a_cell_with_steady_state_o
     [table] = headline.headline_tables(runs)
     assert "Warm-up epochs" in table.cells.index.names and len(table.cells) == 2
     assert sorted(runs["warmup_epochs"]) == [0, 1]
+
+
+@pytest.mark.timeout(60)
+def test_thread_and_process_workers_are_rows_of_their_own_never_pooled():
+    """A run with thread workers records ``worker_kind``; one with process workers (the default)
+    does not: the two are separate rows of the summary, and the kind a setting of its own."""
+    process = made_record([2.0, 2.1], workers=2)
+    thread = made_record([1.0, 1.1], workers=2, worker_kind="thread")
+    runs = frame(process, thread)
+    table = results.summary_table(runs)
+    assert sorted(table["worker_kind"]) == ["process", "thread"] and (table["repeats"] == 2).all()
+    assert {"process workers", "thread workers"} <= {part for s in runs["setting"] for part in s.split(" · ")}
+    assert "worker_kind" not in results.summary_table(frame(process)).columns  # only where it varies

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 from ..core.errors import FormatError
@@ -13,13 +14,15 @@ class Handles:
     Under fork a child inherits the parent's handles; HDF5 and Zarr's I/O threads do not survive
     that, so a forked child drops them and opens its own, or, when its owner is not
     ``fork_safe``, gets an error saying how to start workers instead. Pickles empty: an
-    unpickled copy (a spawned worker's) opens its own.
+    unpickled copy (a spawned worker's) opens its own. Thread workers share one: a handle is
+    opened once, by the first thread that needs it.
     """
 
     def __init__(self, owner: str, fork_safe: bool = True):
         self.owner, self.fork_safe = owner, fork_safe  # owner: "<where>: <reader class>", for errors
         self._open: dict[str, object] = {}
         self._pid = os.getpid()
+        self._opening = threading.RLock()  # an opener may open another handle first
 
     def get(self, name: str, opener: Callable[[], object]):
         """The handle ``name``, opened by ``opener()`` when this process has none yet."""
@@ -31,9 +34,13 @@ class Handles:
                                   "'forkserver' context")
             self._open.clear()  # the parent's: never closed here, they are still the parent's
             self._pid = os.getpid()
+            self._opening = threading.RLock()  # a parent's thread may have held it at the fork
         handle = self._open.get(name)
         if handle is None:
-            handle = self._open[name] = opener()
+            with self._opening:
+                handle = self._open.get(name)
+                if handle is None:
+                    handle = self._open[name] = opener()
         return handle
 
     def __contains__(self, name: str) -> bool:

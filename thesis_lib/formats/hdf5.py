@@ -234,6 +234,12 @@ class Hdf5Reader(Reader):
         decoder = self.handles.get("decoder", lambda: ChunkDecoder(self.file_path, self.images, self.decode_threads))
         return self._gather_by_chunk(indices, decoder.chunks(np.unique(indices // self.chunk_images)).__getitem__)
 
+    def _read_into(self, indices, out):
+        if self.read_path == "direct" and len(self._mapped()) == 1:
+            np.take(self._mapped()[0], indices, axis=0, out=out)
+        else:
+            super()._read_into(indices, out)
+
     def _read_range(self, start, stop):
         if self.read_path == "decode":
             return self._gather_decoded(np.arange(start, stop))

@@ -68,6 +68,9 @@ class NpyReader(Reader):
     def _read_sorted(self, indices):
         return self.images[indices]
 
+    def _read_into(self, indices, out):
+        np.take(self.images, indices, axis=0, out=out)
+
     def _read_range(self, start, stop):
         return np.array(self.images[start:stop])
 

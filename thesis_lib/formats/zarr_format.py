@@ -30,9 +30,10 @@ from .options import Option
 from .reader import Reader
 from .runs import run_bounds
 from .writing import aligned, naming
+from .zarr_direct import ChunkFiles, check_plain_chunks
 
 CODECS = ("none", "zstd", "blosc")
-READ_PATHS = ("oindex", "chunks", "tensorstore")
+READ_PATHS = ("oindex", "chunks", "tensorstore", "direct")
 CONCURRENCY = 64
 LEVELS = {"zstd": (-(2**17), 22), "blosc": (0, 9)}  # zstd's fast negative levels down to ZSTD_minCLevel
 SHARD_INDEX_ENTRY = 16  # bytes per inner chunk in a shard index: offset and length, uint64 each
@@ -94,6 +95,8 @@ class ZarrReader(Reader):
         self.block_size = self.chunk_images
         for name in ("images", "labels"):
             check_stored_objects(self.path / name, self._array(name))
+        if read_path == "direct":
+            check_plain_chunks(self.path / "images", images)
 
     def _open_group(self):
         zarr.config.set({"async.concurrency": self.concurrency})
@@ -124,7 +127,15 @@ class ZarrReader(Reader):
         except Exception as exc:  # a corrupt chunk surfaces as a codec or size error
             raise FormatError(f"{self.path}/{what}: chunk data unreadable ({type(exc).__name__}: {exc})") from None
 
+    @property
+    def chunk_files(self) -> ChunkFiles:
+        """(``read_path="direct"``) the images' chunk files, opened in this process."""
+        return self.handles.get("chunk files", lambda: ChunkFiles(self.path / "images", self.images, self.n,
+                                                                   self.image_shape))
+
     def _read_sorted(self, indices):
+        if self.read_path == "direct":
+            return self._guarded("images", lambda: self.chunk_files.gather(indices))
         images = self.images
         if self.read_path == "oindex":
             return self._guarded("images", lambda: images.oindex[indices])
@@ -142,11 +153,18 @@ class ZarrReader(Reader):
         return out
 
     def _read_range(self, start, stop):
+        if self.read_path == "direct":
+            out = np.empty((stop - start, *self.image_shape), np.uint8)
+            self._read_ranges_into([(start, stop)], out)
+            return out
         images = self.images
         return self._guarded("images", lambda: images[start:stop])
 
     def _read_ranges_into(self, ranges, out):
-        """Each range decoded by zarr straight into its rows of ``out`` (no intermediate array)."""
+        """Each range decoded by zarr straight into its rows of ``out`` (no intermediate array), or
+        with ``read_path="direct"`` read from the chunk files into them."""
+        if self.read_path == "direct":
+            return self._guarded("images", lambda: self.chunk_files.read_ranges_into(ranges, out))
         images, pos = self.images, 0
         for start, stop in ranges:
             rows = NDBuffer.from_numpy_array(out[pos:pos + stop - start])
@@ -165,7 +183,8 @@ class ZarrFormat(Format):
         "checksum": Option(False, "bool", "CRC32C per chunk"),
     }
     open_spec = {
-        "read_path": Option("oindex", "choice", "oindex or chunks (zarr-python), or tensorstore", choices=READ_PATHS),
+        "read_path": Option("oindex", "choice", "oindex or chunks (zarr-python), tensorstore, or direct (uncompressed, "
+                            "unsharded chunk files read in one copy)", choices=READ_PATHS),
         "concurrency": Option(CONCURRENCY, "int", "zarr-python's async.concurrency while reading", minimum=1,
                               maximum=2**16),
         "cache_bytes": Option(0, "bytes", "TensorStore's chunk cache pool (read_path=tensorstore); 0 = none",

@@ -53,20 +53,25 @@ from .datasets import BatchDataset, ReaderDataset, SampleDataset, WindowDataset,
 from .loaders import DataLoaderLoader, Loader, ResidentLoader
 from .modes import (MODES, TRANSFORM_OPTIONS, WORKER_OPTIONS, AccessMode, BatchMode, BlockMode, DataLoaderMode,
                     ResidentMode, SampleMode, resolve_options)
-from .options import (LoaderRequest, block_window, check_int, check_option_values, resolve_block_size, resolve_rank,
-                      worker_context)
+from .options import (LoaderRequest, block_window, check_int, check_option_values, check_worker_kind,
+                      resolve_block_size, resolve_rank, worker_context)
 from .orders import ArrayBatches, BlockWindows, batch_cuts, concatenate, rebatch, shard_size
 from .reads import (as_tensor, cat, contiguous_runs, gather_rows, read_indices, read_range, read_resident,
                     reopen_in_worker)
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
+from .threads import WORKER_KINDS, ThreadWorkers
 from .transforms import DeviceTransform, random_crop_flip
 
 
 def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool = True, workers: int = 0,
-                seed: int = 0, device="cpu", augment: bool = False, distributed: bool = False,
-                drop_last: bool = False, rank: int | None = None, world_size: int | None = None,
-                **mode_options) -> Loader:
+                worker_kind: str = "process", seed: int = 0, device="cpu", augment: bool = False,
+                distributed: bool = False, drop_last: bool = False, rank: int | None = None,
+                world_size: int | None = None, **mode_options) -> Loader:
     """A loader over ``reader`` yielding ``(images, labels)`` on ``device`` in access mode ``mode``.
+
+    ``worker_kind``: ``"process"`` (torch DataLoader worker processes) or ``"thread"`` (threads of
+    this process, :class:`.threads.ThreadWorkers`: no per-batch copy between processes; refused for a reader that
+    is not ``thread_safe``). Ignored with 0 workers and by ``resident``.
 
     ``images`` are float32 NCHW normalised with ``mean``/``std`` (CIFAR-10's by default), or with
     ``normalize=False`` the raw uint8 NCHW values; ``labels`` are int64.
@@ -85,10 +90,11 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     check_int("batch_size", batch_size, 1)
     check_int("workers", workers, 0)
     check_int("seed", seed, 0)
+    check_worker_kind(reader, worker_kind, WORKER_KINDS, workers if access.uses_data_loader else 0)
     if reader.on_device and workers and access.uses_data_loader:
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
-    if workers and access.uses_data_loader:
+    if workers and access.uses_data_loader and worker_kind == "process":
         options["mp_context"] = worker_context(reader, options["mp_context"], explicit="mp_context" in mode_options)
     device = torch.device(device)
     rank, world_size = resolve_rank(distributed, rank, world_size)
@@ -99,19 +105,22 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     loader_args = dict(reader=reader, mode=mode, batch_size=batch_size,
                        num_samples=shard_size(n, world_size, drop_last), drop_last=drop_last, transform=transform,
                        rank=rank, world_size=world_size)
-    request = LoaderRequest(reader=reader, batch_size=batch_size, shuffle=shuffle, workers=workers, seed=seed,
-                            device=device, drop_last=drop_last, rank=rank, world_size=world_size, options=options)
+    request = LoaderRequest(reader=reader, batch_size=batch_size, shuffle=shuffle, workers=workers,
+                            worker_kind=worker_kind, seed=seed, device=device, drop_last=drop_last, rank=rank,
+                            world_size=world_size, options=options)
     loader = access.loader(request, access.sampler(request), loader_args)
     loader.setup_s = time.perf_counter() - started
     return loader
 
 
 __all__ = [
-    "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_OPTIONS",
+    "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_KINDS", "WORKER_OPTIONS", "ThreadWorkers",
     "AccessMode", "ArrayBatches", "Batch", "BatchDataset", "BatchMode", "BlockMode", "BlockWindows",
     "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ReaderDataset",
     "ResidentLoader", "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts",
-    "block_window", "cat", "check_int", "check_option_values", "collate_batch", "concatenate", "contiguous_runs",
+    "block_window", "cat", "check_int", "check_option_values", "check_worker_kind", "collate_batch", "concatenate",
+    "contiguous_runs",
     "gather_rows", "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
-    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size", "worker_context",
+    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size",
+    "worker_context",
 ]

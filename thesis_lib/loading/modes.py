@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 
 import numpy as np
@@ -25,6 +25,7 @@ from .options import LoaderRequest, block_window, check_option_values, resolve_b
 from .orders import ArrayBatches, BlockWindows, rebatch
 from .reads import read_resident, reopen_in_worker
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
+from .threads import ThreadWorkers
 
 #: Options every mode takes, with their defaults.
 TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
@@ -70,9 +71,12 @@ class DataLoaderMode(AccessMode):
     def loader(self, request: LoaderRequest, sampler: Sampler, loader_args: dict) -> Loader:
         return DataLoaderLoader(partial(self.data_loader, request, sampler), sampler, self.batches, **loader_args)
 
-    def data_loader(self, request: LoaderRequest, sampler: Sampler) -> DataLoader:
-        """The torch DataLoader behind the mode."""
+    def data_loader(self, request: LoaderRequest, sampler: Sampler) -> Iterable:
+        """The torch DataLoader behind the mode, or with thread workers their pool."""
         dataset, batching = self.dataset(request, sampler)
+        if request.workers and request.worker_kind == "thread":
+            return ThreadWorkers(dataset, batching, sampler, request.workers, request.options["prefetch_factor"],
+                                 request.pins_memory)
         parallel = {}
         if request.workers:
             parallel = dict(multiprocessing_context=request.options["mp_context"], persistent_workers=True,

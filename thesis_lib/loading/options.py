@@ -24,6 +24,7 @@ class LoaderRequest:
     batch_size: int
     shuffle: bool
     workers: int
+    worker_kind: str
     seed: int
     device: torch.device
     drop_last: bool
@@ -102,6 +103,16 @@ def block_window(block_size: int, batch_size: int, window: int | None = None) ->
             raise ValueError(f"make_loader: window must be an integer >= 1 (blocks), got {window!r}")
         return int(window)
     return max(8, math.ceil(batch_size / block_size))
+
+
+def check_worker_kind(reader, worker_kind: str, kinds: tuple[str, ...], workers: int) -> None:
+    """ValueError naming ``worker_kind`` when it is not one of ``kinds``, or naming the reader
+    when ``workers`` thread workers are asked of a reader that threads must not share."""
+    if worker_kind not in kinds:
+        raise ValueError(f"make_loader: worker_kind must be one of {', '.join(kinds)}, got {worker_kind!r}")
+    if workers and worker_kind == "thread" and not getattr(reader, "thread_safe", True):
+        raise ValueError(f"make_loader: {reader} ({type(reader).__name__}) is not safe to read from several "
+                         "threads at once; use worker_kind='process'")
 
 
 def worker_context(reader, context: str | None, explicit: bool) -> str | None:

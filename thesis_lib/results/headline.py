@@ -35,7 +35,8 @@ CACHE_STATES = ("warm", "cold", "cold-unavailable")
 READ_FROM = {state: ENGLISH[f"read_from.{state}"] for state in CACHE_STATES}
 ROW_KEYS = ("format", "access")
 # Settings that become row levels when they vary within one table.
-ROW_SETTINGS = ("batch_size", "workers", "device", "world_size", "epochs_per_repeat", "warmup_epochs", "machine")
+ROW_SETTINGS = ("batch_size", "workers", "worker_kind", "device", "world_size", "epochs_per_repeat", "warmup_epochs",
+                "machine")
 ROW_NAMES = ENGLISH["rows"]
 CAPTION = ENGLISH["headline.caption"]
 MISSING = "–"

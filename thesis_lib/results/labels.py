@@ -130,8 +130,8 @@ def counted(n, noun: str) -> str:
 
 
 # Settings that split the `setting` label when they differ between the loaded runs.
-SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "device", "world_size", "epochs_per_repeat", "warmup_epochs",
-                      "machine")
+SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "worker_kind", "device", "world_size", "epochs_per_repeat",
+                      "warmup_epochs", "machine")
 #: What the data of a result is named by: the headline's columns but the source of the bytes.
 DATA_KEYS = ("dataset_name", "image_size", "n_train")
 # The parts a setting (and a figure panel) is named by, in reading order: column -> how a value reads.
@@ -141,6 +141,7 @@ SETTING_PARTS = {
     "n_train": lambda v: counted(v, "image"),
     "batch_size": lambda v: f"batch {int(v)}",
     "workers": lambda v: counted(v, "worker"),
+    "worker_kind": lambda v: f"{v} workers",
     "device": lambda v: str(v).upper(),
     "world_size": lambda v: counted(v, "rank"),
     "epochs_per_repeat": lambda v: counted(v, "epoch"),

@@ -141,6 +141,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     # Records from before the protocol charged start-up to every epoch: 0 warm-up epochs, a setting
     # of their own, so they never share a cell with steady-state figures.
     frame["warmup_epochs"] = pd.to_numeric(optional_column(frame, "warmup_epochs"), errors="coerce").fillna(0).astype(int)
+    # Process workers, the default, are not recorded (a field added later); nor is a kind without
+    # workers, read as the default too, so only thread workers add a setting.
+    frame["worker_kind"] = optional_column(frame, "worker_kind").fillna("process")
     return frame
 
 
@@ -163,7 +166,8 @@ REPEAT_COLUMNS = ("repeat", "epochs_measured", "cold", "cached_fraction", "wall_
                   "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au", "au_mlperf", "startup_s",
                   "startup_first_batch_s", "startup_extra_s")
 RUN_COLUMNS = ("run", "path", "config_id", "machine", "setting", "workload", "format", "fmt", "access", "cache", "dataset",
-               "dataset_name", "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "device",
+               "dataset_name", "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "worker_kind",
+               "device",
                "world_size", "epochs_per_repeat", "warmup_epochs", "seed", "lossless")
 
 

@@ -69,7 +69,7 @@ def interval_text(median: float, low: float, high: float, spec: str = ".3g", wor
 
 
 # The summary's key columns (their English names; other languages: the catalogue's "summary.columns").
-KEY_COLUMNS = ("dataset_name", "image_size", "n_train", "batch_size", "workers", "device", "world_size",
+KEY_COLUMNS = ("dataset_name", "image_size", "n_train", "batch_size", "workers", "worker_kind", "device", "world_size",
                "epochs_per_repeat", "workload", "cache", "format", "access")
 DISPLAY_LABELS = {key: ENGLISH["summary.columns"][key] for key in KEY_COLUMNS}
 # Key columns whose values are words (translated); the others are numbers, names or format labels.

@@ -88,7 +88,8 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
         # An emulated accelerator stands in for the device, including the device-side transforms
         # (augment, normalise): the host only reads, collates and hands over uint8 batches.
         loader = loading.make_loader(reader, batch_size=spec.batch_size, mode=spec.access, shuffle=True,
-                                     workers=spec.workers, seed=spec.seed, device=device,
+                                     workers=spec.workers, worker_kind=spec.worker_kind, seed=spec.seed,
+                                     device=device,
                                      augment=training_model, normalize=training_model,
                                      distributed=spec.distributed)
         result = training.fit(model, loader, eval_loader, epochs=spec.epochs, device=device,

@@ -28,7 +28,7 @@ LOCATION = "root"
 #: a run's identity at that value, so a field's arrival alone changes no id. (The
 #: measurement protocol of docs/design.md changed every id once, deliberately: records made before
 #: it charged start-up to every epoch and named the data by its path.)
-ADDED_LATER = {"queue_steps": 0}
+ADDED_LATER = {"queue_steps": 0, "worker_kind": "process"}
 #: The notebook's own defaults where they differ from the dataclass (a quick interactive run).
 NOTEBOOK_DEFAULTS = {"limit": 10_000}
 
@@ -57,7 +57,9 @@ class BenchConfig:
     warmup_epochs: int = _param(1, "the first epochs of a repeat that are start-up (workers starting, the pipeline and "
                                    "the page cache filling): recorded apart, left out of the steady-state figures")
     batch_size: int = _param(512, "images per batch")
-    workers: int = _param(0, "DataLoader worker processes")
+    workers: int = _param(0, "DataLoader workers")
+    worker_kind: str = _param("process", "what the workers are: process (torch DataLoader) or thread (threads of the "
+                                         "training process; for readers that release the GIL)")
     device: str = _param("cpu", "where the model trains")
     queue_steps: int = _param(0, "steps the host may run ahead of the accelerator (real or emulated); "
                                  "0: synchronise after every step")
@@ -105,7 +107,8 @@ def choices() -> dict[str, list[str]]:
     from ..training import models
 
     return {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
-            "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES)}
+            "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES),
+            "worker_kind": list(loading.WORKER_KINDS)}
 
 
 def _mapping(name: str, value) -> dict:

@@ -138,14 +138,17 @@ def identity_of(config: BenchConfig, write_options: dict, open_options: dict) ->
 
     values = {k: v for k, v in dataclasses.asdict(config).items()
               if k not in NOT_MEASURED and k != LOCATION and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+    if not config.workers:  # no workers: what they would be changes nothing
+        values.pop("worker_kind", None)
     values["data"] = data_identity(config.dataset, config.root)
     values["write_options"], values["open_options"] = dict(write_options), dict(open_options)
     return json.loads(json.dumps(values, default=json_default))
 
 
 def run_name(config: BenchConfig, config_id: str) -> str:
-    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>-b<batch>[-q<queue_steps>]-s<seed>-<config_id>``
-    (``-q`` only for an asynchronous run, so the names of synchronous runs stay as they were)."""
+    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
+    (``-q`` only for an asynchronous run and ``thread`` only for thread workers, so the names of
+    the runs made before either stay as they were)."""
     data = config.dataset
     if config.root is not None:  # a readable hint only, never a path: the id tells the data apart
         data += "-" + re.sub(r"[^A-Za-z0-9_-]+", "_", Path(config.root).name.split(".")[0])[:ROOT_HINT_CHARS]
@@ -154,5 +157,6 @@ def run_name(config: BenchConfig, config_id: str) -> str:
     if model == "emulate":
         model += "H100" if config.emulate_rate is None else f"{config.emulate_rate:g}"
     queue = f"-q{config.queue_steps}" if config.queue_steps else ""
+    kind = "thread" if config.worker_kind == "thread" and config.workers else ""
     return (f"{data}-{size}-n{config.limit or 'all'}-{config.fmt}-{config.access}-{model}-{config.cache}"
-            f"-w{config.workers}-b{config.batch_size}{queue}-s{config.seed}-{config_id}")
+            f"-w{config.workers}{kind}-b{config.batch_size}{queue}-s{config.seed}-{config_id}")

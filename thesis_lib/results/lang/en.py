@@ -24,7 +24,7 @@ WORDS = {
     "read_from.cold-unavailable": "RAM (eviction failed)",
     "flat_column": "{name} · {size} · {n} images · from {source}",
     "rows": {"format": "Format", "access": "Access", "batch_size": "Batch", "workers": "Workers",
-             "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
+             "worker_kind": "Worker kind", "device": "Device", "world_size": "Ranks", "epochs_per_repeat": "Epochs",
              "warmup_epochs": "Warm-up epochs", "machine": "Machine"},
     "headline.title": "Headline: steady-state epoch time per format, dataset and size, from RAM and from storage",
     "headline.heading": "Steady-state epoch time (s)",
@@ -48,7 +48,8 @@ WORDS = {
     # summary table
     "summary.title": "Benchmark summary",
     "summary.columns": {"dataset_name": "Dataset", "image_size": "Size (px)", "n_train": "Images",
-                        "batch_size": "Batch", "workers": "Workers", "device": "Device", "world_size": "Ranks",
+                        "batch_size": "Batch", "workers": "Workers", "worker_kind": "Worker kind",
+                        "device": "Device", "world_size": "Ranks",
                         "epochs_per_repeat": "Epochs", "workload": "Workload", "cache": "Cache", "format": "Format",
                         "access": "Access", "runs": "Runs", "repeats": "Repeats",
                         "epoch_time": "Steady-state epoch time (s), median [95% CI]",

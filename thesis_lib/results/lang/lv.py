@@ -29,7 +29,7 @@ WORDS = {
     "read_from.cold-unavailable": "no RAM (izlikšana neizdevās)",
     "flat_column": "{name} · {size} · {n} attēli · {source}",
     "rows": {"format": "Formāts", "access": "Piekļuves režīms", "batch_size": "Paketes izmērs", "workers": "Procesi",
-             "device": "Ierīce", "world_size": "Rangi", "epochs_per_repeat": "Epohas",
+             "worker_kind": "Procesi vai pavedieni", "device": "Ierīce", "world_size": "Rangi", "epochs_per_repeat": "Epohas",
              "warmup_epochs": "Iesildīšanas epohas", "machine": "Dators"},
     "headline.title": ("Galvenā tabula: stabilā režīma epohas laiks pēc formāta, datu kopas un izmēra, no RAM un no "
                        "krātuves"),
@@ -53,7 +53,8 @@ WORDS = {
                      "izmaksas ieskaita katrā epohā)."),
     "summary.title": "Mērījumu kopsavilkums",
     "summary.columns": {"dataset_name": "Datu kopa", "image_size": "Izmērs (px)", "n_train": "Attēli",
-                        "batch_size": "Paketes izmērs", "workers": "Procesi", "device": "Ierīce", "world_size": "Rangi",
+                        "batch_size": "Paketes izmērs", "workers": "Procesi", "worker_kind": "Procesi vai pavedieni",
+                        "device": "Ierīce", "world_size": "Rangi",
                         "epochs_per_repeat": "Epohas", "workload": "Slodze", "cache": "Kešatmiņa",
                         "format": "Formāts", "access": "Piekļuves režīms", "runs": "Palaidieni",
                         "repeats": "Atkārtojumi",

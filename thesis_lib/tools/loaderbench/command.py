@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ... import formats, sources
+from ...loading import WORKER_KINDS
 from ...core import paths
 from ...core.checks import checked_int
 from ...core.record import environment, write_json
@@ -41,8 +42,8 @@ def main(*, dataset: str = "synthetic", root: str | None = None, image_size: int
     demand, _ = h100_demand(image_size)
     rows = []
 
-    def add(label, fmt, mode, w, rates, first_batch_s=None):
-        rows.append({"variant": label, "fmt": fmt, "mode": mode, "workers": w,
+    def add(label, fmt, mode, w, rates, first_batch_s=None, kind="process"):
+        rows.append({"variant": label, "fmt": fmt, "mode": mode, "workers": w, "kind": kind if w else "",
                      "samples_per_s": float(np.median(rates)), "repeats": [round(r) for r in rates],
                      "first_batch_s": first_batch_s})
 
@@ -88,10 +89,11 @@ def measure_variants(source, variants: list[Variant], workers: int, repeats: int
     single-core PNG decode rate (None when its variant was not chosen). One reader is open at a
     time: HDF5 shares an open dataset, and with it the chunk cache sized by the first reader,
     with every reader of the file."""
-    plan = [(variant, mode, w) for variant in variants for mode in variant.modes
-            for w in ([0] if mode == "resident" else sorted({0, workers}))]
+    plan = [(variant, mode, w, kind) for variant in variants for mode in variant.modes
+            for w, kind in ([(0, "process")] if mode == "resident" else worker_cases(workers))]
+    plan += [(variant, mode, 1, "thread") for variant in variants for mode in variant.one_thread_modes if workers > 1]
     reader, opened, decode_rate = None, None, None
-    for variant, mode, w in tqdm(plan, desc="loaderbench", unit="case"):
+    for variant, mode, w, kind in tqdm(plan, desc="loaderbench", unit="case"):
         if opened is not variant:
             if reader is not None:
                 reader.close()
@@ -100,28 +102,36 @@ def measure_variants(source, variants: list[Variant], workers: int, repeats: int
                 add(variant.label, variant.fmt, "slice", 0, [slice_rate(reader, batches, s + 1) for s in range(repeats)])
             if variant.label == PNG_DECODE_VARIANT:
                 decode_rate = float(np.median([single_core_decode_rate(reader) for _ in range(repeats)]))
-        add(variant.label, variant.fmt, mode, w, *loader_rates(reader, mode, w, repeats, batches))
+        add(variant.label, variant.fmt, mode, w, *loader_rates(reader, mode, w, repeats, batches, kind), kind=kind)
     if reader is not None:
         reader.close()
     return decode_rate
 
 
+def worker_cases(workers: int) -> list[tuple[int, str]]:
+    """``(workers, kind)`` measured per variant and mode: none, then ``workers`` of each kind."""
+    return [(0, "process")] + [(workers, kind) for kind in WORKER_KINDS if workers]
+
+
 def cores_per_gpu(source, table: pd.DataFrame, workers: int, cores: int, demand: float, repeats: int,
                   batches: int | None) -> dict:
-    """Per format, its best streaming variant and mode measured with every worker count up to
-    ``workers`` (those not measured yet measured now), and the workers it needs to reach ``demand``."""
+    """Per format, its best streaming variant, mode and worker kind measured with every worker
+    count up to ``workers`` (those not measured yet measured now), and the workers it needs to
+    reach ``demand``."""
     found = {}
     streaming = table[table["fmt"].isin(formats.names()) & ~table["mode"].isin(["resident", "slice"])]
     best = streaming.sort_values("samples_per_s").groupby("fmt").tail(1)
     for _, row in tqdm(list(best.iterrows()), desc="cores per GPU", unit="fmt"):
-        measured = streaming[(streaming["variant"] == row["variant"]) & (streaming["mode"] == row["mode"])]
+        kind = row["kind"] or "process"
+        measured = streaming[(streaming["variant"] == row["variant"]) & (streaming["mode"] == row["mode"])
+                             & streaming["kind"].isin(["", kind])]
         rates = dict(zip(measured["workers"], measured["samples_per_s"]))
         missing = [w for w in range(workers + 1) if w not in rates]
         if missing:
             with open_variant(source, named(row["variant"])) as reader:
                 for w in missing:
-                    rates[w] = float(np.median(loader_rates(reader, row["mode"], w, repeats, batches)[0]))
+                    rates[w] = float(np.median(loader_rates(reader, row["mode"], w, repeats, batches, kind)[0]))
         rates = {int(w): float(r) for w, r in sorted(rates.items())}
-        found[row["fmt"]] = {"variant": row["variant"], "mode": row["mode"], "rates": rates,
+        found[row["fmt"]] = {"variant": row["variant"], "mode": row["mode"], "kind": kind, "rates": rates,
                              **workers_needed(rates, demand, cores)}
     return found

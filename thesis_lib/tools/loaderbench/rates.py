@@ -17,11 +17,13 @@ BATCH = 512
 
 def time_batches(make_batches, n_batches: int | None = None, max_seconds: float = 3.0) -> float:
     """Samples/s over the first ``n_batches`` batches of ``make_batches()`` (all of them when None;
-    fewer if ``max_seconds`` run out), timed from the first request for a batch. (A loader's
+    fewer if ``max_seconds`` run out), timed from the request for the iterator. (A loader's
     ``raw_batches()`` first collects what persistent workers still read for an epoch cut short by
     ``max_seconds``: work that training, which never cuts an epoch, does not have.)"""
-    batches = make_batches()
+    # The clock starts before the iterator is made: workers start reading when it is (a DataLoader's
+    # prefetch, a thread pipeline's first items), and those reads are the epoch's.
     start, samples = time.perf_counter(), 0
+    batches = make_batches()
     for k, (images, _) in enumerate(batches):
         samples += len(images)
         if k + 1 == n_batches or time.perf_counter() - start > max_seconds:
@@ -39,14 +41,16 @@ def ram_baseline(images: np.ndarray, n_batches: int | None, seed: int) -> float:
                                  for _ in range(n_batches)), n_batches)
 
 
-def loader_rates(reader, mode: str, workers: int, repeats: int, n_batches: int | None) -> tuple[list[float], float]:
-    """(b) One format in one access mode through :func:`loading.make_loader`, as training sees it
+def loader_rates(reader, mode: str, workers: int, repeats: int, n_batches: int | None,
+                 worker_kind: str = "process") -> tuple[list[float], float]:
+    """(b) One format in one access mode through :func:`loading.make_loader` (``workers`` of
+    ``worker_kind``), as training sees it
     from its second epoch on: one loader whose (persistent) workers a first, short epoch starts,
     then ``repeats`` epochs timed, each in a new order. Returns their rates (whole epochs unless
     ``n_batches`` is given) and the seconds the fresh loader took to give its first batch
     (worker start-up included). ``resident`` is timed after its one-off load."""
     loader = loading.make_loader(reader, batch_size=BATCH, mode=mode, workers=workers if mode != "resident" else 0,
-                                 seed=0, normalize=False)
+                                 worker_kind=worker_kind, seed=0, normalize=False)
     started = time.perf_counter()
     next(iter(loader.raw_batches()))
     first_batch_s = time.perf_counter() - started

@@ -14,12 +14,15 @@ ALL_MODES = tuple(loading.MODES)
 @dataclass(frozen=True)
 class Variant:
     """A partial run spec: one format written and opened one way, measured in each of ``modes``
-    (with 0 workers and with the command's workers; ``resident`` with 0 only)."""
+    (with 0 workers and with the command's workers of each kind, process and thread; ``resident``
+    with 0 only), and in ``one_thread_modes`` with one thread worker as well (the base of a
+    thread-scaling target)."""
     label: str
     fmt: str
     modes: tuple[str, ...]
     write_options: Mapping[str, object] = field(default_factory=dict)
     open_options: Mapping[str, object] = field(default_factory=dict)
+    one_thread_modes: tuple[str, ...] = ()
 
 
 HDF5_GZIP = {"chunk_images": 64, "compression": "gzip"}
@@ -47,13 +50,17 @@ VARIANTS = (
             {"read_path": "decode", "decode_threads": 2}),
     *[replace(layout, label=f"{layout.label}, {library}", open_options=read)
       for layout in ZARR_LAYOUTS for library, read in ZARR_READERS.items()],
+    Variant("zarr chunk 64, direct", "zarr", ("batch", "block"), open_options={"read_path": "direct"}),
+    Variant("zarr chunk 1024, direct", "zarr", ("batch", "block"), {"chunk_images": 1024},
+            {"read_path": "direct"}),
     Variant("zarr chunk 64, zarr-python, resident", "zarr", ("resident",)),
     Variant("zarr chunk 64, zarr-python chunk runs", "zarr", ("batch",), open_options={"read_path": "chunks"}),
     Variant("zarr chunk 64, zarr-python concurrency 1", "zarr", ("batch",), open_options={"concurrency": 1}),
     Variant("zarr chunk 64, tensorstore, 256 MiB cache", "zarr", ("batch",),
             open_options={"read_path": "tensorstore", "cache_bytes": 256 * MiB}),
     Variant("files png, PIL", "files", ALL_MODES),
-    Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"}),
+    Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"},
+            one_thread_modes=("batch",)),
 )
 #: The variant whose reader gives the single-core PNG decode rate.
 PNG_DECODE_VARIANT = "files png, PIL"
