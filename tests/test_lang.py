@@ -157,6 +157,13 @@ def test_chapter_includes_every_saved_figure_with_a_latvian_caption_and_label(wr
     assert len({re.search(r"\\label\{(fig:[^}]*)\}", f)[1] for f in figures}) == len(figures)
 
 
+def test_two_datasets_whose_names_make_one_file_name_get_a_figure_each(tmp_path):
+    used = set()
+    names = [figure_files.unused(tmp_path / f"au-{figure_files.slug(name)}.pdf", used)
+             for name in ("CIFAR-10", "cifar 10", "Cifar_10")]
+    assert [p.name for p in names] == ["au-cifar-10.pdf", "au-cifar-10-2.pdf", "au-cifar-10-3.pdf"]
+
+
 def test_latvian_figures_are_worded_in_latvian(runs):
     words = catalogue("lv")
     drawn = [d for d in figure_files.draw_figures(runs, words) if d.section.key == "epoch_time"]

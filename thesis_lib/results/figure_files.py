@@ -54,16 +54,27 @@ def draw_figures(runs: pd.DataFrame, words: Words | None = None, folder: str | P
         return []
     if folder is not None:
         forget_old_figures(Path(folder))
-    drawn = []
+    drawn, used = [], set()
     for section in FIGURES.values():
         for dataset, fig in dataset_figures(section, runs, words):
             path = None
             if folder is not None and fig.get_label() != EMPTY_FIGURE:
-                path = Path(folder) / f"{section.key}-{slug(dataset)}.pdf"
+                path = unused(Path(folder) / f"{section.key}-{slug(dataset)}.pdf", used)
                 write_bytes(path, pdf_bytes(fig))
             drawn.append(DrawnFigure(section, dataset, figure_image(fig), path))
             plt.close(fig)
     return drawn
+
+
+def unused(path: Path, used: set) -> Path:
+    """``path``, or ``<stem>-2.pdf``, ``-3``... where two datasets' names make one slug ("CIFAR-10",
+    "cifar 10"), so no figure overwrites another; remembered in ``used``."""
+    found, k = path, 1
+    while found in used:
+        k += 1
+        found = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    used.add(found)
+    return found
 
 
 def forget_old_figures(folder: Path) -> None:

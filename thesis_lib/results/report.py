@@ -5,9 +5,10 @@ into HTML (and PDF).
 >>> show(results.epoch_time_figure(runs))              # in a notebook: the figure, with alt text
 >>> build("data/results")                              # data/results/report/results.html
 
-The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` (or drawn
-by :func:`.figure_files.draw_figures`) carry alt text describing them (:func:`.figure_files.alt_text`); :class:`AltTextImages` hands it to nbconvert, whose templates would
-otherwise drop it.
+The HTML report hides code cells (the notebook keeps them). Figures shown with :func:`show` (or
+drawn by :func:`.figure_files.draw_figures`) carry alt text describing them
+(:func:`.figure_files.alt_text`); :class:`AltTextImages` hands it to nbconvert, whose templates
+would otherwise drop it.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from nbconvert.preprocessors import Preprocessor
 from .. import results
 from ..core import notebook_run, paths
 from ..core.record import check_writable, write_text
-from . import chapter, figure_files, findings, headline, lead, machines, startup, ties
+from . import chapter, findings, headline, lead, machines, startup, ties
 from .figure_files import DrawnFigure, alt_text, figure_image  # noqa: F401 - alt_text: the report's API too
 from .lang import Words, catalogue as lang_catalogue, check_language
 
@@ -190,7 +191,7 @@ def write_report_tables(runs, out_dir: str | os.PathLike, lang: str | Words = "e
     }
     if words.code != "en":
         included = [(Path(os.path.relpath(drawn.path, out_dir)).as_posix(), drawn.caption(words),
-                     f"fig:{drawn.section.key}-{figure_files.slug(drawn.dataset)}")
+                     f"fig:{drawn.path.stem}")
                     for drawn in figures if drawn.path is not None]
         texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words, included)
         texts["findings.md"] += words.missing_note()
