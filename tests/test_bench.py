@@ -290,7 +290,8 @@ def test_sweep_resumes_and_survives_a_failing_point(tmp_path, capsys, monkeypatc
     printed = capsys.readouterr().out
     assert "FAILED imagefolder" in printed and "1 point skipped: cupy needs a CUDA GPU" in printed
     skipped = (results / sweep.SKIPPED_LIST).read_text()  # the point is named there, with its reason
-    assert skipped == f"{sweep.run_name(sweep.load_grid(grid)[3])}: cupy needs a CUDA GPU\n"
+    assert skipped == ("# 1 point skipped: cupy needs a CUDA GPU\n"  # the summary line, then the point
+                       f"{sweep.run_name(sweep.load_grid(grid)[3])}: cupy needs a CUDA GPU\n")
     stamps = {p: p.stat().st_mtime_ns for p in results.glob("*.json")}
     sweep.run_grid(grid, results_dir=results)  # resumes: the finished points are not run again
     assert {p: p.stat().st_mtime_ns for p in results.glob("*.json")} == stamps
