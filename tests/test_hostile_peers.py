@@ -47,6 +47,12 @@ def rewrite_shard(folder, members, number=1, kinds=None):
             if kinds and name in kinds:
                 info.type, info.linkname, info.size = kinds[name], "shard-000000.tar", 0
             tar.addfile(info, io.BytesIO(data))
+    rewrite_manifest_entry(folder, number)
+
+
+def rewrite_manifest_entry(folder, number):
+    """List shard ``number`` in the manifest with its present size and SHA-256."""
+    file = folder / f"shard-{number:06d}.tar"
     manifest = json.loads((folder / "manifest.json").read_text())
     entry = manifest["shards"][number]
     entry["bytes"] = file.stat().st_size
@@ -161,3 +167,13 @@ def test_a_good_rewritten_shard_still_opens(shards):
     with open_ds(shards) as reader:
         assert reader.labels[19] == 4 and (reader.read([19]) == 7).all()
         np.testing.assert_array_equal(reader.read([25]), id_images(30, size=SIZE)[0][[25]])
+
+
+def test_a_shard_cut_inside_a_member_and_relisted_is_named(shards):
+    """Cut inside the last image and listed again with its new size and digest: the manifest's
+    checks pass, so the tar index itself must see the member running past the end."""
+    file = shards / "shard-000001.tar"
+    file.write_bytes(file.read_bytes()[:512 * 31 + 100])  # inside the 8th image (2 KiB a sample)
+    rewrite_manifest_entry(shards, 1)
+    with pytest.raises(FormatError, match=r"shard-000001\.tar: (not a readable tar shard|a member's data runs past)"):
+        open_ds(shards)

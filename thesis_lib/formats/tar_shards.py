@@ -143,7 +143,11 @@ def index_shard(file: Path, image_ext: str) -> tuple[list[str], ShardIndex]:
         offsets.append(sample[image_ext].offset_data)
         sizes.append(sample[image_ext].size)
         labels.append(_label(file, key, sample["label"]))
-    return keys, ShardIndex(np.asarray(offsets, np.int64), np.asarray(sizes, np.int64), np.asarray(labels, np.int64))
+    index = ShardIndex(np.asarray(offsets, np.int64), np.asarray(sizes, np.int64), np.asarray(labels, np.int64))
+    size = file.stat().st_size
+    if len(keys) and int((index.offsets + index.sizes).max()) > size:
+        raise FormatError(f"{file}: a member's data runs past the shard's end ({size} bytes): truncated")
+    return keys, index
 
 
 def _label(file: Path, key: str, data: bytes) -> int:

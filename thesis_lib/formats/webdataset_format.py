@@ -59,9 +59,20 @@ class WebDatasetReader(Reader):
         self.sizes = np.concatenate(sizes) if sizes else np.empty(0, np.int64)
         self._labels = np.concatenate(labels) if labels else np.empty(0, np.int64)
         self.shard_of = np.repeat(np.arange(len(self.shards)), [s.n for s in self.shards])
+        self.starts = np.asarray(starts, np.int64)
         if self.encoding == "npy":
             for k in range(len(self.shards)):  # the header of each image, as written, before any read
                 self._check_headers(k)
+        self.strides = [self._stride(k) for k in range(len(self.shards))]
+
+    def _stride(self, k: int) -> int:
+        """The bytes from one image to the next in shard ``k`` when they are evenly spaced (raw
+        images of one size, as the writer lays them out), so a batch is one NumPy gather from
+        a strided view; 0 otherwise."""
+        offsets = self.offsets[self.starts[k]:self.starts[k + 1]]
+        if self.encoding != "npy" or len(offsets) < 2 or np.any(np.diff(offsets) != offsets[1] - offsets[0]):
+            return 0
+        return int(offsets[1] - offsets[0])
 
     def _check_npy_members(self, file, sizes):
         expected = len(self.header) + int(np.prod(self.image_shape))
@@ -87,7 +98,11 @@ class WebDatasetReader(Reader):
         out = np.empty((len(indices), *self.image_shape), np.uint8)
         shards = self.shard_of[indices]
         for lo, hi in run_bounds(shards, step=0):
-            data, file = self._map(int(shards[lo])), self.path / self.shards[int(shards[lo])].name
+            shard = int(shards[lo])
+            data, file = self._map(shard), self.path / self.shards[shard].name
+            if self.strides[shard]:
+                out[lo:hi] = self._strided(shard, data)[indices[lo:hi] - self.starts[shard]]
+                continue
             for k in range(lo, hi):
                 i = int(indices[k])
                 offset, size = int(self.offsets[i]), int(self.sizes[i])
@@ -96,6 +111,15 @@ class WebDatasetReader(Reader):
                 else:
                     out[k] = self._decode(file, i, data[offset:offset + size])
         return out
+
+    def _strided(self, shard: int, data: np.ndarray) -> np.ndarray:
+        """Shard ``shard``'s images as one (n, H, W, 3) view of its memory map, no copy. Every
+        image lies inside the map: the index checked that each member ends within the file."""
+        first = int(self.offsets[self.starts[shard]]) + len(self.header)
+        n, stride = self.shards[shard].n, self.strides[shard]
+        view = np.lib.stride_tricks.as_strided(data[first:], shape=(n, int(np.prod(self.image_shape))),
+                                               strides=(stride, 1), writeable=False)
+        return view.reshape(n, *self.image_shape)
 
     def _decode(self, file, i: int, blob: np.ndarray) -> np.ndarray:
         try:
