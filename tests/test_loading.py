@@ -309,7 +309,7 @@ def test_a_fifth_mode_is_one_class_and_one_registry_entry(reader):
         assert order(reader, "backwards", workers=1).tolist() == list(range(N - 1, -1, -1))
         with pytest.raises(ValueError, match="unknown option 'window'; valid options: crop_padding, mean, mp_context"):
             make_loader(reader, batch_size=8, mode="backwards", window=2)
-        with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, backwards$"):
+        with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, stream, backwards$"):
             make_loader(reader, batch_size=8, mode="random")
     with pytest.raises(ValueError, match="unknown access mode 'backwards'; valid modes: sample, batch, block, "
                                          "resident$"):

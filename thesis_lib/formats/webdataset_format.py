@@ -65,6 +65,11 @@ class WebDatasetReader(Reader):
                 self._check_headers(k)
         self.strides = [self._stride(k) for k in range(len(self.shards))]
 
+    @property
+    def shard_ranges(self) -> list[tuple[int, int]]:
+        """Each shard's samples as ``(start, stop)``: what the ``stream`` mode reads one after another."""
+        return list(zip(self.starts[:-1].tolist(), self.starts[1:].tolist()))
+
     def _stride(self, k: int) -> int:
         """The bytes from one image to the next in shard ``k`` when they are evenly spaced (raw
         images of one size, as the writer lays them out), so a batch is one NumPy gather from
