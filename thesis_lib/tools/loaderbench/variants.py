@@ -64,7 +64,7 @@ VARIANTS = (
             open_options={"read_path": "tensorstore", "cache_bytes": 256 * MiB}),
     *CODEC_VARIANTS,
     Variant("webdataset npy, shard 1000", "webdataset", ALL_MODES),
-    Variant("webdataset png, shard 1000", "webdataset", ("batch",), {"encoding": "png"}),
+    Variant("webdataset png, shard 1000", "webdataset", ("batch", "stream"), {"encoding": "png"}),
     Variant("files png, PIL", "files", ALL_MODES),
     Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"}),
 )
