@@ -312,7 +312,7 @@ def test_a_fifth_mode_is_one_class_and_one_registry_entry(reader):
         with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, stream, backwards$"):
             make_loader(reader, batch_size=8, mode="random")
     with pytest.raises(ValueError, match="unknown access mode 'backwards'; valid modes: sample, batch, block, "
-                                         "resident$"):
+                                         "resident, stream$"):
         make_loader(reader, batch_size=8, mode="backwards")
 
 
@@ -368,6 +368,10 @@ class DeviceReader:
 @pytest.mark.parametrize("mode", MODES)
 def test_device_reader_goes_through_read_torch(reader, mode):
     device_reader = DeviceReader(reader)
+    if mode == "stream":  # its shuffle buffer is host memory
+        with pytest.raises(ValueError, match="mode='stream'.*returns device arrays; use mode 'block' or 'resident'"):
+            make_loader(device_reader, batch_size=64, mode=mode)
+        return
     ids, images, _ = epoch(make_loader(device_reader, batch_size=64, mode=mode, normalize=False))
     np.testing.assert_array_equal(images, IMAGES[ids])
     assert device_reader.reads > 0

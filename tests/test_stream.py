@@ -9,7 +9,7 @@ import torch
 from tiny_data import decode_ids, id_images, write
 
 from thesis_lib.loading import make_loader
-from thesis_lib.loading.stream import buffer_shuffle, epoch_order, shard_ranges
+from thesis_lib.loading.stream import buffer_plan, epoch_order, shard_ranges
 
 N, SHARD = 301, 40
 IMAGES, LABELS = id_images(N)
@@ -81,12 +81,19 @@ def test_the_default_buffer_is_ten_thousand_or_the_whole_set(shards):
 
 
 @pytest.mark.timeout(30)
-def test_buffer_shuffle_keeps_every_item_and_a_buffer_of_one_keeps_the_order():
+def test_the_buffer_plan_keeps_every_item_and_a_buffer_of_one_keeps_the_order():
     rng = np.random.default_rng(0)
-    out = list(buffer_shuffle(iter(range(10_000)), 500, rng))
-    assert sorted(out) == list(range(10_000)) and out != list(range(10_000))
-    assert list(buffer_shuffle(iter(range(100)), 1, rng)) == list(range(100))
-    assert sorted(buffer_shuffle(iter(range(5)), 50, rng)) == list(range(5))
+    sent, slots = buffer_plan(10_000, 500, rng)
+    assert sorted(sent.tolist()) == list(range(10_000)) and sent.tolist() != list(range(10_000))
+    assert slots.min() == 0 and slots.max() == 499
+    # an item leaves at the step that brings in the item taking its slot (or in the final drain)
+    left_at = np.empty(10_000, np.int64)
+    left_at[sent] = np.arange(10_000)
+    for item in range(500, 10_000):
+        assert slots[sent[item - 500]] == slots[item]
+    assert (left_at >= np.arange(10_000) - 500).all()
+    assert buffer_plan(100, 1, rng)[0].tolist() == list(range(100))
+    assert sorted(buffer_plan(5, 50, rng)[0].tolist()) == list(range(5))
 
 
 @pytest.mark.timeout(60)

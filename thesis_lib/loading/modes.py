@@ -135,6 +135,9 @@ class StreamMode(DataLoaderMode):
     DEFAULT_BUFFER = 10_000
 
     def sampler(self, request: LoaderRequest) -> StreamOrder:
+        if request.reader.on_device:
+            raise ValueError(f"make_loader(mode='stream'): the shuffle buffer is in host memory, and reader "
+                             f"{request.reader} returns device arrays; use mode 'block' or 'resident'")
         n, buffer = len(request.reader), request.options["buffer"]
         if buffer is None:
             buffer = max(min(self.DEFAULT_BUFFER, n), min(request.batch_size, n))

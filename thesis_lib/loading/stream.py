@@ -17,16 +17,11 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .reads import read_range
-
-RANDOM_DRAWS = 4096  # uniform numbers drawn at once: a draw per image would cost more than the copy
-
+from .orders import rebatch
 
 def shard_ranges(reader) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` of the reader's shards, or of its blocks when it has no shards."""
@@ -47,22 +42,21 @@ def check_buffer(buffer: int, batch_size: int, n: int) -> int:
     return int(buffer)
 
 
-def buffer_shuffle(items: Iterator[int], size: int, rng: np.random.Generator) -> Iterator[int]:
-    """``items`` through a shuffle buffer of ``size``: full, each new item replaces a random one,
-    which is yielded; then the rest in random order."""
-    held: list[int] = []
-    draws, used = rng.random(RANDOM_DRAWS), 0
-    for item in items:
-        if len(held) < size:
-            held.append(item)
-            continue
-        if used == RANDOM_DRAWS:
-            draws, used = rng.random(RANDOM_DRAWS), 0
-        k = int(draws[used] * size)
-        used += 1
-        held[k], item = item, held[k]
-        yield item
-    yield from (held[k] for k in rng.permutation(len(held)))
+def buffer_plan(count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A shuffle buffer of ``size`` over ``count`` items arriving in order: the buffer fills with
+    the first ``size``; then item ``size + j`` takes the slot of one drawn at random, which leaves
+    as the ``j``-th sent; at the end the rest leave in random order. Returns the items in the order
+    they leave and the buffer slot each item occupied (what the images are moved by)."""
+    size = min(size, count)
+    slots = np.empty(count, np.int64)
+    slots[:size] = np.arange(size)
+    slots[size:] = (rng.random(count - size) * size).astype(np.int64) if size else 0
+    held, sent = list(range(size)), []
+    for item, k in zip(range(size, count), slots[size:].tolist()):
+        sent.append(held[k])
+        held[k] = item
+    sent.extend(held[k] for k in rng.permutation(size))
+    return np.asarray(sent, np.int64), slots
 
 
 class StreamOrder:
@@ -113,12 +107,17 @@ class StreamOrder:
     def worker_buffer(self) -> int:
         return max(1, self.buffer // self.streams) if self.shuffle else 1
 
-    def worker_order(self, epoch: int, worker: int) -> np.ndarray:
-        """Worker ``worker``'s indices in the order it sends them."""
+    def worker_plan(self, epoch: int, worker: int):
+        """Worker ``worker``'s pieces, the index of each image it streams, and its buffer plan
+        (:func:`buffer_plan`) over them."""
         pieces = self.worker_pieces(epoch, worker)
         indices = np.concatenate([np.arange(a, b) for a, b in pieces]) if pieces else np.empty(0, np.int64)
-        positions = buffer_shuffle(iter(range(len(indices))), self.worker_buffer(), self.worker_rng(epoch, worker))
-        return indices[np.fromiter(positions, np.int64, count=len(indices))]
+        return pieces, indices, buffer_plan(len(indices), self.worker_buffer(), self.worker_rng(epoch, worker))
+
+    def worker_order(self, epoch: int, worker: int) -> np.ndarray:
+        """Worker ``worker``'s indices in the order it sends them."""
+        _, indices, (sent, _) = self.worker_plan(epoch, worker)
+        return indices[sent]
 
 
 def epoch_order(order: StreamOrder, epoch: int, batch_size: int) -> np.ndarray:
@@ -141,32 +140,36 @@ class StreamDataset(IterableDataset):
 
     def __iter__(self):
         info = get_worker_info()
-        worker = info.id if info is not None else 0
-        epoch = self.order.epoch
-        held: dict[int, tuple[int, torch.Tensor]] = {}  # by position in the stream: padding repeats an index
+        pieces, indices, (sent, slots) = self.order.worker_plan(self.order.epoch, info.id if info is not None else 0)
+        return rebatch(self._sent_pieces(pieces, indices, sent, slots), self.batch_size, drop_last=False)
 
-        def arriving() -> Iterator[int]:
-            pos = 0
-            for start, stop in self.order.worker_pieces(epoch, worker):
-                images = read_range(self.reader, start, stop)
-                for i in range(start, stop):
-                    held[pos] = i, images[i - start]
-                    yield pos
-                    pos += 1
+    def _sent_pieces(self, pieces, indices, sent, slots):
+        """``(images, labels)`` of what leaves the buffer while each piece arrives, then of the rest.
 
-        batch: list[int] = []
-        for pos in buffer_shuffle(arriving(), self.order.worker_buffer(), self.order.worker_rng(epoch, worker)):
-            batch.append(pos)
-            if len(batch) == self.batch_size:
-                yield self._batch(batch, held)
-                batch = []
-        if batch:
-            yield self._batch(batch, held)
-
-    def _batch(self, positions: list[int], held: dict):
-        indices, rows = zip(*(held.pop(pos) for pos in positions))
-        indices = list(indices)
-        # On the CPU through NumPy, one thread: see reads.cat for what torch's copy cost here.
-        images = torch.from_numpy(np.stack([r.numpy() for r in rows])) if rows[0].device.type == "cpu" \
-            else torch.stack(rows)
-        return images, torch.from_numpy(self.labels[indices])
+        The buffer is one array of ``size`` images. While a piece arrives, the images that leave
+        are gathered first (from the buffer, or from the piece for one that arrives and leaves
+        within it), then the piece's images that stay are put in their slots: all at once, as
+        the slots of the images that stay are distinct."""
+        count, size = len(indices), min(self.order.worker_buffer(), len(indices))
+        left_at = np.empty(count, np.int64)  # the step at which each item leaves (see buffer_plan)
+        left_at[sent] = np.arange(count)
+        buffer = None
+        first = 0
+        for start, stop in pieces:
+            images = self.reader.read_range(start, stop)
+            if buffer is None:
+                buffer = np.empty((size, *images.shape[1:]), images.dtype)
+            last = first + len(images)
+            steps = sent[max(first - size, 0):max(last - size, 0)]  # what leaves while this piece arrives
+            if len(steps):
+                from_piece = steps >= first
+                out = np.empty((len(steps), *images.shape[1:]), images.dtype)
+                out[~from_piece] = buffer[slots[steps[~from_piece]]]
+                out[from_piece] = images[steps[from_piece] - first]
+                yield torch.from_numpy(out), torch.from_numpy(self.labels[indices[steps]])
+            staying = np.flatnonzero(left_at[first:last] >= last - size)
+            buffer[slots[first + staying]] = images[staying]
+            first = last
+        rest = sent[max(count - size, 0):]
+        if len(rest):
+            yield torch.from_numpy(buffer[slots[rest]]), torch.from_numpy(self.labels[indices[rest]])
