@@ -157,7 +157,8 @@ def test_a_manifest_shard_name_outside_the_pattern_is_refused(shards, name):
     manifest = json.loads((shards / "manifest.json").read_text())
     manifest["shards"][0]["name"] = name
     (shards / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(FormatError, match=r"manifest\.json: shards\[0\]: name .* is not a shard file name"):
+    with pytest.raises(FormatError, match=r"manifest\.json: shards\[0\]: name .* is not a data file name "
+                                          r"\(shard-NNNNNN\.tar\)"):
         open_ds(shards)
 
 

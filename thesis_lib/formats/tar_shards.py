@@ -1,6 +1,6 @@
-"""WebDataset tar shards read through an index of their own: the manifest's shard list checked,
-each shard's bytes checked against it, and its members parsed by the standard library's
-``tarfile`` into where each sample's image and label lie.
+"""WebDataset tar shards read through an index of their own: each shard's members parsed by the
+standard library's ``tarfile`` into where each sample's image and label lie (the shard list and
+each shard's bytes are checked first, :mod:`.listed_files`).
 
 Written here rather than taken from ``wids`` (WebDataset's indexed reader, a package apart from
 ``webdataset`` 1.0.2): ``wids`` hands out one sample at a time as a dict of bytes, where the
@@ -12,7 +12,6 @@ extension is everything after the first dot of the file name.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import tarfile
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..core.checks import checked_int
 from ..core.errors import FormatError
 
 SHARD_PATTERN = "shard-%06d.tar"
@@ -32,62 +30,12 @@ def shard_name(number: int) -> str:
     return SHARD_PATTERN % number
 
 
-@dataclass(frozen=True)
-class Shard:
-    """One shard as the manifest lists it: file name, samples, bytes and SHA-256."""
-    name: str
-    n: int
-    bytes: int
-    sha256: str
-
-
 @dataclass
 class ShardIndex:
     """Where each sample of one shard lies: its image member's data offset and size, and its label."""
     offsets: np.ndarray
     sizes: np.ndarray
     labels: np.ndarray
-
-
-def manifest_shards(manifest: dict, file: Path) -> list[Shard]:
-    """The manifest's checked shard list; FormatError naming ``file`` and the entry otherwise
-    (a name that is not ``shard-NNNNNN.tar`` could climb out of the dataset)."""
-    entries = manifest.get("shards")
-    if not isinstance(entries, list):
-        raise FormatError(f"{file}: 'shards' must be a list of shards, got {entries!r}")
-    shards = []
-    for k, entry in enumerate(entries):
-        where = f"{file}: shards[{k}]"
-        if not isinstance(entry, dict) or set(entry) != {"name", "n", "bytes", "sha256"}:
-            raise FormatError(f"{where} must hold name, n, bytes and sha256, got {entry!r}")
-        if not isinstance(entry["name"], str) or not SHARD_NAME.match(entry["name"]):
-            raise FormatError(f"{where}: name {entry['name']!r} is not a shard file name (shard-NNNNNN.tar)")
-        if not isinstance(entry["sha256"], str) or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
-            raise FormatError(f"{where}: sha256 {entry['sha256']!r} is not a SHA-256 hex digest")
-        shards.append(Shard(entry["name"], checked_int(entry["n"], f"{where}: n", 0, FormatError),
-                            checked_int(entry["bytes"], f"{where}: bytes", 0, FormatError), entry["sha256"]))
-    if len({s.name for s in shards}) != len(shards):
-        raise FormatError(f"{file}: a shard is listed twice")
-    if sum(s.n for s in shards) != manifest["n"]:
-        raise FormatError(f"{file}: the shards hold {sum(s.n for s in shards)} samples but n is {manifest['n']}")
-    return shards
-
-
-def check_bytes(file: Path, shard: Shard, verify: bool) -> None:
-    """FormatError naming the shard when it is missing, not a regular file, of another size than
-    the manifest's (truncated or grown), or (``verify``) of another SHA-256."""
-    if not file.is_file() or file.is_symlink():
-        raise FormatError(f"{file}: shard missing" if not file.exists() else f"{file}: not a regular file")
-    size = file.stat().st_size
-    if size != shard.bytes:
-        state = "truncated" if size < shard.bytes else "longer than written"
-        raise FormatError(f"{file}: shard {state} ({size} bytes, the manifest says {shard.bytes})")
-    if verify:
-        with open(file, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        if digest != shard.sha256:
-            raise FormatError(f"{file}: shard damaged (SHA-256 {digest[:12]}..., the manifest says "
-                              f"{shard.sha256[:12]}...)")
 
 
 def split_member(file: Path, name: str) -> tuple[str, str]:

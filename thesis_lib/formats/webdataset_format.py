@@ -11,7 +11,6 @@ contiguous range and a sequential read of shards is a range read.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from .npy import npy_header
 from .options import BLOCK_SIZE, Option
 from .reader import Reader
 from .runs import run_bounds
-from .tar_shards import SHARD_PATTERN, check_bytes, index_shard, manifest_shards, shard_name
+from .listed_files import Hashed, check_bytes, manifest_shards
+from .tar_shards import SHARD_NAME, SHARD_PATTERN, index_shard, shard_name
 from .version_folders import MANIFEST
 from .writing import naming
 
@@ -41,7 +41,7 @@ class WebDatasetReader(Reader):
             raise FormatError(f"{self.path / MANIFEST}: encoding {self.encoding!r} is not one of "
                               f"{', '.join(EXTENSIONS)}")
         self.header = npy_header(np.uint8, self.image_shape)
-        self.shards = manifest_shards(manifest, self.path / MANIFEST)
+        self.shards = manifest_shards(manifest, self.path / MANIFEST, "shards", SHARD_NAME, "shard-NNNNNN.tar")
         offsets, sizes, labels, starts = [], [], [], [0]
         for shard in self.shards:
             file = self.path / shard.name
@@ -139,19 +139,6 @@ class WebDatasetReader(Reader):
         return [self.path / shard.name for shard in self.shards] + [self.path / MANIFEST]
 
 
-class _Hashed:
-    """A file that hashes and counts what is written through it: the shard's SHA-256 and size
-    without reading it back."""
-
-    def __init__(self, file):
-        self.file, self.sha256, self.bytes = file, hashlib.sha256(), 0
-
-    def write(self, data) -> int:
-        self.sha256.update(data)
-        self.bytes += len(data)
-        return self.file.write(data)
-
-
 class WebDatasetFormat(Format):
     name = "webdataset"
     write_spec = {
@@ -174,7 +161,7 @@ class WebDatasetFormat(Format):
 
         def opener(name):
             with naming(Path(name)):
-                open_files[name] = _Hashed(open(name, "wb"))
+                open_files[name] = Hashed(open(name, "wb"))
             return open_files[name]
 
         def finished(name):  # the shard is complete: close it and list it
