@@ -35,6 +35,8 @@ LOSSLESS = [
     ("webdataset", {}),
     ("webdataset", {"shard_images": 64, "encoding": "png"}),
     ("webdataset", {"shard_images": 1}),
+    ("litdata", {}),
+    ("litdata", {"chunk_bytes": "100KB"}),
 ]
 READ_PATHS = {"hdf5": [{"read_path": p} for p in ("direct", "chunks", "index", "fancy")],
               "zarr": [{"read_path": "oindex"}, {"read_path": "chunks"}]}
@@ -79,8 +81,8 @@ def assert_round_trip(reader, source, rng) -> None:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_names_and_unknown_format():
-    assert formats.names() == ["files", "npy", "cupy", "hdf5", "zarr", "webdataset"]
-    with pytest.raises(ValueError, match="valid formats: files, npy, cupy, hdf5, zarr, webdataset"):
+    assert formats.names() == ["files", "npy", "cupy", "hdf5", "zarr", "webdataset", "litdata"]
+    with pytest.raises(ValueError, match="valid formats: files, npy, cupy, hdf5, zarr, webdataset, litdata"):
         formats.get("parquet")
 
 

@@ -178,3 +178,57 @@ def test_a_shard_cut_inside_a_member_and_relisted_is_named(shards):
     rewrite_manifest_entry(shards, 1)
     with pytest.raises(FormatError, match=r"shard-000001\.tar: (not a readable tar shard|a member's data runs past)"):
         open_ds(shards)
+
+
+# -- LitData chunks -------------------------------------------------------------------------------
+@pytest.fixture
+def chunks(tmp_path):
+    """A litdata dataset of 30 images in several chunks; returns its version folder."""
+    images, labels = id_images(30, size=SIZE)
+    formats.get("litdata").write(ArraySource(images, labels, classes=[str(c) for c in range(7)]),
+                                 tmp_path / "ds", progress=False, chunk_bytes=2000)
+    folder = (tmp_path / "ds").resolve()
+    assert len(json.loads((folder / "manifest.json").read_text())["chunks"]) >= 3
+    return folder
+
+
+def test_a_truncated_missing_or_damaged_chunk_is_named(chunks):
+    file = chunks / "chunk-0-1.bin"
+    data = file.read_bytes()
+    file.write_bytes(data[:-10])
+    with pytest.raises(FormatError, match=r"chunk-0-1\.bin: chunk truncated"):
+        formats.get("litdata").open(chunks, verify=False)
+    file.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    with pytest.raises(FormatError, match=r"chunk-0-1\.bin: chunk damaged \(SHA-256 "):
+        formats.get("litdata").open(chunks)
+    file.unlink()
+    with pytest.raises(FormatError, match=r"chunk-0-1\.bin: chunk missing"):
+        formats.get("litdata").open(chunks)
+
+
+def test_litdatas_index_must_be_the_written_one(chunks):
+    index = chunks / "index.json"
+    listed = json.loads(index.read_text())
+    listed["chunks"] = listed["chunks"][::-1]
+    index.write_text(json.dumps(listed))
+    with pytest.raises(FormatError, match=r"index\.json: damaged"):
+        formats.get("litdata").open(chunks)
+    with pytest.raises(FormatError, match=r"index\.json: lists chunks \[\('chunk-0-"):
+        formats.get("litdata").open(chunks, verify=False)
+
+
+def test_a_label_other_than_the_stored_samples_is_named(chunks):
+    labels = np.load(chunks / "labels.npy")
+    labels[4] = (labels[4] + 1) % 7
+    np.save(chunks / "labels.npy", labels)
+    with formats.get("litdata").open(chunks) as reader, \
+            pytest.raises(FormatError, match=r"chunk-0-0\.bin: sample 4 has label \d, labels\.npy says \d"):
+        reader.read([3, 4])
+
+
+def test_reading_never_deletes_or_changes_the_chunks(chunks):
+    """LitData deletes chunks it has streamed from a cache; a converted copy is no cache."""
+    with formats.get("litdata").open(chunks) as reader:
+        for _ in range(2):
+            reader.read(np.arange(30))
+    formats.get("litdata").open(chunks).close()  # sizes and SHA-256 unchanged

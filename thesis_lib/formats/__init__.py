@@ -11,7 +11,7 @@ from ..core.registry import pick
 from .base import Format, Reader, read_manifest
 
 _MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format",
-            "webdataset": "webdataset_format"}
+            "webdataset": "webdataset_format", "litdata": "litdata_format"}
 
 
 def names() -> list[str]:

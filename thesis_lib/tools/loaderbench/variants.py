@@ -75,6 +75,7 @@ VARIANTS = (
     *CODEC_VARIANTS,
     Variant("webdataset npy, shard 1000", "webdataset", ALL_MODES),
     Variant("webdataset png, shard 1000", "webdataset", ("batch", "stream"), {"encoding": "png"}),
+    Variant("litdata, 64 MB chunks", "litdata", ("batch", "block", "stream")),
     Variant("files png, PIL", "files", ALL_MODES),
     Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"}),
 )
