@@ -46,7 +46,7 @@ def run_env(**extra) -> dict:
 @pytest.mark.parametrize("change,message", [
     ({"fmt": "parquet"}, "fmt='parquet' is not valid; choose one of: files, npy, cupy, hdf5, zarr"),
     ({"dataset": "mnist"}, "dataset='mnist' is not valid; choose one of: synthetic"),
-    ({"access": "random"}, "access='random' is not valid; choose one of: sample, batch, block, resident"),
+    ({"access": "random"}, "access='random' is not valid; choose one of: sample, batch, block, resident, stream"),
     ({"epochs": "two"}, "epochs must be an integer >= 1, got 'two'"),
     ({"workers": -1}, "workers must be an integer >= 0"),
     ({"emulate_rate": 100.0, "model": "convnet"}, "emulate_rate applies only with model='emulate'"),

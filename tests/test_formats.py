@@ -32,6 +32,11 @@ LOSSLESS = [
     ("zarr", {"chunk_images": 32, "shard_images": 128}),
     ("zarr", {"codec": "zstd", "checksum": True}),
     ("zarr", {"codec": "blosc", "chunk_images": 100}),
+    ("webdataset", {}),
+    ("webdataset", {"shard_images": 64, "encoding": "png"}),
+    ("webdataset", {"shard_images": 1}),
+    ("litdata", {}),
+    ("litdata", {"chunk_bytes": "100KB"}),
 ]
 READ_PATHS = {"hdf5": [{"read_path": p} for p in ("direct", "chunks", "index", "fancy")],
               "zarr": [{"read_path": p} for p in ("oindex", "chunks", "direct")]}
@@ -76,8 +81,8 @@ def assert_round_trip(reader, source, rng) -> None:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_names_and_unknown_format():
-    assert formats.names() == ["files", "npy", "cupy", "hdf5", "zarr"]
-    with pytest.raises(ValueError, match="valid formats: files, npy, cupy, hdf5, zarr"):
+    assert formats.names() == ["files", "npy", "cupy", "hdf5", "zarr", "webdataset", "litdata"]
+    with pytest.raises(ValueError, match="valid formats: files, npy, cupy, hdf5, zarr, webdataset, litdata"):
         formats.get("parquet")
 
 
@@ -118,10 +123,11 @@ def test_real_cifar10_round_trip(tmp_path):
             assert_round_trip(reader, source, np.random.default_rng(3))
 
 
-def test_jpeg_is_lossy_within_stated_psnr(tmp_path):
+@pytest.mark.parametrize("name", ["files", "webdataset"])
+def test_jpeg_is_lossy_within_stated_psnr(tmp_path, name):
     """JPEG at quality 90 stays above 30 dB PSNR on the synthetic photographs-like images."""
     source = sources.load("synthetic", limit=200)
-    fmt = formats.get("files")
+    fmt = formats.get(name)
     fmt.write(source, tmp_path / "jpg", encoding="jpeg", quality=90, progress=False)
     with fmt.open(tmp_path / "jpg") as reader:
         decoded = reader.read(np.arange(len(source))).astype(np.float64)

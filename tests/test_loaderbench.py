@@ -97,7 +97,8 @@ def test_the_variants_are_uniquely_labelled_registered_formats_in_known_modes():
         assert loaderbench.named(variant.label) is variant
     # every zarr layout read by each library, the library in the label and the open options
     tensorstore = [v for v in loaderbench.VARIANTS if v.label.endswith(", tensorstore")]
-    assert len(tensorstore) == len(loaderbench.ZARR_LAYOUTS)
+    codecs_in_tensorstore = [v for v in loaderbench.CODEC_VARIANTS if v.label.endswith(", tensorstore")]
+    assert len(tensorstore) == len(loaderbench.ZARR_LAYOUTS) + len(codecs_in_tensorstore) == len(loaderbench.ZARR_LAYOUTS) + 3
     assert all(v.open_options == {"read_path": "tensorstore"} for v in tensorstore)
     with pytest.raises(dataclasses.FrozenInstanceError):
         loaderbench.VARIANTS[0].fmt = "zarr"

@@ -311,10 +311,10 @@ def test_a_fifth_mode_is_one_class_and_one_registry_entry(reader):
         assert order(reader, "backwards", workers=1).tolist() == list(range(N - 1, -1, -1))
         with pytest.raises(ValueError, match="unknown option 'window'; valid options: crop_padding, mean, mp_context"):
             make_loader(reader, batch_size=8, mode="backwards", window=2)
-        with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, backwards$"):
+        with pytest.raises(ValueError, match="valid modes: sample, batch, block, resident, stream, backwards$"):
             make_loader(reader, batch_size=8, mode="random")
     with pytest.raises(ValueError, match="unknown access mode 'backwards'; valid modes: sample, batch, block, "
-                                         "resident$"):
+                                         "resident, stream$"):
         make_loader(reader, batch_size=8, mode="backwards")
 
 
@@ -370,6 +370,10 @@ class DeviceReader:
 @pytest.mark.parametrize("mode", MODES)
 def test_device_reader_goes_through_read_torch(reader, mode):
     device_reader = DeviceReader(reader)
+    if mode == "stream":  # its shuffle buffer is host memory
+        with pytest.raises(ValueError, match="mode='stream'.*returns device arrays; use mode 'block' or 'resident'"):
+            make_loader(device_reader, batch_size=64, mode=mode)
+        return
     ids, images, _ = epoch(make_loader(device_reader, batch_size=64, mode=mode, normalize=False))
     np.testing.assert_array_equal(images, IMAGES[ids])
     assert device_reader.reads > 0

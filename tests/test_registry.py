@@ -102,8 +102,8 @@ def test_in_order_puts_the_override_first_and_never_hides_a_registered_name():
 
 
 def test_one_of_lists_names_as_the_help_texts_do():
-    assert registry.one_of(formats.names()) == "files | npy | cupy | hdf5 | zarr"
-    assert registry.one_of(loading.MODES) == "sample | batch | block | resident"
+    assert registry.one_of(formats.names()) == "files | npy | cupy | hdf5 | zarr | webdataset | litdata"
+    assert registry.one_of(loading.MODES) == "sample | batch | block | resident | stream"
     assert registry.one_of(sources.names()) == "synthetic | cifar10 | tiny-imagenet | imagefolder | hires"
 
 
@@ -114,13 +114,13 @@ def test_bench_help_lists_every_registered_format_mode_and_dataset(capsys):
 
 
 def test_bench_help_lists_a_format_registered_later(dummy_format, capsys):
-    assert "hdf5 | zarr | dummy" in help_of_bench(capsys)
+    assert "hdf5 | zarr | webdataset | litdata | dummy" in help_of_bench(capsys)
 
 
 def test_the_existing_names_keep_their_order():
     """What the tables and figures were before the orders came from the registries."""
-    assert order.format_order() == ["files", "npy", "cupy", "hdf5", "zarr"]
-    assert order.access_order() == ["sample", "batch", "block", "resident"]
+    assert order.format_order() == ["files", "npy", "cupy", "hdf5", "zarr", "webdataset", "litdata"]
+    assert order.access_order() == ["sample", "batch", "block", "resident", "stream"]
     assert order.dataset_order()[:5] == ["CIFAR-10", "Tiny ImageNet", "High-res", "High-res (synthetic stand-in)",
                                          "synthetic (generated)"]
 
@@ -129,7 +129,7 @@ def test_the_existing_names_keep_their_order():
 
 def test_a_registered_format_is_named_in_the_help_text_and_the_order(dummy_format):
     assert formats.get("dummy") is dummy_format
-    assert registry.one_of(formats.names()) == "files | npy | cupy | hdf5 | zarr | dummy"
+    assert registry.one_of(formats.names()) == "files | npy | cupy | hdf5 | zarr | webdataset | litdata | dummy"
     assert order.format_order()[-1] == "dummy"
     assert order.ordered(["dummy", "zarr", "other", "files"], order.format_order()) == [
         "files", "zarr", "dummy", "other"]
@@ -148,7 +148,7 @@ def test_a_registered_format_reads_after_the_others_in_labels_tables_and_figures
 # --- a fifth access mode ------------------------------------------------------------------------
 
 def test_a_registered_mode_reads_after_the_others(dummy_mode):
-    assert registry.one_of(loading.MODES).endswith("| resident | dummy-mode")
+    assert registry.one_of(loading.MODES).endswith("| resident | stream | dummy-mode")
     assert order.access_order()[-1] == "dummy-mode"
     runs = runs_with(access=dummy_mode)
     assert list(dict.fromkeys(order.sort_conditions(runs)["access"])) == ["batch", "dummy-mode"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck|storage``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage``."""
 from __future__ import annotations
 
 import argparse
@@ -125,6 +125,15 @@ def cmd_loaderbench(args) -> None:
                      workers=args.workers, repeats=args.repeats, out=args.out, batches=args.batches, only=args.only)
 
 
+def cmd_shufflequality(args) -> None:
+    from .run.config import key_values
+    from .tools import shufflequality
+    shufflequality.main(dataset=args.dataset, root=args.root, image_size=args.image_size, limit=args.limit,
+                        fmt=args.fmt, write_options=key_values(args.option, "--option"), batch_size=args.batch_size,
+                        buffers=args.buffer or [10_000], epochs=args.epochs, seed=args.seed, workers=args.workers,
+                        out=args.out)
+
+
 def cmd_gpucheck(args) -> None:
     from .tools import gpucheck
     sys.exit(gpucheck.main(out=args.out, quick=args.quick, dry_run=args.dry_run, work_dir=args.work_dir))
@@ -211,6 +220,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure only the variants whose label contains WORDS (repeatable)")
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_loaderbench)
+
+    p = sub.add_parser("shufflequality", help="how random each access mode's epoch order is, beside a uniform shuffle")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive)")
+    p.add_argument("--image-size", type=int, default=None, help="default: the dataset's own size")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--fmt", default="webdataset", help="the format whose layout (shards, blocks) the orders follow")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="write option (repeatable)")
+    p.add_argument("--batch-size", type=_at_least_one, default=512)
+    p.add_argument("--buffer", type=_at_least_one, action="append", help="stream mode's buffer (repeatable; "
+                   "default 10000)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers the stream is shared out among")
+    p.add_argument("--epochs", type=_at_least_one, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=cmd_shufflequality)
 
     p = sub.add_parser("gpucheck", help="the GPU half in minutes: CuPy/KvikIO, every format under real GPU "
                        "training against the emulated accelerator, nvJPEG, host-to-device copies")

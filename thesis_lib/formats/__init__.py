@@ -10,7 +10,8 @@ from pathlib import Path
 from ..core.registry import pick
 from .base import Format, Reader, read_manifest
 
-_MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format"}
+_MODULES = {"files": "files", "npy": "npy", "cupy": "cupy_format", "hdf5": "hdf5", "zarr": "zarr_format",
+            "webdataset": "webdataset_format", "litdata": "litdata_format"}
 
 
 def names() -> list[str]:

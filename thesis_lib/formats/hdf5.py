@@ -1,7 +1,8 @@
 """HDF5 through h5py: one ``images`` dataset (N, H, W, 3) and one ``labels`` dataset in ``data.h5``.
 
-Layout options: contiguous (``chunk_images=0``, the default) or chunked along N, with gzip/lzf
-compression and an optional Fletcher-32 checksum per chunk (needs chunking).
+Layout options: contiguous (``chunk_images=0``, the default) or chunked along N, compressed with
+gzip, lzf, or through hdf5plugin zstd, blosc-lz4, blosc-zstd or lz4 (:mod:`.codecs`), and an
+optional Fletcher-32 checksum per chunk (needs chunking).
 
 How a batch is read is the ``read_path`` open option, because that choice, not HDF5 itself,
 decides the speed:
@@ -32,6 +33,7 @@ import numpy as np
 
 from ..core.errors import FormatError
 from .base import Format
+from .codecs import HDF5_CODECS, LEVELS, check_hdf5_available, check_hdf5_filters, check_level, hdf5_filter
 from .options import Option
 from .hdf5_decode import ChunkDecoder, check_decodable
 from .reader import Reader
@@ -39,7 +41,6 @@ from .runs import run_bounds
 from .writing import naming
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
-COMPRESSIONS = ("none", "gzip", "lzf")
 RDCC_NBYTES = 16 * 2**20  # h5py's default chunk cache is 1 MiB: too small for a batch's chunks
 LABEL_CHUNK = 2**16  # labels per chunk when labels are checksummed (Fletcher-32 needs chunking)
 
@@ -108,6 +109,7 @@ class Hdf5Reader(Reader):
         dset = self.images
         for stored in (dset, self._dataset("labels")):
             check_storage(self.file_path, stored)
+            check_hdf5_filters(self.file_path, stored)
         if dset.shape != (self.n, *self.image_shape) or dset.dtype != np.uint8:
             raise FormatError(f"{self.file_path}: dataset 'images' is {dset.dtype} {dset.shape}, "
                               f"expected uint8 {(self.n, *self.image_shape)}")
@@ -258,8 +260,9 @@ class Hdf5Format(Format):
     name = "hdf5"
     write_spec = {
         "chunk_images": Option(0, "int", "images per chunk along N; 0 = contiguous", minimum=0, maximum=2**31),
-        "compression": Option("none", "choice", "the chunks' filter", choices=COMPRESSIONS),
-        "compression_level": Option(4, "int", "gzip's level", minimum=0, maximum=9),
+        "compression": Option("none", "choice", "the chunks' filter", choices=HDF5_CODECS),
+        "compression_level": Option(4, "int", "level of gzip (0-9), zstd (-131072-22), blosc (0-9); lzf, lz4: none",
+                                    minimum=LEVELS["zstd"][0], maximum=LEVELS["zstd"][1]),
         "checksum": Option(False, "bool", "Fletcher-32 per chunk"),
     }
     open_spec = {
@@ -274,6 +277,8 @@ class Hdf5Format(Format):
     def validate_options(self, o):
         if not o["chunk_images"] and (o["compression"] != "none" or o["checksum"]):
             raise ValueError("format 'hdf5': compression and checksum need chunking; set chunk_images > 0")
+        check_level("hdf5", "compression_level", o["compression"], o["compression_level"])
+        check_hdf5_available(o["compression"])
 
     def validate_open_options(self, o):
         if o["decode_threads"] > 1 and o["read_path"] != "decode":
@@ -285,10 +290,7 @@ class Hdf5Format(Format):
         if options["chunk_images"]:
             layout["chunks"] = (min(options["chunk_images"], n), *shape)
             layout["fletcher32"] = options["checksum"]
-            if options["compression"] != "none":
-                layout["compression"] = options["compression"]
-                if options["compression"] == "gzip":
-                    layout["compression_opts"] = options["compression_level"]
+            layout |= hdf5_filter(options["compression"], options["compression_level"])
         with naming(tmp / "data.h5"), h5py.File(tmp / "data.h5", "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
             checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}

@@ -1,8 +1,9 @@
 """Zarr v3 (zarr-python >= 3): a group holding ``images`` (N, H, W, 3) chunked along N and ``labels``.
 
 Options: images per chunk, images per shard (0 = no sharding; a shard packs many chunks into one
-file, which matters on filesystems that dislike many small files), codec (none, zstd, blosc),
-a CRC32C checksum per chunk, and zarr's async concurrency.
+file, which matters on filesystems that dislike many small files), codec (none, zstd, blosc, and
+the codecs HDF5 shares: gzip, blosc-lz4, blosc-zstd, lz4; see :mod:`.codecs`), a CRC32C checksum
+per chunk, and zarr's async concurrency.
 
 Reads: a random batch is one sorted orthogonal selection (``oindex``), which zarr turns into one
 concurrent fetch of every chunk touched; a contiguous block is a plain slice. The open option
@@ -26,26 +27,17 @@ from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
 
 from ..core.errors import FormatError
 from .base import Format
+from .codecs import LEVELS, ZARR_CODECS, check_level, zarr_compressors
 from .options import Option
 from .reader import Reader
 from .runs import run_bounds
 from .writing import aligned, naming
 from .zarr_direct import ChunkFiles, check_plain_chunks
 
-CODECS = ("none", "zstd", "blosc")
 READ_PATHS = ("oindex", "chunks", "tensorstore", "direct")
 CONCURRENCY = 64
-LEVELS = {"zstd": (-(2**17), 22), "blosc": (0, 9)}  # zstd's fast negative levels down to ZSTD_minCLevel
 SHARD_INDEX_ENTRY = 16  # bytes per inner chunk in a shard index: offset and length, uint64 each
 CRC32C = 4  # bytes a Crc32cCodec appends
-
-
-def _compressors(codec: str, level: int):
-    if codec == "zstd":
-        return [zarr.codecs.ZstdCodec(level=level)]
-    if codec == "blosc":
-        return [zarr.codecs.BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")]
-    return []
 
 
 def check_stored_objects(folder: Path, array) -> None:
@@ -178,8 +170,9 @@ class ZarrFormat(Format):
         "chunk_images": Option(64, "int", "images per chunk along N", minimum=1, maximum=2**31),
         "shard_images": Option(0, "int", "images per shard file (a multiple of chunk_images); 0 = no sharding",
                                minimum=0, maximum=2**31),
-        "codec": Option("none", "choice", "the chunks' compressor", choices=CODECS),
-        "level": Option(3, "int", "compression level for zstd/blosc", minimum=LEVELS["zstd"][0], maximum=22),
+        "codec": Option("none", "choice", "the chunks' compressor", choices=ZARR_CODECS),
+        "level": Option(3, "int", "compression level for zstd/gzip/blosc (lz4: none)", minimum=LEVELS["zstd"][0],
+                        maximum=LEVELS["zstd"][1]),
         "checksum": Option(False, "bool", "CRC32C per chunk"),
     }
     open_spec = {
@@ -193,11 +186,7 @@ class ZarrFormat(Format):
     reader = ZarrReader
 
     def validate_options(self, o):
-        if o["codec"] in LEVELS:
-            low, high = LEVELS[o["codec"]]
-            if not low <= o["level"] <= high:
-                raise ValueError(f"format 'zarr': write option level={o['level']} for codec {o['codec']!r}: "
-                                 f"expected an integer in {low}..{high}")
+        check_level("zarr", "level", o["codec"], o["level"])
         if o["shard_images"] % o["chunk_images"]:
             raise ValueError(f"format 'zarr': option shard_images={o['shard_images']} must be 0 or a "
                              f"multiple of chunk_images={o['chunk_images']}")
@@ -217,7 +206,7 @@ class ZarrFormat(Format):
         n, shape = len(source), tuple(source.image_shape)
         chunk = min(options["chunk_images"], n)
         shard = min(options["shard_images"], -(-n // chunk) * chunk) if options["shard_images"] else 0
-        compressors = _compressors(options["codec"], options["level"])
+        compressors = zarr_compressors(options["codec"], options["level"])
         if options["checksum"]:
             compressors.append(zarr.codecs.Crc32cCodec())
         group = zarr.open_group(str(tmp), mode="a")  # "w" would empty the fresh folder, publish's marker too

@@ -15,7 +15,9 @@ store lazily on its first read.
 from __future__ import annotations
 
 import tensorstore as ts
+from zarr.codecs import ShardingCodec
 
+from .codecs import tensorstore_lacks
 from .zarr_format import ZarrReader
 
 
@@ -27,6 +29,12 @@ class TensorStoreZarrReader(ZarrReader):
         self.cache_bytes = cache_bytes
         self.threads: int | None = None  # TensorStore's own default: one per core
         super().__init__(path, manifest, **options)  # opens the store, which needs the two above
+        codecs = self.images.metadata.codecs
+        inner = [c for codec in codecs if isinstance(codec, ShardingCodec) for c in codec.codecs]
+        lacking = tensorstore_lacks([*codecs, *inner])
+        if lacking:
+            raise ValueError(f"zarr: read_path 'tensorstore' cannot decode codec {lacking!r}, which {self.path} "
+                             "is written with (TensorStore's zarr3 driver lacks it); use read_path 'oindex' or 'chunks'")
 
     def limit_threads(self, threads: int) -> None:
         # Measured in 2 DataLoader workers on 2 cores, random batches of 512: 23k img/s with each

@@ -17,13 +17,14 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Sampler
 
 from .datasets import BatchDataset, SampleDataset, WindowDataset, collate_batch
 from .loaders import DataLoaderLoader, Loader, ResidentLoader
 from .options import LoaderRequest, block_window, check_option_values, resolve_block_size
-from .orders import ArrayBatches, BlockWindows, rebatch
+from .orders import ArrayBatches, BlockWindows, rebatch, shard_size
 from .reads import read_resident, reopen_in_worker
+from .stream import StreamDataset, StreamOrder, check_buffer, shard_ranges
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
 from .threads import ThreadWorkers
 
@@ -81,7 +82,7 @@ class DataLoaderMode(AccessMode):
         if request.workers:
             parallel = dict(multiprocessing_context=request.options["mp_context"], persistent_workers=True,
                             prefetch_factor=request.options["prefetch_factor"], worker_init_fn=reopen_in_worker)
-        if "batch_sampler" not in batching:
+        if "batch_sampler" not in batching and not isinstance(dataset, IterableDataset):
             batching["sampler"] = sampler
         return DataLoader(dataset, num_workers=request.workers, pin_memory=request.pins_memory, **batching, **parallel)
 
@@ -128,6 +129,34 @@ class BlockMode(DataLoaderMode):
         return rebatch(itertools.chain.from_iterable(items), batch_size, drop_last)
 
 
+class StreamMode(DataLoaderMode):
+    """``stream``: shards in a new order each epoch, read one after another, through a shuffle
+    buffer of ``buffer`` images shared out among the workers (WebDataset's way; :mod:`.stream`).
+    A DataLoader item is a worker's batch; a worker's short last batch is joined here."""
+
+    name = "stream"
+    defaults = {**WORKER_OPTIONS, "buffer": None}
+    DEFAULT_BUFFER = 10_000
+
+    def sampler(self, request: LoaderRequest) -> StreamOrder:
+        if request.reader.on_device:
+            raise ValueError(f"make_loader(mode='stream'): the shuffle buffer is in host memory, and reader "
+                             f"{request.reader} returns device arrays; use mode 'block' or 'resident'")
+        n, buffer = len(request.reader), request.options["buffer"]
+        if buffer is None:
+            buffer = max(min(self.DEFAULT_BUFFER, n), min(request.batch_size, n))
+        return StreamOrder(shard_ranges(request.reader), check_buffer(buffer, request.batch_size, n),
+                           seed=request.seed, shuffle=request.shuffle, workers=request.workers,
+                           num_samples=shard_size(n, request.world_size, request.drop_last), rank=request.rank,
+                           world_size=request.world_size)
+
+    def dataset(self, request: LoaderRequest, sampler: Sampler) -> tuple[Dataset, dict]:
+        return StreamDataset(request.reader, sampler, request.batch_size), dict(batch_size=None, collate_fn=collate_batch)
+
+    def batches(self, items: Iterator, batch_size: int, drop_last: bool) -> Iterator[Batch]:
+        return rebatch(items, batch_size, drop_last)
+
+
 class ResidentMode(AccessMode):
     """``resident``: the whole set read once into one uint8 tensor on the device when the loader
     is made; each batch a gather there. No DataLoader."""
@@ -142,7 +171,8 @@ class ResidentMode(AccessMode):
 
 
 #: The access modes by name, in the thesis's order.
-MODES: dict[str, AccessMode] = {mode.name: mode for mode in (SampleMode(), BatchMode(), BlockMode(), ResidentMode())}
+MODES: dict[str, AccessMode] = {mode.name: mode for mode in (SampleMode(), BatchMode(), BlockMode(), ResidentMode(),
+                                                               StreamMode())}
 
 
 def resolve_options(mode: str, options: dict) -> dict:

@@ -101,6 +101,9 @@ OPTION_PHRASES = {
     "block_size": lambda v: f"block {v}",
     "resident": lambda v: "resident" if v else "not resident",
     "use_kvikio": lambda v: "KvikIO" if v else "no KvikIO",
+    "chunk_bytes": lambda v: f"chunks of {_bytes(v)}",
+    "verify": lambda v: "SHA-256 checked" if v else "SHA-256 not checked",
+    "buffer": lambda v: f"buffer {v}",
 }
 
 

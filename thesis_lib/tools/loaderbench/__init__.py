@@ -17,4 +17,4 @@ from .command import cores_per_gpu, main, measure_variants, open_variant
 from .rates import (BATCH, imagefolder_rate, loader_rates, ram_baseline, single_core_decode_rate, slice_rate,
                     time_batches, warm, workers_needed)
 from .report import kinds_side_by_side, render, targets
-from .variants import HDF5_GZIP, VARIANTS, ZARR_LAYOUTS, ZARR_READERS, Variant, matching, named
+from .variants import CODEC_VARIANTS, HDF5_GZIP, VARIANTS, ZARR_LAYOUTS, ZARR_READERS, Variant, matching, named

@@ -36,6 +36,26 @@ ZARR_LAYOUTS = (
     Variant("zarr chunk 64 zstd", "zarr", ("batch", "block"), {"codec": "zstd"}),
 )
 ZARR_READERS = {"zarr-python": {}, "tensorstore": {"read_path": "tensorstore"}}
+# One codec in both containers at chunk 64 and one level (formats/codecs.py): with hdf5's gzip and
+# zarr's zstd above, each of gzip (level 4, hdf5's default), zstd and Blosc (level 3, zarr's) and
+# lz4 (no level) is measured in both.
+SHARED_CODECS = ("blosc-lz4", "blosc-zstd", "lz4")
+CODEC_VARIANTS = (
+    *[Variant(f"hdf5 chunk 64 {codec}, h5py per-chunk", "hdf5", ("batch", "block"),
+              {"chunk_images": 64, "compression": codec, **({} if codec == "lz4" else {"compression_level": 3})})
+      for codec in ("zstd", *SHARED_CODECS)],
+    *[Variant(f"zarr chunk 64 {codec}, {library}", "zarr", ("batch", "block"),
+              {"codec": codec, **({"level": 4} if codec == "gzip" else {})}, read)
+      for codec in ("gzip", *SHARED_CODECS) for library, read in ZARR_READERS.items()
+      if not (codec == "lz4" and library == "tensorstore")],  # TensorStore cannot decode numcodecs' LZ4
+)
+VARIANTS = (
+    *[Variant(f"hdf5 chunk 64 {codec}, h5py per-chunk", "hdf5", ("batch", "block"),
+              {"chunk_images": 64, "compression": codec}) for codec in ("zstd", *SHARED_CODECS)],
+    *[Variant(f"zarr chunk 64 {codec}, {library}", "zarr", ("batch", "block"), {"codec": codec}, read)
+      for codec in ("gzip", *SHARED_CODECS) for library, read in ZARR_READERS.items()
+      if not (codec == "lz4" and library == "tensorstore")],  # TensorStore cannot decode numcodecs' LZ4
+)
 
 VARIANTS = (
     Variant("npy", "npy", ALL_MODES),
@@ -58,6 +78,10 @@ VARIANTS = (
     Variant("zarr chunk 64, zarr-python concurrency 1", "zarr", ("batch",), open_options={"concurrency": 1}),
     Variant("zarr chunk 64, tensorstore, 256 MiB cache", "zarr", ("batch",),
             open_options={"read_path": "tensorstore", "cache_bytes": 256 * MiB}),
+    *CODEC_VARIANTS,
+    Variant("webdataset npy, shard 1000", "webdataset", ALL_MODES),
+    Variant("webdataset png, shard 1000", "webdataset", ("batch", "stream"), {"encoding": "png"}),
+    Variant("litdata, 64 MB chunks", "litdata", ("batch", "block", "stream")),
     Variant("files png, PIL", "files", ALL_MODES),
     Variant("files png, torchvision.io", "files", ("batch",), open_options={"decoder": "torchvision"},
             one_thread_modes=("batch",)),
