@@ -49,6 +49,10 @@ def test_every_shared_codec_round_trips_in_zarr(tmp_path, codec, shard):
                                       codec=codec)
     assert stats["bytes_on_disk"] < source.raw_bytes
     for open_options in [*READ_PATHS["zarr"], {"read_path": "tensorstore"}]:
+        if open_options["read_path"] == "direct":  # raw chunk files only: a compressed layout is named
+            with pytest.raises(ValueError, match="read_path 'direct' reads uncompressed, unsharded chunks"):
+                formats.get("zarr").open(tmp_path / "ds", **open_options)
+            continue
         if codec == "lz4" and open_options["read_path"] == "tensorstore":
             with pytest.raises(ValueError, match="read_path 'tensorstore' cannot decode codec 'lz4'.*'oindex'"):
                 formats.get("zarr").open(tmp_path / "ds", **open_options)

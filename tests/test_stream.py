@@ -113,3 +113,10 @@ def test_stream_batches_are_tensors_of_the_source(shards):
     assert images.dtype == torch.uint8 and images.shape == (20, 3, 8, 8)
     np.testing.assert_array_equal(images.permute(0, 2, 3, 1).numpy(), IMAGES[ids])
     np.testing.assert_array_equal(labels.numpy(), LABELS[ids])
+
+
+@pytest.mark.timeout(60)
+def test_thread_workers_are_refused_by_the_stream_mode_naming_what_works(shards):
+    with pytest.raises(ValueError, match="mode='stream'.*worker_kind='process'"):
+        make_loader(shards, batch_size=32, mode="stream", workers=2, worker_kind="thread", buffer=100)
+    make_loader(shards, batch_size=32, mode="stream", workers=0, worker_kind="thread", buffer=100)  # no workers: fine

@@ -139,6 +139,10 @@ class StreamMode(DataLoaderMode):
     DEFAULT_BUFFER = 10_000
 
     def sampler(self, request: LoaderRequest) -> StreamOrder:
+        if request.workers and request.worker_kind == "thread":
+            raise ValueError("make_loader(mode='stream'): its shuffle buffer is shared out among worker processes "
+                             "(an IterableDataset), and thread workers read a map-style dataset's items; use "
+                             "worker_kind='process', or mode 'batch' or 'block' with threads")
         if request.reader.on_device:
             raise ValueError(f"make_loader(mode='stream'): the shuffle buffer is in host memory, and reader "
                              f"{request.reader} returns device arrays; use mode 'block' or 'resident'")

@@ -34,7 +34,8 @@ def mode_order(reader, mode: str, batch_size: int, seed: int, epoch: int, worker
                **mode_options) -> np.ndarray:
     """The indices a loader in ``mode`` over ``reader`` visits in ``epoch``, found from its sampler."""
     options = loading.resolve_options(mode, mode_options)
-    request = LoaderRequest(reader=reader, batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
+    request = LoaderRequest(reader=reader, batch_size=batch_size, shuffle=True, workers=workers, worker_kind="process",
+                            seed=seed,
                             device=torch.device("cpu"), drop_last=False, rank=0, world_size=1, options=options)
     sampler = loading.MODES[mode].sampler(request)
     sampler.set_epoch(epoch)
