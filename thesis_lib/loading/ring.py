@@ -115,9 +115,12 @@ class SlotWriter:
         self.taken: list[int] = []  # slots given to the dataset for batches not yet sent
 
     def acquire(self) -> int:
+        """A free slot: the one given back last, whose pages are likeliest still in the caches and
+        the TLB (gathering 512 images of 64 px into one slot again and again: 460-510k img/s; into
+        4 in turn: 300-370k)."""
         while not self.inbox.free:
             self.inbox.receive()
-        return self.inbox.free.popleft()
+        return self.inbox.free.pop()
 
     def take(self, n: int) -> np.ndarray:
         k = self.acquire()
