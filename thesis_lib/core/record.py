@@ -77,7 +77,7 @@ class Record(TypedDict, total=False):
     eval_limit: int | None
     distributed: bool
     queue_steps: int  # only when not 0: a field added later is left out at its old value (config.ADDED_LATER)
-    worker_kind: str  # only "thread", with workers: process workers (the default) leave it out, as above
+    worker_kind: str  # only "thread" or "ring", with workers: process workers (the default) leave it out, as above
     # What was measured
     source_name: str
     n_train: int

@@ -57,7 +57,8 @@ from .options import (LoaderRequest, block_window, check_int, check_option_value
                       resolve_block_size, resolve_rank, worker_context)
 from .orders import ArrayBatches, BlockWindows, batch_cuts, concatenate, rebatch, shard_size
 from .reads import (as_tensor, cat, contiguous_runs, gather_rows, read_indices, read_range, read_resident,
-                    reopen_in_worker)
+                    reopen_in_worker, reopen_reader)
+from .ring import RingWorkers, WorkerDied
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
 from .threads import WORKER_KINDS, ThreadWorkers
 from .transforms import DeviceTransform, random_crop_flip
@@ -69,9 +70,11 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
                 world_size: int | None = None, **mode_options) -> Loader:
     """A loader over ``reader`` yielding ``(images, labels)`` on ``device`` in access mode ``mode``.
 
-    ``worker_kind``: ``"process"`` (torch DataLoader worker processes) or ``"thread"`` (threads of
+    ``worker_kind``: ``"process"`` (torch DataLoader worker processes), ``"thread"`` (threads of
     this process, :class:`.threads.ThreadWorkers`: no per-batch copy between processes; refused for a reader that
-    is not ``thread_safe``). Ignored with 0 workers and by ``resident``.
+    is not ``thread_safe``) or ``"ring"`` (worker processes writing each batch into a slot of a
+    shared-memory ring, :class:`.ring.RingWorkers`: only slot numbers cross). Ignored with 0
+    workers and by ``resident``.
 
     ``images`` are float32 NCHW normalised with ``mean``/``std`` (CIFAR-10's by default), or with
     ``normalize=False`` the raw uint8 NCHW values; ``labels`` are int64.
@@ -80,7 +83,8 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     ``crop_padding`` (augmentation's padding, default ``image_size // 8``); the DataLoader modes
     (``sample``, ``batch``, ``block``) take ``mp_context`` (``"fork"`` on Linux, or ``"spawn"``,
     ``"forkserver"``; ``"forkserver"`` for a reader that is not ``fork_safe``, which refuses
-    ``"fork"``) and ``prefetch_factor``; ``block`` takes ``block_size`` (a multiple of
+    ``"fork"``), ``prefetch_factor`` and ``ring_slot_mib`` (ring workers: a slot's size in MiB,
+    default one batch's; a batch larger is refused here); ``block`` takes ``block_size`` (a multiple of
     ``reader.block_size``, the default) and ``window`` (blocks shuffled together: default 8, or
     enough for one batch); ``resident`` takes ``chunk_size`` (images per read while loading).
     """
@@ -94,7 +98,7 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
     if reader.on_device and workers and access.uses_data_loader:
         raise ValueError(f"make_loader: reader {reader} returns device arrays, which DataLoader "
                          "workers cannot hand over; use workers=0")
-    if workers and access.uses_data_loader and worker_kind == "process":
+    if workers and access.uses_data_loader and worker_kind in ("process", "ring"):
         options["mp_context"] = worker_context(reader, options["mp_context"], explicit="mp_context" in mode_options)
     device = torch.device(device)
     rank, world_size = resolve_rank(distributed, rank, world_size)
@@ -115,12 +119,13 @@ def make_loader(reader, *, batch_size: int, mode: str = "batch", shuffle: bool =
 
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "MODES", "TRANSFORM_OPTIONS", "WORKER_KINDS", "WORKER_OPTIONS", "ThreadWorkers",
+    "RingWorkers", "WorkerDied",
     "AccessMode", "ArrayBatches", "Batch", "BatchDataset", "BatchMode", "BlockMode", "BlockWindows",
     "DataLoaderLoader", "DataLoaderMode", "DeviceTransform", "Loader", "LoaderRequest", "ReaderDataset",
     "ResidentLoader", "ResidentMode", "SampleDataset", "SampleMode", "WindowDataset", "as_tensor", "batch_cuts",
     "block_window", "cat", "check_int", "check_option_values", "check_worker_kind", "collate_batch", "concatenate",
     "contiguous_runs",
     "gather_rows", "make_loader", "random_crop_flip", "read_indices", "read_range", "read_resident", "rebatch",
-    "reopen_in_worker", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size",
+    "reopen_in_worker", "reopen_reader", "resolve_block_size", "resolve_options", "resolve_rank", "shard_size",
     "worker_context",
 ]

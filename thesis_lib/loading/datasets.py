@@ -14,7 +14,7 @@ from .buffers import BatchBuffers
 from .orders import batch_cuts
 from .reads import cat, contiguous_runs, gather_rows, read_indices, read_range
 from .shared import Batch
-from .worker_info import in_worker
+from .worker_info import in_data_loader_worker, in_worker
 
 
 class ReaderDataset(Dataset):
@@ -33,6 +33,10 @@ class ReaderDataset(Dataset):
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.local = threading.local()
+
+    def use_batch_buffers(self, buffers) -> None:
+        """Gather this thread's batches into ``buffers`` (a ``take(n)`` of rows), e.g. a ring's slots."""
+        self.local.batch_buffers = buffers
 
     def take_buffer(self, n: int) -> np.ndarray:
         """``n`` rows of one of this thread's reused batch buffers."""
@@ -160,10 +164,11 @@ class WindowDataset(ReaderDataset):
         cuts = batch_cuts(first, len(indices), self.batch_size)
         batches = ((self.pinned(gather(a, b)), torch.from_numpy(self.labels[indices[a:b]]))
                    for a, b in zip(cuts[:-1], cuts[1:]))
-        # In the main process each batch is gathered when asked for, one alive at a time as in batch
-        # mode: a window's batches made at once (8 x 6 MB at 64 px) made glibc return the memory to
-        # the kernel and fault it in again (npy block 560k img/s, 930k with glibc's trimming off).
-        return list(batches) if in_worker() else batches
+        # Each batch is gathered when asked for, one alive at a time as in batch mode: a window's
+        # batches made at once (8 x 6 MB at 64 px) made glibc return the memory to the kernel and
+        # fault it in again (npy block 560k img/s, 930k with glibc's trimming off). Thread and ring
+        # workers hand them over one by one; only a DataLoader worker's window is pickled whole.
+        return list(batches) if in_data_loader_worker() else batches
 
     def pinned(self, images: torch.Tensor) -> torch.Tensor:
         # The loader pins what a worker hands over, not batches the main process makes lazily.

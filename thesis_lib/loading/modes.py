@@ -26,12 +26,14 @@ from .orders import ArrayBatches, BlockWindows, rebatch, shard_size
 from .reads import read_resident, reopen_in_worker
 from .stream import StreamDataset, StreamOrder, check_buffer, shard_ranges
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
+from .ring import RingWorkers, ring_capacity
 from .threads import ThreadWorkers
 
 #: Options every mode takes, with their defaults.
 TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
 #: Options of the modes that read through a DataLoader.
-WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else None, "prefetch_factor": 2}
+WORKER_OPTIONS = {"mp_context": "fork" if sys.platform.startswith("linux") else None, "prefetch_factor": 2,
+                  "ring_slot_mib": None}
 
 
 class AccessMode(abc.ABC):
@@ -73,11 +75,16 @@ class DataLoaderMode(AccessMode):
         return DataLoaderLoader(partial(self.data_loader, request, sampler), sampler, self.batches, **loader_args)
 
     def data_loader(self, request: LoaderRequest, sampler: Sampler) -> Iterable:
-        """The torch DataLoader behind the mode, or with thread workers their pool."""
+        """The torch DataLoader behind the mode, or with thread or ring workers their pool."""
         dataset, batching = self.dataset(request, sampler)
         if request.workers and request.worker_kind == "thread":
             return ThreadWorkers(dataset, batching, sampler, request.workers, request.options["prefetch_factor"],
                                  request.pins_memory)
+        if request.workers and request.worker_kind == "ring":
+            capacity = ring_capacity(request.batch_size, request.reader.image_shape,
+                                     request.options["ring_slot_mib"])
+            return RingWorkers(dataset, batching, sampler, request.workers, request.options["prefetch_factor"],
+                               capacity, request.options["mp_context"], request.pins_memory)
         parallel = {}
         if request.workers:
             parallel = dict(multiprocessing_context=request.options["mp_context"], persistent_workers=True,

@@ -71,14 +71,18 @@ def read_resident(reader, device: torch.device, chunk_size: int) -> torch.Tensor
 
 
 def reopen_in_worker(worker_id: int) -> None:
+    """A DataLoader worker's ``worker_init_fn``: :func:`reopen_reader` on its dataset's reader."""
+    info = get_worker_info()
+    reopen_reader(info.dataset.reader, info.num_workers)
+
+
+def reopen_reader(reader, num_workers: int) -> None:
     """Drop the reader handles a forked worker inherited; the worker reopens its own lazily, its
     library's threads capped at the worker's share of the cores (as torch caps its own at one).
 
     HDF5 (and any library with process-wide state) is unsafe to use through handles opened
     before a fork.
     """
-    info = get_worker_info()
-    reader = info.dataset.reader
     reader.close()
     if hasattr(reader, "limit_threads"):
-        reader.limit_threads(max(1, (os.cpu_count() or 1) // info.num_workers))
+        reader.limit_threads(max(1, (os.cpu_count() or 1) // num_workers))

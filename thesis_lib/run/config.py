@@ -58,8 +58,9 @@ class BenchConfig:
                                    "the page cache filling): recorded apart, left out of the steady-state figures")
     batch_size: int = _param(512, "images per batch")
     workers: int = _param(0, "DataLoader workers")
-    worker_kind: str = _param("process", "what the workers are: process (torch DataLoader) or thread (threads of the "
-                                         "training process; for readers that release the GIL)")
+    worker_kind: str = _param("process", "what the workers are: process (torch DataLoader), thread (threads of the "
+                                         "training process; for readers that release the GIL) or ring (processes "
+                                         "writing batches into a shared-memory ring)")
     device: str = _param("cpu", "where the model trains")
     queue_steps: int = _param(0, "steps the host may run ahead of the accelerator (real or emulated); "
                                  "0: synchronise after every step")

@@ -146,9 +146,9 @@ def identity_of(config: BenchConfig, write_options: dict, open_options: dict) ->
 
 
 def run_name(config: BenchConfig, config_id: str) -> str:
-    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
-    (``-q`` only for an asynchronous run and ``thread`` only for thread workers, so the names of
-    the runs made before either stay as they were)."""
+    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread|ring]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
+    (``-q`` only for an asynchronous run and the worker kind only for thread or ring workers, so
+    the names of the runs made before either stay as they were)."""
     data = config.dataset
     if config.root is not None:  # a readable hint only, never a path: the id tells the data apart
         data += "-" + re.sub(r"[^A-Za-z0-9_-]+", "_", Path(config.root).name.split(".")[0])[:ROOT_HINT_CHARS]
@@ -157,6 +157,6 @@ def run_name(config: BenchConfig, config_id: str) -> str:
     if model == "emulate":
         model += "H100" if config.emulate_rate is None else f"{config.emulate_rate:g}"
     queue = f"-q{config.queue_steps}" if config.queue_steps else ""
-    kind = "thread" if config.worker_kind == "thread" and config.workers else ""
+    kind = config.worker_kind if config.worker_kind != "process" and config.workers else ""
     return (f"{data}-{size}-n{config.limit or 'all'}-{config.fmt}-{config.access}-{model}-{config.cache}"
             f"-w{config.workers}{kind}-b{config.batch_size}{queue}-s{config.seed}-{config_id}")

@@ -6,6 +6,7 @@ import io
 
 import pandas as pd
 
+from ...loading import WORKER_KINDS
 
 #: The memory-mapped variants, whose workers of the best kind should keep 0.8x their 0-worker rate.
 MAPPED = ("npy", "hdf5 contiguous, direct")
@@ -22,7 +23,7 @@ def _rate(table: pd.DataFrame, variant: str, mode: str, workers: int = 0, kind: 
 
 def _best_kind(table: pd.DataFrame, variant: str, mode: str, workers: int) -> tuple[str, float | None]:
     """The worker kind with the higher rate for ``variant`` in ``mode`` with ``workers`` workers."""
-    rates = {kind: _rate(table, variant, mode, workers, kind) for kind in ("process", "thread")}
+    rates = {kind: _rate(table, variant, mode, workers, kind) for kind in WORKER_KINDS}
     kind = max((k for k in rates if rates[k] is not None), key=rates.get, default="process")
     return kind, rates[kind]
 
@@ -37,7 +38,7 @@ def targets(table: pd.DataFrame, demand: float, workers: int) -> list[dict]:
             found.append({"target": what, "ratio": float(measured / reference), "goal": goal,
                           "met": bool(measured / reference >= goal)})
 
-    kinds = ["process", "thread"] if workers else ["process"]
+    kinds = list(WORKER_KINDS) if workers else ["process"]
     for variant in MAPPED:
         for w, kind in [(0, "process")] + [(workers, k) for k in kinds if workers]:
             named = f"{w} workers" + (f" ({kind})" if w else "")
@@ -73,19 +74,19 @@ def targets(table: pd.DataFrame, demand: float, workers: int) -> list[dict]:
 
 
 def kinds_side_by_side(table: pd.DataFrame, workers: int) -> pd.DataFrame:
-    """Per variant and mode: the rate with 0 workers, with ``workers`` processes and with
-    ``workers`` threads, and each kind's ratio to 0 workers."""
+    """Per variant and mode: the rate with 0 workers and with ``workers`` workers of each kind,
+    and each kind's ratio to 0 workers."""
     streaming = table[~table["mode"].isin(["slice", "resident"])]
     rows = []
     for (variant, mode), _ in streaming.groupby(["variant", "mode"], sort=False):
         none = _rate(table, variant, mode)
-        process, thread = (_rate(table, variant, mode, workers, kind) for kind in ("process", "thread"))
-        if process is None and thread is None:
+        rates = {kind: _rate(table, variant, mode, workers, kind) for kind in WORKER_KINDS}
+        if all(rate is None for rate in rates.values()):
             continue
-        rows.append({"variant": variant, "mode": mode, "0 workers": none, f"{workers} processes": process,
-                     f"{workers} threads": thread,
-                     "process / 0": process / none if process and none else None,
-                     "thread / 0": thread / none if thread and none else None})
+        row = {"variant": variant, "mode": mode, "0 workers": none}
+        row.update({f"{workers} {kind}": rate for kind, rate in rates.items()})
+        row.update({f"{kind} / 0": rate / none if rate and none else None for kind, rate in rates.items()})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -107,7 +108,7 @@ def render(result: dict) -> str:
         side = kinds_side_by_side(table, result["workers"])
         if len(side):
             print(f"\nworker kinds side by side (img/s; process: torch DataLoader workers, thread: a pool of "
-                  "threads in this process):", file=buf)
+                  "threads in this process, ring: processes writing into a shared-memory ring):", file=buf)
             def rate(v):
                 return "" if pd.isna(v) else f"{v:,.0f}"
 
