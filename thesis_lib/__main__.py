@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck|storage``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|gpucheck|storage|s3``."""
 from __future__ import annotations
 
 import argparse
@@ -142,6 +142,12 @@ def cmd_storage(args) -> None:
     print(storage.format_table(ours, theirs))
 
 
+def cmd_s3(args) -> None:
+    from .core import s3_server
+    s3_server.serve(args.data, port=args.port, start_timeout=args.start_timeout,
+                    announce=lambda line: print(line, flush=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="measure again even when cached")
     p.add_argument("--fio", action="store_true", help="also run fio's equivalent jobs and print its figures beside")
     p.set_defaults(func=cmd_storage)
+
+    p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
+    s3 = p.add_subparsers(dest="s3_command", required=True)
+    p = s3.add_parser("serve", help="run SeaweedFS on 127.0.0.1 until Ctrl-C; prints its endpoint")
+    p.add_argument("--data", default=None, help="its data folder (default: $THESIS_DATA/s3)")
+    p.add_argument("--port", type=_at_least_one, default=None, help="the S3 port (default: a free one)")
+    p.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to answer")
+    p.set_defaults(func=cmd_s3)
     return parser
 
 
