@@ -143,7 +143,11 @@ def cmd_storage(args) -> None:
 
 
 def cmd_s3(args) -> None:
-    from .core import s3_server
+    from .core import link_proxy, s3_server
+    if args.s3_command == "proxy":
+        link_proxy.serve(args.target, args.latency_ms, args.bandwidth_mbps,
+                         announce=lambda line: print(line, flush=True))
+        return
     s3_server.serve(args.data, port=args.port, start_timeout=args.start_timeout,
                     announce=lambda line: print(line, flush=True))
 
@@ -241,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="its data folder (default: $THESIS_DATA/s3)")
     p.add_argument("--port", type=_at_least_one, default=None, help="the S3 port (default: a free one)")
     p.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to answer")
+    p.set_defaults(func=cmd_s3)
+    p = s3.add_parser("proxy", help="a TCP proxy in front of an S3 endpoint adding latency and capping bandwidth")
+    p.add_argument("--target", required=True, help="the endpoint behind it, http://HOST:PORT")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="round trip added, ms (default 0)")
+    p.add_argument("--bandwidth-mbps", type=float, default=0.0, help="cap in MB/s (10^6 bytes/s); 0 = none")
     p.set_defaults(func=cmd_s3)
     return parser
 

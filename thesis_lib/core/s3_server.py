@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import ThesisLabError
 from .paths import data_dir
+from .processes import stop_group
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -148,15 +149,7 @@ def _log_tail(log: Path, lines: int = 5) -> str:
 
 def stop(server: S3Server, timeout: float = STOP_TIMEOUT) -> None:
     """SIGTERM to the server's process group, SIGKILL after ``timeout`` s; returns when it is gone."""
-    process = server.process
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, None)):
-        if process.poll() is not None:
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(wait)
-    process.wait()
+    stop_group(server.process, timeout)
     # weed also listens on /tmp/seaweedfs-<service>-<port>.sock; a killed one leaves them behind.
     for port in server.ports:
         for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
