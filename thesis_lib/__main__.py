@@ -144,6 +144,12 @@ def cmd_storage(args) -> None:
 
 def cmd_s3(args) -> None:
     from .core import link_proxy, s3_server
+    if args.s3_command == "upload":
+        from .formats.s3_objects import S3Location, upload
+        manifest = upload(args.path, S3Location.parse(args.url, args.endpoint))
+        _print_json({"url": args.url, "endpoint": args.endpoint, "objects": len(manifest["objects"]),
+                     "bytes": sum(o["size"] for o in manifest["objects"].values())})
+        return
     if args.s3_command == "proxy":
         link_proxy.serve(args.target, args.latency_ms, args.bandwidth_mbps,
                          announce=lambda line: print(line, flush=True))
@@ -245,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="its data folder (default: $THESIS_DATA/s3)")
     p.add_argument("--port", type=_at_least_one, default=None, help="the S3 port (default: a free one)")
     p.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to answer")
+    p.set_defaults(func=cmd_s3)
+    p = s3.add_parser("upload", help="upload a converted copy to a bucket: every object, then the manifest")
+    p.add_argument("path", help="the converted dataset (a folder convert wrote)")
+    p.add_argument("url", help="where it goes: s3://BUCKET/PREFIX")
+    p.add_argument("--endpoint", required=True, help="the S3 endpoint, http://HOST:PORT (s3 serve prints it)")
     p.set_defaults(func=cmd_s3)
     p = s3.add_parser("proxy", help="a TCP proxy in front of an S3 endpoint adding latency and capping bandwidth")
     p.add_argument("--target", required=True, help="the endpoint behind it, http://HOST:PORT")

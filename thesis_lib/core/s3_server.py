@@ -33,7 +33,7 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0
 # weed server's listeners besides the S3 port; each gets a free port so servers never collide.
 _OTHER_PORTS = ("s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                "filer.port", "filer.port.grpc")
+                "filer.port", "filer.port.grpc", "s3.port.iceberg", "s3.port.lance")
 
 
 class S3ServerError(ThesisLabError):
