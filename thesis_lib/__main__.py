@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage|s3``."""
 from __future__ import annotations
 
 import argparse
@@ -151,6 +151,22 @@ def cmd_storage(args) -> None:
     print(storage.format_table(ours, theirs))
 
 
+def cmd_s3(args) -> None:
+    from .core import link_proxy, s3_server
+    if args.s3_command == "upload":
+        from .formats.s3_objects import S3Location, upload
+        manifest = upload(args.path, S3Location.parse(args.url, args.endpoint))
+        _print_json({"url": args.url, "endpoint": args.endpoint, "objects": len(manifest["objects"]),
+                     "bytes": sum(o["size"] for o in manifest["objects"].values())})
+        return
+    if args.s3_command == "proxy":
+        link_proxy.serve(args.target, args.latency_ms, args.bandwidth_mbps,
+                         announce=lambda line: print(line, flush=True))
+        return
+    s3_server.serve(args.data, port=args.port, start_timeout=args.start_timeout,
+                    announce=lambda line: print(line, flush=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +269,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="measure again even when cached")
     p.add_argument("--fio", action="store_true", help="also run fio's equivalent jobs and print its figures beside")
     p.set_defaults(func=cmd_storage)
+
+    p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
+    s3 = p.add_subparsers(dest="s3_command", required=True)
+    p = s3.add_parser("serve", help="run SeaweedFS on 127.0.0.1 until Ctrl-C; prints its endpoint")
+    p.add_argument("--data", default=None, help="its data folder (default: $THESIS_DATA/s3)")
+    p.add_argument("--port", type=_at_least_one, default=None, help="the S3 port (default: a free one)")
+    p.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to answer")
+    p.set_defaults(func=cmd_s3)
+    p = s3.add_parser("upload", help="upload a converted copy to a bucket: every object, then the manifest")
+    p.add_argument("path", help="the converted dataset (a folder convert wrote)")
+    p.add_argument("url", help="where it goes: s3://BUCKET/PREFIX")
+    p.add_argument("--endpoint", required=True, help="the S3 endpoint, http://HOST:PORT (s3 serve prints it)")
+    p.set_defaults(func=cmd_s3)
+    p = s3.add_parser("proxy", help="a TCP proxy in front of an S3 endpoint adding latency and capping bandwidth")
+    p.add_argument("--target", required=True, help="the endpoint behind it, http://HOST:PORT")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="round trip added, ms (default 0)")
+    p.add_argument("--bandwidth-mbps", type=float, default=0.0, help="cap in MB/s (10^6 bytes/s); 0 = none")
+    p.set_defaults(func=cmd_s3)
     return parser
 
 

@@ -101,14 +101,22 @@ class FilesReader(Reader):
             raise FormatError(f"{path}: open option decoder=nvjpeg decodes on a CUDA GPU, and torch sees none; "
                               "use decoder=pil or decoder=torchvision")
 
-    def _load_labels(self):
+    def _index(self) -> tuple[str, bytes]:
+        """How errors name ``index.tsv``, and its bytes."""
         index = self.path / INDEX
         if not index.is_file():
             raise FormatError(f"{index}: missing")
+        try:
+            return str(index), read_regular_file(index)
+        except OSError as exc:
+            raise FormatError(f"{index}: unreadable ({exc})") from None
+
+    def _load_labels(self):
+        index, data = self._index()
         rel_paths, labels = [], []
         try:
-            lines = read_regular_file(index).decode("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
             raise FormatError(f"{index}: unreadable ({exc})") from None
         for lineno, line in enumerate(lines, 1):
             parts = line.split("\t")
@@ -137,7 +145,9 @@ class FilesReader(Reader):
             raise FormatError(f"{file}: decoded {dtype} {tuple(shape)}, expected uint8 {self.image_shape}")
 
     def _decode_file(self, i: int) -> np.ndarray:
-        file, data = self._read_file(i)
+        return self._decode_data(*self._read_file(i))
+
+    def _decode_data(self, file, data: bytes) -> np.ndarray:
         try:
             image = self._decode(data)
         except (UnidentifiedImageError, OSError, RuntimeError, ValueError, SyntaxError) as exc:

@@ -86,9 +86,12 @@ class ZarrReader(Reader):
         self.chunk_images = int(images.chunks[0])
         self.block_size = self.chunk_images
         for name in ("images", "labels"):
-            check_stored_objects(self.path / name, self._array(name))
+            self._check_stored(name)
         if read_path == "direct":
             check_plain_chunks(self.path / "images", images)
+
+    def _check_stored(self, name: str) -> None:
+        check_stored_objects(self.path / name, self._array(name))
 
     def _open_group(self):
         zarr.config.set({"async.concurrency": self.concurrency})

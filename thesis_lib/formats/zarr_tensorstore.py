@@ -42,11 +42,17 @@ class TensorStoreZarrReader(ZarrReader):
         self.threads = threads
         self.handles.forget("store")
 
+    def _kvstore(self) -> dict:
+        return {"driver": "file", "path": str((self.path / "images").resolve())}
+
+    def _context(self) -> dict:
+        return {}
+
     def _open_store(self):
-        spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str((self.path / "images").resolve())},
+        spec = {"driver": "zarr3", "kvstore": self._kvstore(),
                 # converted copies never change in place, so cached chunks need no re-validation
                 "recheck_cached_data": "open", "recheck_cached_metadata": "open"}
-        context = {"cache_pool": {"total_bytes_limit": int(self.cache_bytes)}}
+        context = {"cache_pool": {"total_bytes_limit": int(self.cache_bytes)}, **self._context()}
         if self.threads is not None:
             context |= {"data_copy_concurrency": {"limit": self.threads}, "file_io_concurrency": {"limit": self.threads}}
         context = ts.Context(context)

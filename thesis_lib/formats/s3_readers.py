@@ -1,0 +1,236 @@
+"""Readers of a converted dataset in an S3 bucket, one per format, behind the same :class:`Reader`
+protocol as on disk (:func:`open_s3`):
+
+| format | how it reads over S3 |
+|---|---|
+| npy | ranged GETs of the batch's runs of consecutive rows, concurrent (no memory map) |
+| files | each image one GET, a batch's GETs concurrent, decoded here |
+| zarr | zarr-python over obstore (``zarr.storage.ObjectStore``); ``read_path=tensorstore``: TensorStore's ``s3`` kvstore with the endpoint and a request concurrency |
+| cupy | refused, with the reason |
+
+The open-time checks of the local readers that look at files (zarr's every chunk present at its
+size) are made over S3 by :meth:`.s3_objects.S3Objects.open`: the upload put exactly the objects
+of a local copy that its reader opened, listed in the manifest with their sizes, and every one is
+checked present at its size before a read. A reader keeps its S3 client per process (its handles),
+so DataLoader workers each open their own.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import FormatError
+from .files import INDEX, FilesReader
+from .reader import Reader
+from .runs import contiguous_runs
+from .s3_objects import S3Location, S3Objects, failed_read
+from .zarr_format import ZarrReader
+from .zarr_tensorstore import TensorStoreZarrReader
+
+NPY_HEADER_READ = 4096  # bytes fetched for an .npy header (the writer's is 128)
+
+
+class S3Name:
+    """How errors name an S3 dataset: the URL; messages already name the object's URL."""
+
+    def __init__(self, location: S3Location):
+        self.text = str(location)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def message(self, text: str) -> str:
+        return text
+
+    @contextlib.contextmanager
+    def errors(self):
+        yield
+
+
+class S3Dataset:
+    """What every S3 reader adds to its format's reader: the location, its checked client per process."""
+
+    location: S3Location
+    upload: dict
+
+    def _attach(self, location: S3Location, manifest: dict) -> None:
+        self.location, self.upload = location, manifest
+
+    def _named(self) -> None:  # after Reader.__init__, which names the dataset by a local path
+        self.name = S3Name(self.location)
+
+    @property
+    def objects(self) -> S3Objects:
+        return self.handles.get("s3", lambda: S3Objects(self.location, self.upload))
+
+    def files(self) -> list[Path]:
+        return []  # nothing on local disk for a cold epoch to evict
+
+
+def _pseudo_path(location: S3Location) -> Path:
+    return Path(location.bucket, location.prefix)
+
+
+class S3NpyReader(S3Dataset, Reader):
+    def __init__(self, location: S3Location, manifest: dict, *, block_size: int = 512):
+        self._attach(location, manifest)
+        super().__init__(_pseudo_path(location), manifest)
+        self._named()
+        self.block_size = block_size
+        self.row_bytes = int(np.prod(self.image_shape))
+        self.offset = self._check_header()
+
+    def _check_header(self) -> int:
+        head = bytes(self.objects.get_ranges("images.npy", [0], [NPY_HEADER_READ])[0])
+        array_bytes = self.n * self.row_bytes
+        try:
+            buffer = io.BytesIO(head)
+            version = np.lib.format.read_magic(buffer)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in read_header:
+                raise ValueError(f"npy version {version} is not one the writer makes")
+            shape, fortran, dtype = read_header[version](buffer)
+        except (ValueError, OSError, EOFError, SyntaxError) as exc:
+            raise FormatError(f"{self.location.url('images.npy')}: not a readable .npy header ({exc})") from None
+        if dtype != np.uint8 or fortran or tuple(shape) != (self.n, *self.image_shape):
+            raise FormatError(f"{self.location.url('images.npy')}: holds {dtype} {tuple(shape)}, expected uint8 "
+                              f"{(self.n, *self.image_shape)}")
+        offset = buffer.tell()
+        size = self.upload["objects"]["images.npy"]["size"]
+        if size != offset + array_bytes:
+            raise FormatError(f"{self.location.url('images.npy')}: {size} bytes, its header needs {offset + array_bytes}")
+        return offset
+
+    def _load_labels(self):
+        try:
+            labels = np.load(io.BytesIO(self.objects.get("labels.npy")), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise FormatError(f"{self.location.url('labels.npy')}: not a readable .npy file ({exc})") from None
+        return labels
+
+    def _read_runs(self, runs: list[tuple[int, int]], out: np.ndarray) -> None:
+        starts = [self.offset + start * self.row_bytes for start, _ in runs]
+        ends = [self.offset + stop * self.row_bytes for _, stop in runs]
+        flat = out.reshape(len(out), -1)
+        pos = 0
+        for (start, stop), data in zip(runs, self.objects.get_ranges("images.npy", starts, ends)):
+            flat[pos:pos + stop - start] = np.frombuffer(data, np.uint8).reshape(stop - start, -1)
+            pos += stop - start
+
+    def _read_sorted(self, indices):
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        self._read_runs(contiguous_runs(indices), out)
+        return out
+
+    def _read_range(self, start, stop):
+        out = np.empty((stop - start, *self.image_shape), np.uint8)
+        self._read_runs([(start, stop)], out)
+        return out
+
+    def _read_ranges_into(self, ranges, out):
+        self._read_runs(list(ranges), out)
+
+
+class S3FilesReader(S3Dataset, FilesReader):
+    def __init__(self, location: S3Location, manifest: dict, **options):
+        self._attach(location, manifest)
+        super().__init__(_pseudo_path(location), manifest, **options)
+        self._named()
+
+    def _index(self):
+        return self.location.url(INDEX), self.objects.get(INDEX)
+
+    def _read_file(self, i: int):
+        name = self.rel_paths[i]
+        return self.location.url(name), self.objects.get(name)
+
+    def _read_sorted(self, indices):
+        if self.decoder == "nvjpeg":
+            return super()._read_sorted(indices)
+        pool = self.handles.get("pool", lambda: ThreadPoolExecutor(self.location.concurrency))
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        for k, (file, data) in enumerate(pool.map(self._read_file, (int(i) for i in indices))):
+            out[k] = self._decode_data(file, data)
+        return out
+
+
+class S3ZarrReader(S3Dataset, ZarrReader):
+    def __init__(self, location: S3Location, manifest: dict, **options):
+        self._attach(location, manifest)
+        super().__init__(_pseudo_path(location), manifest, **options)
+        self._named()
+
+    def _check_stored(self, name: str) -> None:
+        """Made by :meth:`S3Objects.open` for every object of the upload (see the module's note)."""
+
+    def _open_group(self):
+        import zarr
+        from zarr.storage import ObjectStore
+        zarr.config.set({"async.concurrency": self.concurrency})
+        store = ObjectStore(self.location.store(prefix=self.location.prefix or None), read_only=True)
+        try:
+            return zarr.open_group(store=store, mode="r")
+        except Exception as exc:
+            raise FormatError(f"{self.location}: not a readable zarr group ({type(exc).__name__}: {exc})") from None
+
+    def _array(self, name: str):
+        # Kept per process: looking an array up in the group GETs its zarr.json, a round trip a batch.
+        group = self.handles.get("group", self._open_group)
+        return self.handles.get(f"array {name}", lambda: self._guarded(name, lambda: group[name]))
+
+    def _guarded(self, what: str, read):
+        try:
+            return read()
+        except FormatError:
+            raise
+        except Exception as exc:  # obstore's errors (a server gone, a timeout) surface through zarr
+            raise failed_read(self.location, what, exc) from None
+
+
+class S3TensorStoreZarrReader(S3ZarrReader, TensorStoreZarrReader):
+    def _kvstore(self):
+        return {"driver": "s3", "bucket": self.location.bucket, "path": self.location.key("images/"),
+                "endpoint": self.location.endpoint, "aws_region": "us-east-1",
+                "aws_credentials": {"type": "anonymous"}}
+
+    def _context(self):
+        return {"s3_request_concurrency": {"limit": self.location.concurrency},
+                "s3_request_retries": {"max_retries": 2, "initial_delay": "50ms", "max_delay": "1s"}}
+
+
+def _zarr_reader(location, manifest, *, read_path, cache_bytes, **options):
+    if read_path == "direct":
+        raise ValueError(f"{location}: zarr read_path 'direct' reads local chunk files; over S3 use oindex, "
+                         "chunks or tensorstore")
+    if read_path == "tensorstore":
+        return S3TensorStoreZarrReader(location, manifest, read_path=read_path, cache_bytes=cache_bytes, **options)
+    return S3ZarrReader(location, manifest, read_path=read_path, **options)
+
+
+def _refuse_cupy(location, manifest, **options):
+    raise ValueError(f"{location}: format 'cupy' is not read over S3: it loads files from local disk straight "
+                     "into GPU memory (KvikIO/GDS), and an object store has no such path; read npy over S3 and "
+                     "copy to the GPU instead")
+
+
+READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader, "cupy": _refuse_cupy}
+
+
+def open_s3(url: str, endpoint: str, *, timeout_s: float | None = None, concurrency: int | None = None,
+            options=None, **open_options) -> Reader:
+    """Open the dataset uploaded at ``url`` (``s3://bucket/prefix``) on ``endpoint`` with the
+    format's open options; FormatError naming the object when it is missing, incomplete or damaged."""
+    from . import get
+    settings = {k: v for k, v in (("timeout_s", timeout_s), ("concurrency", concurrency)) if v is not None}
+    location = S3Location.parse(url, endpoint, **settings)
+    manifest = S3Objects(location).open()
+    fmt = get(manifest["format"])
+    if fmt.name not in READERS:
+        raise ValueError(f"{location}: format {fmt.name!r} has no S3 reader; formats read over S3: "
+                         f"{', '.join(n for n in READERS if n != 'cupy')}")
+    resolved = fmt.resolve_open_options({**(options or {}), **open_options})
+    return READERS[fmt.name](location, manifest, **resolved).load_labels()

@@ -1,0 +1,87 @@
+"""Read throughput over S3 at a set latency: each format and zarr chunk size uploaded to a private
+SeaweedFS, then read in random batches through the link proxy at each latency, in one run (so
+the rates compare as ratios). ``python -m thesis_lib.tools.s3bench --root ZIP --limit N``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import formats, sources
+from ..core.link_proxy import link_proxy
+from ..core.s3_server import s3_server
+from ..formats.s3_objects import S3Location, upload
+from ..formats.s3_readers import open_s3
+
+# (label, format, write options, open options)
+VARIANTS = [("npy, ranged GETs", "npy", {}, {})]
+for _chunk in (16, 64, 256, 1024):
+    VARIANTS += [(f"zarr chunk {_chunk}, zarr-python", "zarr", {"chunk_images": _chunk}, {}),
+                 (f"zarr chunk {_chunk}, tensorstore", "zarr", {"chunk_images": _chunk}, {"read_path": "tensorstore"})]
+
+
+def images_per_second(reader, batch: int, batches: int, seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    reader.read(rng.choice(len(reader), batch, replace=False))  # connections and metadata first
+    start = time.perf_counter()
+    for _ in range(batches):
+        reader.read(rng.choice(len(reader), batch, replace=False))
+    return batch * batches / (time.perf_counter() - start)
+
+
+def run(source, latencies, batch: int, batches: int, concurrency: int, work: Path) -> list[dict]:
+    rows = []
+    with s3_server(work / "s3", stop_timeout=1) as server:
+        for label, fmt, write, _ in VARIANTS:
+            prefix = f"{fmt}-{'-'.join(f'{k}{v}' for k, v in write.items()) or 'default'}"
+            local = work / prefix
+            if not local.exists():
+                formats.get(fmt).write(source, local, progress=False, **write)
+                upload(local, S3Location.parse(f"s3://bench/{prefix}", server.endpoint))
+        for latency in latencies:
+            proxy = link_proxy(server.endpoint, latency) if latency else contextlib.nullcontext(server.endpoint)
+            with proxy as endpoint:
+                for label, fmt, write, read in VARIANTS:
+                    prefix = f"{fmt}-{'-'.join(f'{k}{v}' for k, v in write.items()) or 'default'}"
+                    with open_s3(f"s3://bench/{prefix}", endpoint, concurrency=concurrency, **read) as reader:
+                        rate = images_per_second(reader, batch, batches)
+                    rows.append({"variant": label, "latency_ms": latency, "img_s": rate})
+                    print(f"{label:34s} {latency:>4g} ms {rate:>10,.0f} img/s", flush=True)
+    return rows
+
+
+def table(rows: list[dict], latencies) -> str:
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    rate = {(r["variant"], r["latency_ms"]): r["img_s"] for r in rows}
+    head = "| variant | " + " | ".join(f"{l:g} ms, img/s" for l in latencies) + " | kept at the last |"
+    lines = [head, "|---" * (len(latencies) + 2) + "|"]
+    for v in variants:
+        cells = [f"{rate[v, l]:,.0f}" for l in latencies]
+        lines.append(f"| {v} | " + " | ".join(cells) + f" | {rate[v, latencies[-1]] / rate[v, latencies[0]]:.0%} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dataset", default="tiny-imagenet")
+    p.add_argument("--root", required=True)
+    p.add_argument("--limit", type=int, default=10000)
+    p.add_argument("--latency-ms", type=float, action="append", help="repeatable (default 0, 2, 20)")
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--batches", type=int, default=5)
+    p.add_argument("--concurrency", type=int, default=16, help="S3 requests in flight per reader")
+    args = p.parse_args(argv)
+    latencies = args.latency_ms or [0.0, 2.0, 20.0]
+    source = sources.load(args.dataset, args.root, limit=args.limit)
+    with tempfile.TemporaryDirectory() as work:
+        rows = run(source, latencies, args.batch, args.batches, args.concurrency, Path(work))
+    print(table(rows, latencies))
+
+
+if __name__ == "__main__":
+    main()
