@@ -61,7 +61,7 @@ def test_the_generated_set_has_the_thesis_grids_shape(shape, monkeypatch):
     for axis in ("dataset", "fmt", "access", "workers", "queue_steps", "repeats", "epochs", "cache", "limit"):
         assert ({c.get(axis, getattr(default, axis)) for c in configs}
                 == {getattr(BenchConfig.from_mapping(p), axis) for p in points}), axis
-    assert len({json.dumps(c["write_options"], sort_keys=True) for c in configs}) == 9  # every variant's
+    assert len({json.dumps(c["write_options"], sort_keys=True) for c in configs}) == 11  # every variant's, the peers' too
     assert set(runs["image_size"]) == {32, 64, 128, 256}  # as read: each dataset's native size, and the sweep's
 
 
