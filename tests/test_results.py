@@ -387,6 +387,23 @@ def test_an_injected_disagreement_is_flagged(records_copy):
     assert "WARNING: lossless formats disagree" in findings.findings_markdown(results.load_records(records_copy))
 
 
+def test_runs_read_as_a_stream_are_not_held_to_agreement_across_formats(records_copy):
+    """A stream's order follows each format's own shards (measured: CIFAR-10 zip, convnet, stream,
+    accuracy npy 46.10%, webdataset 45.45%, litdata 44.15%); batch order is the format's own business
+    nowhere, so those runs must still agree."""
+    changed = trained_record(records_copy)
+    record = json.loads(changed.read_text())
+    edit_record(changed, accuracy=record["accuracy"] + 0.01)
+    for path in records_copy.glob("*.json"):  # every trained run of that configuration read as a stream
+        other = json.loads(path.read_text())
+        if other["model"] == record["model"] and other.get("access") == record["access"]:
+            edit_record(path, access="stream", config={**other["config"], "access": "stream"})
+    runs = results.load_records(records_copy)
+    assert "stream" in results.lossless.layout_ordered_modes()
+    assert results.check_lossless_agreement(runs).empty
+    assert not (results.lossless_comparisons(runs)["access"] == "stream").any()
+
+
 def test_a_lossy_format_is_not_held_to_agreement(records_copy):
     changed = trained_record(records_copy)
     edit_record(changed, accuracy=0.0, lossless=False)

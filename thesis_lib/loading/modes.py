@@ -44,6 +44,9 @@ class AccessMode(abc.ABC):
     defaults: dict = {}
     #: Whether it reads through a torch DataLoader (and so takes ``workers``).
     uses_data_loader: bool = False
+    #: Whether its sample order follows the format's own layout (a stream's shards), so two formats
+    #: holding the same bytes are read in different orders and need not train the same model.
+    order_follows_layout: bool = False
 
     def sampler(self, request: LoaderRequest) -> Sampler:
         """The order of one rank's samples: torch's DistributedSampler, unless the mode has its own."""
@@ -143,6 +146,7 @@ class StreamMode(DataLoaderMode):
 
     name = "stream"
     defaults = {**WORKER_OPTIONS, "buffer": None}
+    order_follows_layout = True  # a WebDataset shard, a LitData chunk or a format's block is the unit
     DEFAULT_BUFFER = 10_000
 
     def sampler(self, request: LoaderRequest) -> StreamOrder:

@@ -18,15 +18,25 @@ TRAINING_CONFIG = ("dataset", "dataset_name", "image_size", "n_train", "model", 
                    "world_size")
 
 
+def layout_ordered_modes() -> list[str]:
+    """The access modes whose sample order follows the format's layout (``stream``): the same bytes
+    in two formats are read in two orders there, so their runs are never compared."""
+    from ..loading import MODES  # deferred, as in order.access_order: the modes import torch
+
+    return [name for name, mode in MODES.items() if mode.order_follows_layout]
+
+
 def lossless_comparisons(runs: pd.DataFrame, *, tolerance: float = 1e-9) -> pd.DataFrame:
     """Every group of trained runs on lossless formats that share one training configuration
-    (:data:`TRAINING_CONFIG`) and span two or more formats: formats, runs, accuracy and F1 ranges
+    (:data:`TRAINING_CONFIG`, in an access mode whose order is the format's own: not
+    :func:`layout_ordered_modes`) and span two or more formats: formats, runs, accuracy and F1 ranges
     and ``agree`` (both ranges within ``tolerance``). Identical bytes must train identically."""
     keys = [c for c in TRAINING_CONFIG if c in runs]
     result_columns = [*keys, "formats", "runs", "accuracy_min", "accuracy_max", "f1_min", "f1_max", "agree"]
     if runs.empty or "accuracy" not in runs:
         return pd.DataFrame(columns=result_columns)
-    trained = runs[runs["lossless"].fillna(True).astype(bool) & runs["accuracy"].notna()]
+    trained = runs[runs["lossless"].fillna(True).astype(bool) & runs["accuracy"].notna()
+                   & ~runs["access"].isin(layout_ordered_modes())]
     rows = []
     for key, group in trained.groupby(keys, dropna=False):
         if group["format"].nunique() < 2:
