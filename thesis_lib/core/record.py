@@ -61,6 +61,9 @@ class Record(TypedDict, total=False):
     fmt: Required[str]
     write_options: dict
     open_options: dict
+    storage: str  # local, or s3 (records from before it: local)
+    storage_options: dict  # storage s3: latency_ms, bandwidth_mbps, concurrency
+    storage_endpoint: str | None  # storage s3: the endpoint given; None: a private server for the run
     fmt_options: dict  # records from before write and open options were split: the write options
     access: Required[str]
     model: Required[str]

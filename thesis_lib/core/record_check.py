@@ -63,7 +63,7 @@ def record_problems(record) -> list[str]:
     if "repeats" in record and not (_is_integer(record["repeats"]) and record["repeats"] >= 1):
         problems.append(f"repeats must be a positive integer, got {short_repr(record['repeats'])}")
     problems += _number_problems(record, RECORD_NUMBERS, "")
-    for key in ("write_options", "open_options", "fmt_options", "config", "env"):
+    for key in ("write_options", "open_options", "storage_options", "fmt_options", "config", "env"):
         if not isinstance(record.get(key, {}), dict):
             problems.append(f"{key} must be a mapping, got {short_repr(record[key])}")
     epochs = record["epochs"]

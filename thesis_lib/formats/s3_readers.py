@@ -203,21 +203,26 @@ class S3TensorStoreZarrReader(S3ZarrReader, TensorStoreZarrReader):
 
 
 def _zarr_reader(location, manifest, *, read_path, cache_bytes, **options):
-    if read_path == "direct":
-        raise ValueError(f"{location}: zarr read_path 'direct' reads local chunk files; over S3 use oindex, "
-                         "chunks or tensorstore")
     if read_path == "tensorstore":
         return S3TensorStoreZarrReader(location, manifest, read_path=read_path, cache_bytes=cache_bytes, **options)
     return S3ZarrReader(location, manifest, read_path=read_path, **options)
 
 
-def _refuse_cupy(location, manifest, **options):
-    raise ValueError(f"{location}: format 'cupy' is not read over S3: it loads files from local disk straight "
-                     "into GPU memory (KvikIO/GDS), and an object store has no such path; read npy over S3 and "
-                     "copy to the GPU instead")
+READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader}
 
 
-READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader, "cupy": _refuse_cupy}
+def check_s3_readable(fmt: str, open_options: dict, where: str = "storage='s3'") -> None:
+    """ValueError naming the format (or zarr's read path) unless it is read over S3: checked by
+    :func:`open_s3`, and by a run before anything is converted or uploaded."""
+    if fmt == "cupy":
+        raise ValueError(f"{where}: format 'cupy' is not read over S3: it loads files from local disk straight "
+                         "into GPU memory (KvikIO/GDS), and an object store has no such path; read npy over S3 "
+                         "and copy to the GPU instead")
+    if fmt not in READERS:
+        raise ValueError(f"{where}: format {fmt!r} has no S3 reader; formats read over S3: {', '.join(READERS)}")
+    if fmt == "zarr" and open_options.get("read_path") == "direct":
+        raise ValueError(f"{where}: zarr read_path 'direct' reads local chunk files; over S3 use oindex, "
+                         "chunks or tensorstore")
 
 
 def open_s3(url: str, endpoint: str, *, timeout_s: float | None = None, concurrency: int | None = None,
@@ -229,8 +234,6 @@ def open_s3(url: str, endpoint: str, *, timeout_s: float | None = None, concurre
     location = S3Location.parse(url, endpoint, **settings)
     manifest = S3Objects(location).open()
     fmt = get(manifest["format"])
-    if fmt.name not in READERS:
-        raise ValueError(f"{location}: format {fmt.name!r} has no S3 reader; formats read over S3: "
-                         f"{', '.join(n for n in READERS if n != 'cupy')}")
     resolved = fmt.resolve_open_options({**(options or {}), **open_options})
+    check_s3_readable(fmt.name, resolved, str(location))
     return READERS[fmt.name](location, manifest, **resolved).load_labels()

@@ -6,6 +6,7 @@ the record stores all of it, the environment, every epoch's timings, and the med
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -23,7 +24,7 @@ from ..core.record import Record, check_writable, environment, write_json
 from ..core.record_check import check_record
 from ..core.stats import h100_demand, median_ci
 from ..training import models
-from . import converted
+from . import converted, storage
 from .config import BenchConfig
 from .run_spec import RunSpec
 
@@ -68,52 +69,60 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
         spec = spec.config.resolve()
     out = Path(out) if out else spec.record_path()
     path, conversion = _convert_once(source, spec, rank, progress)
-    reader = spec.format.open(path, options=spec.open_options)
-    if spec.cache == "cold" and not cache.can_evict(reader.path):
-        warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
-                      "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
-    training_model = spec.model != "emulate"
-    eval_reader = _eval_reader(spec) if training_model and rank == 0 else None
-    num_classes = len(source.classes)
-    image_size = source.image_shape[0]
-    emulate_rate = spec.emulate_rate if spec.emulate_rate is not None else h100_demand(image_size)[0]
+    with _opened(spec, path) as reader:
+        if spec.cache == "cold" and not cache.can_evict(reader.path):
+            warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
+                          "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
+        training_model = spec.model != "emulate"
+        eval_reader = _eval_reader(spec) if training_model and rank == 0 else None
+        num_classes = len(source.classes)
+        image_size = source.image_shape[0]
+        emulate_rate = spec.emulate_rate if spec.emulate_rate is not None else h100_demand(image_size)[0]
 
-    eval_loader = (loading.make_loader(eval_reader, batch_size=spec.batch_size, mode="batch", shuffle=False,
-                                       device=device) if eval_reader is not None else None)
-    fit_options = {"lr": spec.lr} if spec.lr is not None else {}
-    epochs, evaluations, setup_s = [], [], []
-    for repeat in range(spec.repeats):
-        torch.manual_seed(spec.seed)
-        model = models.build(spec.model, num_classes, image_size) if training_model else None
-        # An emulated accelerator stands in for the device, including the device-side transforms
-        # (augment, normalise): the host only reads, collates and hands over uint8 batches.
-        loader = loading.make_loader(reader, batch_size=spec.batch_size, mode=spec.access, shuffle=True,
-                                     workers=spec.workers, worker_kind=spec.worker_kind, seed=spec.seed,
-                                     device=device,
-                                     augment=training_model, normalize=training_model,
-                                     distributed=spec.distributed)
-        result = training.fit(model, loader, eval_loader, epochs=spec.epochs, device=device,
-                              num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
-                              queue_steps=spec.queue_steps, cache=spec.cache, warmup_epochs=spec.warmup_epochs,
-                              progress=progress and rank == 0, **fit_options)
-        loader.release()
-        epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
-        setup_s.append(loader.setup_s)
-        if result["eval"] is not None:
-            evaluations.append(result["eval"])
-    totals = _total_throughput(epochs, world_size)  # a collective: every rank takes part
-    if spec.distributed:
-        torch.distributed.destroy_process_group()
-    if rank != 0:
-        return None
-    for epoch, total in zip(epochs, totals):
-        epoch["samples_per_s_total"] = total
-    per_repeat = [{**summary, "loader_setup_s": setup_s[summary["repeat"]]} for summary in repeat_summaries(epochs)]
-    record = _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
-    check_record(record, as_written=True)  # a record the report would quarantine is never written
-    write_json(out, record)
-    record["path"] = str(out)
-    return record
+        eval_loader = (loading.make_loader(eval_reader, batch_size=spec.batch_size, mode="batch", shuffle=False,
+                                           device=device) if eval_reader is not None else None)
+        fit_options = {"lr": spec.lr} if spec.lr is not None else {}
+        epochs, evaluations, setup_s = [], [], []
+        for repeat in range(spec.repeats):
+            torch.manual_seed(spec.seed)
+            model = models.build(spec.model, num_classes, image_size) if training_model else None
+            # An emulated accelerator stands in for the device, including the device-side transforms
+            # (augment, normalise): the host only reads, collates and hands over uint8 batches.
+            loader = loading.make_loader(reader, batch_size=spec.batch_size, mode=spec.access, shuffle=True,
+                                         workers=spec.workers, worker_kind=spec.worker_kind, seed=spec.seed,
+                                         device=device,
+                                         augment=training_model, normalize=training_model,
+                                         distributed=spec.distributed)
+            result = training.fit(model, loader, eval_loader, epochs=spec.epochs, device=device,
+                                  num_classes=num_classes, emulate_rate=None if training_model else emulate_rate,
+                                  queue_steps=spec.queue_steps, cache=spec.cache, warmup_epochs=spec.warmup_epochs,
+                                  progress=progress and rank == 0, **fit_options)
+            loader.release()
+            epochs += [{**stats, "repeat": repeat, "epoch": k} for k, stats in enumerate(result["epochs"])]
+            setup_s.append(loader.setup_s)
+            if result["eval"] is not None:
+                evaluations.append(result["eval"])
+        totals = _total_throughput(epochs, world_size)  # a collective: every rank takes part
+        if spec.distributed:
+            torch.distributed.destroy_process_group()
+        if rank != 0:
+            return None
+        for epoch, total in zip(epochs, totals):
+            epoch["samples_per_s_total"] = total
+        per_repeat = [{**summary, "loader_setup_s": setup_s[summary["repeat"]]} for summary in repeat_summaries(epochs)]
+        record = _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, emulate_rate, world_size)
+        check_record(record, as_written=True)  # a record the report would quarantine is never written
+        write_json(out, record)
+        record["path"] = str(out)
+        return record
+
+
+def _opened(spec: RunSpec, path: Path):
+    """The converted copy's reader: opened from disk, or (storage s3) uploaded and read over S3,
+    the server and proxy the run started stopped when the block ends."""
+    if spec.s3 is None:
+        return contextlib.nullcontext(spec.format.open(path, options=spec.open_options))
+    return storage.s3_reader(spec.s3, path, spec.run_name, spec.open_options)
 
 
 def _convert_once(source, spec: RunSpec, rank: int, progress: bool):
@@ -179,6 +188,8 @@ def _record(spec, source, reader, conversion, epochs, per_repeat, evaluations, e
         **identity,
         "root": str(spec.root_path.resolve()) if spec.root_path is not None else None,
         "cache": cache.cache_state(spec.cache, [e.get("cached_fraction") for e in epochs]),
+        # storage and storage_options come with the identity (a local run's leave them out, as its id does)
+        "storage_endpoint": spec.s3.endpoint if spec.s3 is not None else None,  # None: local, or a private server
         "source_name": source.name,
         "image_size": int(source.image_shape[0]),
         "n_train": len(source),

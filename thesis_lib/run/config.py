@@ -28,7 +28,7 @@ LOCATION = "root"
 #: a run's identity at that value, so a field's arrival alone changes no id. (The
 #: measurement protocol of docs/design.md changed every id once, deliberately: records made before
 #: it charged start-up to every epoch and named the data by its path.)
-ADDED_LATER = {"queue_steps": 0, "worker_kind": "process"}
+ADDED_LATER = {"queue_steps": 0, "worker_kind": "process", "storage": "local", "storage_options": {}}
 #: The notebook's own defaults where they differ from the dataclass (a quick interactive run).
 NOTEBOOK_DEFAULTS = {"limit": 10_000}
 
@@ -51,6 +51,11 @@ class BenchConfig:
                                      "copy), e.g. chunk_images: 1024, codec: zstd", flag="write-option")
     open_options: dict = _param({}, "read-time options (read path, decoder, cache sizes, concurrency); "
                                     "never re-convert, e.g. read_path: chunks", flag="open-option")
+    storage: str = _param("local", "where the converted copy is read from: local (disk) or s3 (uploaded to an S3 "
+                                   "bucket and read over HTTP)")
+    storage_options: dict = _param({}, "storage s3: endpoint (none: a private server for the run), latency_ms and "
+                                       "bandwidth_mbps (a link proxy; 0: none), concurrency (requests in flight), "
+                                       "e.g. latency_ms: 2", flag="storage-option")
     access: str = _param("batch", "the access mode")
     model: str = _param("convnet", "the network, or emulate (a fixed compute time per batch)")
     epochs: int = _param(2, "epochs per repeat, the warm-up included")
@@ -74,7 +79,7 @@ class BenchConfig:
     distributed: bool = _param(False, "run under torchrun, one shard per rank")
 
     def __post_init__(self):
-        for name in ("write_options", "open_options"):
+        for name in ("write_options", "open_options", "storage_options"):
             object.__setattr__(self, name, _mapping(name, getattr(self, name)))
 
     # -- building one -----------------------------------------------------------------------
@@ -106,10 +111,11 @@ def choices() -> dict[str, list[str]]:
     """The settings that name one of a few values, and those values, from the registries."""
     from .. import formats, loading, sources
     from ..training import models
+    from .storage import STORAGES
 
     return {"fmt": formats.names(), "dataset": sources.names(), "access": list(loading.MODES),
             "model": models.names() + ["emulate"], "cache": list(CACHE_STATES), "device": list(DEVICES),
-            "worker_kind": list(loading.WORKER_KINDS)}
+            "worker_kind": list(loading.WORKER_KINDS), "storage": list(STORAGES)}
 
 
 def _mapping(name: str, value) -> dict:

@@ -2,7 +2,7 @@
 
 A grid holds ``defaults`` and a list of ``grids``. In each grid a list value is an axis and the
 points are the cartesian product of the axes. Every key is a field of
-:class:`~thesis_lib.run.config.BenchConfig` (``write_options``/``open_options`` take mappings, so a list
+:class:`~thesis_lib.run.config.BenchConfig` (``write_options``/``open_options``/``storage_options`` take mappings, so a list
 of mappings is an axis of option sets), plus two bundle axes whose values are partial points that
 travel together: ``datasets`` (e.g. ``{dataset: imagefolder, root: ../shared/data/cifar10-jpeg.zip}``)
 and ``variants`` (e.g. ``{fmt: zarr, write_options: {chunk_images: 1024}}``); a bundle's values
@@ -35,7 +35,7 @@ from .run_spec import RunSpec
 DEFAULT_GRID = paths.REPO_ROOT / "thesis_lib" / "grids" / "default.yaml"
 PARAMETERS = BenchConfig.field_names()
 BUNDLES = ("datasets", "variants")
-OPTION_KEYS = ("write_options", "open_options")
+OPTION_KEYS = ("write_options", "open_options", "storage_options")
 # The project's grids are a few KB; a grid file far larger is a mistake, not a grid.
 MAX_GRID_BYTES = 2**20
 # Nodes a grid's YAML may hold once its aliases are expanded (the thesis grid: about 1,000).

@@ -26,6 +26,7 @@ from ..core.record import json_default
 from ..formats.base import Format
 from ..formats.options import ResolvedOptions
 from .config import ADDED_LATER, LOCATION, NOT_MEASURED, BenchConfig, choices
+from .storage import S3Settings, resolve_storage
 
 #: At most this many characters of the data's file name go into a run's name (a file name has 255).
 ROOT_HINT_CHARS = 40
@@ -39,6 +40,8 @@ class RunSpec:
     format: Format
     write_options: ResolvedOptions
     open_options: ResolvedOptions
+    #: The S3 settings of a run with storage 's3' (None: read from local disk).
+    s3: S3Settings | None
     #: Where the data lies, absolute (None: the dataset's default place, or generated data).
     root_path: Path | None
     #: Every setting that changes the measurement, canonical (see :func:`identity_of`).
@@ -53,13 +56,16 @@ class RunSpec:
         fmt = check_settings(config)
         write_options = fmt.resolve_options(config.write_options)
         open_options = fmt.resolve_open_options(config.open_options)
-        identity = identity_of(config, write_options, open_options)
+        s3 = resolve_storage(config.storage, config.storage_options, fmt.name, open_options)
+        if s3 is not None:
+            check_s3_run(config, s3)
+        identity = identity_of(config, write_options, open_options, s3)
         config_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
         if expect_id is not None and expect_id != config_id:
             raise ValueError(f"config_id: this run resolves to {config_id}, not the {expect_id} it was started as "
                              "(the code or the data changed in between); start it again")
         root = Path(config.root).expanduser().absolute() if config.root is not None else None
-        return cls(config, fmt, write_options, open_options, root, identity, config_id,
+        return cls(config, fmt, write_options, open_options, s3, root, identity, config_id,
                    run_name(config, config_id))
 
     @classmethod
@@ -130,7 +136,21 @@ def check_settings(config: BenchConfig) -> Format:
     return formats.get(config.fmt)
 
 
-def identity_of(config: BenchConfig, write_options: dict, open_options: dict) -> dict:
+def check_s3_run(config: BenchConfig, s3: S3Settings) -> None:
+    """ValueError for the settings a run over S3 cannot honour."""
+    if config.cache == "cold":
+        raise ValueError("cache='cold' evicts the dataset's local files from the page cache; with storage='s3' "
+                         "the reads go to the server, so use cache='warm'")
+    if config.workers and config.worker_kind != "thread":
+        raise ValueError(f"worker_kind={config.worker_kind!r} with storage='s3': its workers are forked processes, and "
+                         "the S3 client (obstore) hangs in a forked child; use worker_kind='thread' (obstore "
+                         "releases the GIL while it waits) or workers=0")
+    if config.distributed:
+        raise ValueError("distributed=True with storage='s3' is not supported yet: every rank would upload "
+                         "the same copy to one bucket")
+
+
+def identity_of(config: BenchConfig, write_options: dict, open_options: dict, s3: S3Settings | None = None) -> dict:
     """Every field that changes the measurement, canonical: options resolved, and the data by
     what it holds (:func:`thesis_lib.sources.identity.data_identity`), not by where it lies, so the
     same experiment has one identity in any folder and on any machine."""
@@ -142,12 +162,14 @@ def identity_of(config: BenchConfig, write_options: dict, open_options: dict) ->
         values.pop("worker_kind", None)
     values["data"] = data_identity(config.dataset, config.root)
     values["write_options"], values["open_options"] = dict(write_options), dict(open_options)
+    if s3 is not None:  # the options resolved, their defaults filled in; the endpoint is a place, like root
+        values["storage_options"] = s3.measured()
     return json.loads(json.dumps(values, default=json_default))
 
 
 def run_name(config: BenchConfig, config_id: str) -> str:
-    """``<dataset>-<size>-n<limit>-<fmt>-<access>-<model>-<cache>-w<workers>[thread|ring]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
-    (``-q`` only for an asynchronous run and the worker kind only for thread or ring workers, so
+    """``<dataset>-<size>-n<limit>-<fmt>[-s3]-<access>-<model>-<cache>-w<workers>[thread|ring]-b<batch>[-q<queue_steps>]-s<seed>-<id>``
+    (``-s3`` only for a run over S3, ``-q`` only for an asynchronous run and the worker kind only for thread or ring workers, so
     the names of the runs made before either stay as they were)."""
     data = config.dataset
     if config.root is not None:  # a readable hint only, never a path: the id tells the data apart
@@ -158,5 +180,6 @@ def run_name(config: BenchConfig, config_id: str) -> str:
         model += "H100" if config.emulate_rate is None else f"{config.emulate_rate:g}"
     queue = f"-q{config.queue_steps}" if config.queue_steps else ""
     kind = config.worker_kind if config.worker_kind != "process" and config.workers else ""
-    return (f"{data}-{size}-n{config.limit or 'all'}-{config.fmt}-{config.access}-{model}-{config.cache}"
+    storage = "-s3" if config.storage == "s3" else ""
+    return (f"{data}-{size}-n{config.limit or 'all'}-{config.fmt}{storage}-{config.access}-{model}-{config.cache}"
             f"-w{config.workers}{kind}-b{config.batch_size}{queue}-s{config.seed}-{config_id}")
