@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage|s3``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage|roofline|s3``."""
 from __future__ import annotations
 
 import argparse
@@ -167,6 +167,11 @@ def cmd_s3(args) -> None:
                     announce=lambda line: print(line, flush=True))
 
 
+def cmd_roofline_validate(args) -> None:
+    from .roofline import validate
+    validate.main(args.profile, loaderbench=args.loaderbench, results_dir=args.results_dir, out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="measure again even when cached")
     p.add_argument("--fio", action="store_true", help="also run fio's equivalent jobs and print its figures beside")
     p.set_defaults(func=cmd_storage)
+
+    p = sub.add_parser("roofline", help="the loader roofline: a machine's primitives (profile) and the model "
+                       "that predicts a run's img/s from them")
+    roofline = p.add_subparsers(dest="roofline_command", required=True)
+    p = roofline.add_parser("validate", help="predicted against measured for loaderbench rows and bench records; "
+                            "ends with 'N%% of rows within 25%%'")
+    p.add_argument("--profile", required=True, help="the machine's profile (JSON)")
+    p.add_argument("--loaderbench", action="append", metavar="J.json", help="a loaderbench result (repeatable)")
+    p.add_argument("--results-dir", default=None, help="a folder of bench records")
+    p.add_argument("--out", default=None, help="folder for the figure (PNG, PDF), the table (CSV) and the text")
+    p.set_defaults(func=cmd_roofline_validate)
 
     p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
     s3 = p.add_subparsers(dest="s3_command", required=True)
