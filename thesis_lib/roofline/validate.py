@@ -139,16 +139,13 @@ def share_line(rows: list[Row]) -> str:
     return f"{share:.0f}% of rows within 25%"
 
 
-def figure(rows: list[Row], out: Path) -> list[Path]:
-    """Predicted against measured, log-log, the diagonal and a +-25% band; PNG and PDF under ``out``."""
-    import matplotlib
-    matplotlib.use("Agg")
+def validation_figure(rows: list[Row]):
+    """Predicted against measured, log-log, with the diagonal and a +-25% band."""
     import matplotlib.pyplot as plt
     modelled = [r for r in rows if r.predicted is not None]
     fig, ax = plt.subplots(figsize=(6, 6))
     values = [v for r in modelled for v in (r.predicted, r.measured)] or [1.0, 10.0]
-    low, high = min(values) / 2, max(values) * 2
-    line = [low, high]
+    line = [min(values) / 2, max(values) * 2]
     ax.plot(line, line, color="black", linewidth=1, label="predicted = measured")
     ax.fill_between(line, [v * (1 - WITHIN) for v in line], [v * (1 + WITHIN) for v in line], color="grey",
                     alpha=0.25, label="within 25%")
@@ -160,11 +157,19 @@ def figure(rows: list[Row], out: Path) -> list[Path]:
     ax.set(xscale="log", yscale="log", xlim=line, ylim=line, xlabel="measured img/s", ylabel="predicted img/s",
            title=f"Loader roofline: {share_line(rows)}")
     ax.legend(loc="upper left")
+    return fig
+
+
+def figure(rows: list[Row], out: Path) -> list[Path]:
+    """:func:`validation_figure` as PNG and PDF under ``out``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = validation_figure(rows)
     paths = []
     for suffix in ("png", "pdf"):
         path = out / f"roofline-validation.{suffix}"
-        buffer = _figure_bytes(fig, suffix)
-        write_bytes(path, buffer)
+        write_bytes(path, _figure_bytes(fig, suffix))
         paths.append(path)
     plt.close(fig)
     return paths
