@@ -35,6 +35,7 @@ bench: $(STAMP)
 
 report: $(STAMP)
 	@echo "report: $$($(BIN)/python -m thesis_lib report)"
+	@echo "roofline: $$($(BIN)/python -m thesis_lib roofline report)"
 
 appendix: $(STAMP)
 	$(BIN)/python -m thesis_lib appendix

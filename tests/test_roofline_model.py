@@ -11,20 +11,9 @@ from thesis_lib.roofline import FIELDS, Profile, ProfileError, Stat
 from thesis_lib.roofline import layout
 from thesis_lib.roofline.model import NotModelled, Prediction, predict
 from thesis_lib.roofline.shape import RunShape
+from roofline_profiles import ROUND, round_profile  # noqa: F401 - ROUND: the figures the hand computations use
 
 IMAGE = 64 * 64 * 3  # bytes of one 64 px image
-ROUND = {"memory.gather_gbps": 1.0, "page_cache.read_gbps": 10.0, "storage.seq_mbps": 1000.0,
-         "storage.latency_4k_us": 100.0, "request.memmap": 0.1, "request.zarr-python-oindex": 500.0,
-         "decode.zstd.64": 10.0, "python.batch_us_per_batch": 100.0, "handover.process.fixed_us": 20000.0,
-         "handover.process.us_per_mib": 1000.0}
-
-
-def round_profile(cores=2, unmeasured=None, **machine):
-    unmeasured = unmeasured or {}
-    values = {name: ROUND.get(name, 1.0) for name in FIELDS if name not in unmeasured}
-    return Profile({"cores": cores, **machine}, {k: Stat(v, v, v) for k, v in values.items()}, unmeasured)
-
-
 def rng_batches(n, batch, draws, seed=0):
     rng = np.random.default_rng(seed)
     return [np.sort(rng.choice(n, batch, replace=False)) for _ in range(draws)]

@@ -172,6 +172,22 @@ def cmd_roofline_validate(args) -> None:
     validate.main(args.profile, loaderbench=args.loaderbench, results_dir=args.results_dir, out=args.out)
 
 
+def cmd_roofline_whatif(args) -> None:
+    from .roofline import Profile, whatif
+    from .roofline.report import write_whatif
+    here = Profile.load(args.profile)
+    for path in write_whatif(here, args.out):
+        print(path)
+
+
+def cmd_roofline_report(args) -> None:
+    from .results.report import to_html
+    from .roofline import report
+    executed = report.execute(args.results_dir, profile=args.profile, other_profile=args.other_profile,
+                              loaderbench=args.loaderbench)
+    print(to_html(executed, executed.parent, hide_code=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m thesis_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -285,6 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default=None, help="a folder of bench records")
     p.add_argument("--out", default=None, help="folder for the figure (PNG, PDF), the table (CSV) and the text")
     p.set_defaults(func=cmd_roofline_validate)
+    p = roofline.add_parser("whatif", help="the fastest format and read path predicted for other machines: "
+                            "cores 1-32 x storage latency x image size (table CSV, figure PNG and PDF)")
+    p.add_argument("--profile", required=True, help="the machine's profile (JSON) the others are changed from")
+    p.add_argument("--out", required=True, help="folder for roofline-whatif.csv/.png/.pdf")
+    p.set_defaults(func=cmd_roofline_whatif)
+    p = roofline.add_parser("report", help="run notebooks/roofline.ipynb over a results folder into "
+                            "report/roofline.ipynb and .html")
+    p.add_argument("--results-dir", default=None, help="the bench records (default: the results folder)")
+    p.add_argument("--profile", default=None, help="this machine's profile (default: profiles/this-vm.json)")
+    p.add_argument("--other-profile", default=None, help="another machine's (default: profiles/h100-anchor.json)")
+    p.add_argument("--loaderbench", action="append", metavar="J.json",
+                   help="a loaderbench result (repeatable; default: those under data/loaderbench/)")
+    p.set_defaults(func=cmd_roofline_report)
 
     p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
     s3 = p.add_subparsers(dest="s3_command", required=True)

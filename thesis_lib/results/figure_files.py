@@ -60,7 +60,7 @@ def draw_figures(runs: pd.DataFrame, words: Words | None = None, folder: str | P
             path = None
             if folder is not None and fig.get_label() != EMPTY_FIGURE:
                 path = unused(Path(folder) / f"{section.key}-{slug(dataset)}.pdf", used)
-                write_bytes(path, pdf_bytes(fig))
+                write_bytes(path, figure_bytes(fig))
             drawn.append(DrawnFigure(section, dataset, figure_image(fig), path))
             plt.close(fig)
     return drawn
@@ -86,10 +86,12 @@ def forget_old_figures(folder: Path) -> None:
                 old.unlink()
 
 
-def pdf_bytes(fig: plt.Figure) -> bytes:
-    """``fig`` as a PDF, cropped to what it draws (the title above, the legend below included)."""
+def figure_bytes(fig: plt.Figure, fmt: str = "pdf", dpi: int = 100) -> bytes:
+    """``fig`` as a PDF (or PNG, ...), cropped to what it draws (the title above, the legend below
+    included); a PDF without its creation date, so the same figure gives the same bytes."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})
+    fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
+                **({"metadata": {"CreationDate": None}} if fmt == "pdf" else {}))
     return buffer.getvalue()
 
 
@@ -122,6 +124,4 @@ def figure_image(fig: plt.Figure):
     """``fig`` as an :class:`IPython.display.Image` (PNG) whose alt text is :func:`alt_text`."""
     from IPython.display import Image
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return Image(data=buffer.getvalue(), format="png", alt=alt_text(fig))
+    return Image(data=figure_bytes(fig, "png"), format="png", alt=alt_text(fig))

@@ -133,7 +133,7 @@ def build(results_dir: str | Path | list | None = None, *, html: bool = True, la
 
 def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None = None,
              bench_runs: list[str] | None = None, pdf: bool = True) -> list[Path]:
-    """Render the theory notebooks, the executed results.ipynb and chosen bench notebooks.
+    """Render the theory notebooks, the executed results.ipynb and roofline.ipynb, and chosen bench notebooks.
 
     ``bench_runs``: names of executed bench notebooks in ``results_dir`` (default: all of them).
     """
@@ -141,15 +141,18 @@ def appendix(results_dir: str | Path | None = None, out_dir: str | Path | None =
     out_dir = Path(out_dir) if out_dir else paths.data_dir("appendix")
     notebooks = sorted((paths.REPO_ROOT / "notebooks").glob("theory_*.ipynb"))
     executed = execute_results(results_dir)
-    notebooks.append(executed)
+    from ..roofline import report as roofline_report
+    roofline = roofline_report.execute(results_dir)
+    notebooks += [executed, roofline]
     benches = sorted(results_dir.glob("*.ipynb"))
     if bench_runs:
         benches = [b for b in benches if b.stem in set(bench_runs)]
     notebooks += benches
     written = []
     for notebook in notebooks:
-        written.append(to_html(notebook, out_dir, hide_code=notebook == executed))
-        if pdf and (found := to_pdf(notebook, out_dir, hide_code=notebook == executed)):
+        hide_code = notebook in (executed, roofline)
+        written.append(to_html(notebook, out_dir, hide_code=hide_code))
+        if pdf and (found := to_pdf(notebook, out_dir, hide_code=hide_code)):
             written.append(found)
     return written
 

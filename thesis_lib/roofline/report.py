@@ -36,6 +36,27 @@ def profile_frame(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def write_whatif(profile: Profile, out: str | Path) -> list[Path]:
+    """The what-if sweep of ``profile`` as ``roofline-whatif.csv`` (every candidate everywhere) and
+    its figure as PNG and PDF under ``out``."""
+    import matplotlib.pyplot as plt
+
+    from ..core.record import write_bytes, write_text
+    from ..results.figure_files import figure_bytes
+    from . import whatif
+    out = Path(out)
+    check_writable(out, what="what-if folder")
+    frame = whatif.sweep(profile)
+    written = [out / "roofline-whatif.csv"]
+    write_text(written[0], frame.to_csv(index=False))
+    fig = whatif.figure(frame)
+    for suffix in ("png", "pdf"):
+        written.append(out / f"roofline-whatif.{suffix}")
+        write_bytes(written[-1], figure_bytes(fig, suffix))
+    plt.close(fig)
+    return written
+
+
 def loaderbench_results(folder: Path | None = None) -> list[Path]:
     """The loaderbench results written under ``folder`` (default: the data folder's loaderbench/)."""
     folder = Path(folder) if folder is not None else paths.data_root() / "loaderbench"

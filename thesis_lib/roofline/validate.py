@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.record import write_bytes, write_text
+from ..results.figure_files import figure_bytes
 from .model import NotModelled, Prediction, predict
 from .profile import Profile
 from .shape import RunShape
@@ -169,17 +170,10 @@ def figure(rows: list[Row], out: Path) -> list[Path]:
     paths = []
     for suffix in ("png", "pdf"):
         path = out / f"roofline-validation.{suffix}"
-        write_bytes(path, _figure_bytes(fig, suffix))
+        write_bytes(path, figure_bytes(fig, suffix, dpi=150))
         paths.append(path)
     plt.close(fig)
     return paths
-
-
-def _figure_bytes(fig, suffix: str) -> bytes:
-    import io
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=suffix, dpi=150, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def main(profile_path, loaderbench: list | None = None, results_dir=None, out=None) -> list[Row]:

@@ -50,3 +50,9 @@ def why_lines(runs: pd.DataFrame, profile: Profile) -> pd.DataFrame:
         line = f"{first[top]} ({counts[top]} of {len(found)} runs)" + (f"; also {others}" if others else "")
         lines.append({**dict(zip(ROW_KEYS, key)), "binding": line})
     return pd.DataFrame(lines, columns=[*ROW_KEYS, "binding"])
+
+
+def why_table(runs: pd.DataFrame, profile: Profile, words) -> pd.DataFrame:
+    """:func:`why_lines` with its columns in ``words``' language (the results' catalogue)."""
+    return why_lines(runs, profile).rename(columns={**{key: words["rows"][key] for key in ROW_KEYS},
+                                                    "binding": words["why.binding"]})
