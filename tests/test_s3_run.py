@@ -76,13 +76,18 @@ def test_storage_is_in_the_id_only_when_not_local_and_the_endpoint_is_a_place():
     ({"fmt": "cupy", "device": "cuda"}, "format 'cupy' is not read over S3"),
     ({"fmt": "zarr", "open_options": {"read_path": "direct"}}, "read_path 'direct' reads local chunk files"),
     ({"cache": "cold"}, "with storage='s3' the reads go to the server"),
-    ({"workers": 2}, "worker_kind='process' with storage='s3': .* hangs in a forked child"),
-    ({"workers": 2, "worker_kind": "ring"}, "worker_kind='ring' with storage='s3'"),
     ({"distributed": True}, "distributed=True with storage='s3' is not supported yet"),
 ])
 def test_a_bad_storage_setting_is_refused_at_resolve_time_naming_it(change, message):
     with pytest.raises(ValueError, match=message):
         BenchConfig(**{"storage": "s3", **change}).resolve()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["process", "ring", "thread"])
+def test_every_worker_kind_reads_over_s3(kind):
+    """Process and ring workers start from the forkserver over S3 (tests/test_s3_workers.py)."""
+    assert BenchConfig(storage="s3", workers=2, worker_kind=kind).resolve().config.worker_kind == kind
 
 
 @pytest.mark.timeout(30)

@@ -54,6 +54,11 @@ class S3Name:
 class S3Dataset:
     """What every S3 reader adds to its format's reader: the location, its checked client per process."""
 
+    #: obstore's client runs on one tokio runtime per process, whose threads a fork does not copy:
+    #: a forked child's first request hung, with the parent's client and with a new one alike
+    #: (tried here), so DataLoader workers over S3 start from the forkserver (see handles.Handles).
+    fork_safe = False
+
     location: S3Location
     upload: dict
 
