@@ -63,11 +63,13 @@ def test_storage_is_in_the_id_only_when_not_local_and_the_endpoint_is_a_place():
 @pytest.mark.parametrize("change, message", [
     ({"storage_options": {"latncy_ms": 2}}, "unknown option 'latncy_ms'; valid: endpoint, latency_ms, bandwidth_mbps, "
                                             "concurrency"),
-    ({"storage_options": {"latency_ms": -1}}, "latency_ms must be a number >= 0, got -1"),
-    ({"storage_options": {"latency_ms": "fast"}}, "latency_ms must be a number >= 0, got 'fast'"),
-    ({"storage_options": {"concurrency": 0}}, "concurrency must be an integer >= 1, got 0"),
-    ({"storage_options": {"concurrency": 2.5}}, "concurrency must be an integer >= 1, got 2.5"),
-    ({"storage_options": {"endpoint": "localhost:8333"}}, "endpoint must be http://HOST:PORT"),
+    ({"storage_options": {"latency_ms": -1}}, r"storage_options latency_ms=-1: expected a finite number >= 0$"),
+    ({"storage_options": {"latency_ms": "fast"}}, "storage_options latency_ms='fast': expected a finite number >= 0"),
+    ({"storage_options": {"concurrency": 0}}, "storage_options concurrency=0: expected an integer >= 1"),
+    ({"storage_options": {"concurrency": 2.5}}, "storage_options concurrency=2.5: expected an integer >= 1"),
+    ({"storage_options": {"bandwidth_mbps": True}}, "storage_options bandwidth_mbps=True: expected a finite number"),
+    ({"storage_options": {"concurrency": "4x"}}, "storage_options concurrency='4x': expected an integer >= 1"),
+    ({"storage_options": {"endpoint": "localhost:8333"}}, r"storage_options endpoint='localhost:8333': expected a URL http://HOST:PORT \(or https://\), or none"),
     ({"storage": "local", "storage_options": {"latency_ms": 2}}, r"apply only with storage='s3'"),
     ({"storage": "nfs"}, "storage='nfs' is not valid; choose one of: local, s3"),
     ({"fmt": "hdf5"}, "format 'hdf5' has no S3 reader; formats read over S3: npy, files, zarr"),
