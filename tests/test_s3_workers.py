@@ -22,6 +22,8 @@ READERS = {
     "zarr": ("zarr", {"chunk_images": CHUNK}, {}),
     "zarr chunks": ("zarr", {"chunk_images": CHUNK}, {"read_path": "chunks"}),
     "zarr tensorstore": ("zarr", {"chunk_images": CHUNK}, {"read_path": "tensorstore"}),
+    "hdf5 contiguous": ("hdf5", {}, {}),
+    "hdf5 gzip": ("hdf5", {"chunk_images": CHUNK, "compression": "gzip"}, {}),
 }
 
 

@@ -5,6 +5,7 @@ protocol as on disk (:func:`open_s3`):
 |---|---|
 | npy | ranged GETs of the batch's runs of consecutive rows, concurrent (no memory map) |
 | files | each image one GET, a batch's GETs concurrent, decoded here |
+| hdf5 | h5py's ``fileobj`` driver on :class:`.s3_file.S3File` (ranged GETs, small reads through a block cache); ``read_path`` chunks (auto; a contiguous dataset: one slice per run of consecutive images), index, fancy or decode; ``direct`` refused |
 | zarr | zarr-python over obstore (``zarr.storage.ObjectStore``); ``read_path=tensorstore``: TensorStore's ``s3`` kvstore with the endpoint and a request concurrency |
 | cupy | refused, with the reason |
 
@@ -25,8 +26,10 @@ import numpy as np
 
 from ..core.errors import FormatError
 from .files import INDEX, FilesReader
+from .hdf5 import DATA_FILE, Hdf5Reader
 from .reader import Reader
-from .runs import contiguous_runs
+from .runs import contiguous_runs, run_bounds
+from .s3_file import S3File
 from .s3_objects import S3Location, S3Objects, failed_read
 from .zarr_format import ZarrReader
 from .zarr_tensorstore import TensorStoreZarrReader
@@ -163,6 +166,39 @@ class S3FilesReader(S3Dataset, FilesReader):
         return out
 
 
+class S3Hdf5Reader(S3Dataset, Hdf5Reader):
+    def __init__(self, location: S3Location, manifest: dict, **options):
+        self._attach(location, manifest)
+        super().__init__(_pseudo_path(location), manifest, **options)
+        self._named()
+
+    def _data_file(self):
+        return self.location.url(DATA_FILE)
+
+    def _file_bytes(self) -> int:
+        return self.upload["objects"][DATA_FILE]["size"]  # checked against the bucket at open
+
+    def _resolve_read_path(self, read_path, dset):
+        return "chunks" if read_path == "auto" else read_path  # "direct" was refused by check_s3_readable
+
+    def _open_file(self):
+        import h5py
+        try:
+            return h5py.File(S3File(self.objects, DATA_FILE, self._file_bytes()), "r", rdcc_nbytes=self.rdcc_nbytes,
+                             rdcc_nslots=self._rdcc_nslots())
+        except OSError as exc:
+            raise FormatError(f"{self.file_path}: not a readable HDF5 file ({exc})") from None
+
+    def _gather_chunks(self, indices):
+        if self.chunk_images:
+            return super()._gather_chunks(indices)
+        dset = self.images  # contiguous: one slice, one ranged read, per run of consecutive images
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        for lo, hi in run_bounds(indices):
+            out[lo:hi] = dset[indices[lo]:indices[hi - 1] + 1]
+        return out
+
+
 class S3ZarrReader(S3Dataset, ZarrReader):
     def __init__(self, location: S3Location, manifest: dict, **options):
         self._attach(location, manifest)
@@ -213,7 +249,11 @@ def _zarr_reader(location, manifest, *, read_path, cache_bytes, **options):
     return S3ZarrReader(location, manifest, read_path=read_path, **options)
 
 
-READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader}
+READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader, "hdf5": S3Hdf5Reader}
+#: Read paths that map local files, with what to use over S3 instead.
+LOCAL_READ_PATHS = {"zarr": "reads local chunk files; over S3 use oindex, chunks or tensorstore",
+                    "hdf5": "memory-maps the local file at HDF5's offsets; over S3 use chunks (auto), index, "
+                            "fancy or decode"}
 
 
 def check_s3_readable(fmt: str, open_options: dict, where: str = "storage='s3'") -> None:
@@ -225,9 +265,8 @@ def check_s3_readable(fmt: str, open_options: dict, where: str = "storage='s3'")
                          "and copy to the GPU instead")
     if fmt not in READERS:
         raise ValueError(f"{where}: format {fmt!r} has no S3 reader; formats read over S3: {', '.join(READERS)}")
-    if fmt == "zarr" and open_options.get("read_path") == "direct":
-        raise ValueError(f"{where}: zarr read_path 'direct' reads local chunk files; over S3 use oindex, "
-                         "chunks or tensorstore")
+    if fmt in LOCAL_READ_PATHS and open_options.get("read_path") == "direct":
+        raise ValueError(f"{where}: {fmt} read_path 'direct' {LOCAL_READ_PATHS[fmt]}")
 
 
 def open_s3(url: str, endpoint: str, *, timeout_s: float | None = None, concurrency: int | None = None,
