@@ -191,3 +191,27 @@ def test_cli_uploads_a_converted_copy(local, server):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["objects"] >= 2
     assert len(open_s3("s3://data/cli", server.endpoint)) == 150
+
+
+@pytest.mark.timeout(60)
+def test_convert_with_storage_s3_uploads_the_copy_and_prints_where(server, tmp_path, capsys):
+    import json
+    from thesis_lib.__main__ import main
+    main(["convert", "--dataset", "synthetic", "--limit", "40", "--fmt", "hdf5", "--option", "chunk_images=16",
+          "--out", str(tmp_path / "h5"), "--storage", "s3", "--storage-option", f"endpoint={server.endpoint}/",
+          "--url", "s3://data/converted-h5"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["s3"]["url"] == "s3://data/converted-h5" and printed["s3"]["endpoint"] == server.endpoint
+    with formats.get("hdf5").open(tmp_path / "h5") as here:
+        np.testing.assert_array_equal(open_s3("s3://data/converted-h5", server.endpoint).read_range(0, 40),
+                                      here.read_range(0, 40))
+    for flags, message in [
+            ([], "needs the server to upload to: --storage-option endpoint=http://HOST:PORT"),
+            (["--storage-option", "endpoint=localhost"], "convert --storage-option endpoint='localhost': expected a URL"),
+            (["--storage-option", f"endpoint={server.endpoint}", "--storage-option", "latency_ms=2"],
+             "latency_ms and bandwidth_mbps set a run's link"),
+            (["--storage-option", "latncy=2"], "unknown option 'latncy'; valid: endpoint, latency_ms"),
+            (["--storage-option", f"endpoint={server.endpoint}", "--url", "data/x"], "expected s3://BUCKET/PREFIX")]:
+        with pytest.raises(SystemExit, match=message):
+            main(["convert", "--limit", "4", "--fmt", "npy", "--out", str(tmp_path / "no"), "--storage", "s3", *flags])
+    assert not (tmp_path / "no").exists()  # refused before converting

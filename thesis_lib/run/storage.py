@@ -58,12 +58,43 @@ def resolve_storage(storage: str, options: dict, fmt: str, open_options: dict) -
         if options:
             raise ValueError(f"storage_options {sorted(options)} apply only with storage='s3'")
         return None
+    check_known(options)
+    check_s3_readable(fmt, open_options)
+    return parse_s3_options(options)
+
+
+def check_known(options: dict, where: str = "storage_options") -> None:
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise ValueError(f"storage_options: unknown option {unknown[0]!r}; valid: {', '.join(OPTION_NAMES)}")
-    check_s3_readable(fmt, open_options)
-    return S3Settings(**{name: STORAGE_OPTIONS[name].parse(value, name, "storage_options")
-                         for name, value in options.items()})
+        raise ValueError(f"{where}: unknown option {unknown[0]!r}; valid: {', '.join(OPTION_NAMES)}")
+
+
+def parse_s3_options(options: dict, where: str = "storage_options") -> S3Settings:
+    """``options`` (known keys, from YAML, Python or ``KEY=VALUE`` text) parsed, defaults filled in."""
+    check_known(options, where)
+    return S3Settings(**{name: STORAGE_OPTIONS[name].parse(value, name, where) for name, value in options.items()})
+
+
+def upload_target(storage: str, options: dict, fmt: str) -> S3Settings | None:
+    """Where ``convert --storage s3`` uploads (None: it stays local), ValueError naming the flag
+    when the endpoint is missing or an option only a run's reads use is set."""
+    from ..formats.s3_readers import check_s3_readable
+
+    if storage not in STORAGES:
+        raise ValueError(f"convert --storage {storage!r}: choose one of {', '.join(STORAGES)}")
+    if storage == "local":
+        if options:
+            raise ValueError(f"convert --storage-option {sorted(options)} applies only with --storage s3")
+        return None
+    settings = parse_s3_options(options, "convert --storage-option")
+    if settings.endpoint is None:
+        raise ValueError("convert --storage s3 needs the server to upload to: --storage-option "
+                         "endpoint=http://HOST:PORT (python -m thesis_lib s3 serve starts one and prints it)")
+    if settings.proxied:
+        raise ValueError("convert --storage-option latency_ms and bandwidth_mbps set a run's link to the "
+                         "server; an upload goes straight to the endpoint")
+    check_s3_readable(fmt, {}, "convert --storage s3")
+    return settings
 
 
 @contextlib.contextmanager
