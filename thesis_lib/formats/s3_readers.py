@@ -65,11 +65,10 @@ class S3Dataset:
     location: S3Location
     upload: dict
 
-    def _attach(self, location: S3Location, manifest: dict) -> None:
+    def __init__(self, location: S3Location, manifest: dict, **options):
         self.location, self.upload = location, manifest
-
-    def _named(self) -> None:  # after Reader.__init__, which names the dataset by a local path
-        self.name = S3Name(self.location)
+        super().__init__(_pseudo_path(location), manifest, **options)  # the format's reader
+        self.name = S3Name(self.location)  # Reader.__init__ named the dataset by a local path
 
     @property
     def objects(self) -> S3Objects:
@@ -85,9 +84,7 @@ def _pseudo_path(location: S3Location) -> Path:
 
 class S3NpyReader(S3Dataset, Reader):
     def __init__(self, location: S3Location, manifest: dict, *, block_size: int = 512):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest)
-        self._named()
+        super().__init__(location, manifest)
         self.block_size = block_size
         self.row_bytes = int(np.prod(self.image_shape))
         self.offset = self._check_header()
@@ -144,11 +141,6 @@ class S3NpyReader(S3Dataset, Reader):
 
 
 class S3FilesReader(S3Dataset, FilesReader):
-    def __init__(self, location: S3Location, manifest: dict, **options):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest, **options)
-        self._named()
-
     def _index(self):
         return self.location.url(INDEX), self.objects.get(INDEX)
 
@@ -167,11 +159,6 @@ class S3FilesReader(S3Dataset, FilesReader):
 
 
 class S3Hdf5Reader(S3Dataset, Hdf5Reader):
-    def __init__(self, location: S3Location, manifest: dict, **options):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest, **options)
-        self._named()
-
     def _data_file(self):
         return self.location.url(DATA_FILE)
 
@@ -200,11 +187,6 @@ class S3Hdf5Reader(S3Dataset, Hdf5Reader):
 
 
 class S3ZarrReader(S3Dataset, ZarrReader):
-    def __init__(self, location: S3Location, manifest: dict, **options):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest, **options)
-        self._named()
-
     def _check_stored(self, name: str) -> None:
         """Made by :meth:`S3Objects.open` for every object of the upload (see the module's note)."""
 
