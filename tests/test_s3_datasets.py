@@ -1,5 +1,6 @@
 """Converted datasets in a bucket of a real S3 server (SeaweedFS): uploaded objects first and the
-manifest last, read by each format's S3 reader to the local copy's bytes; a missing bucket, a
+manifest last, read by each format's S3 reader to the local copy's bytes (HDF5 through h5py on
+ranged GETs, contiguous and gzip-chunked); a missing bucket, a
 missing object, a half upload and a damaged object are FormatErrors naming the key; a server
 killed mid-read fails within the request timeout naming the endpoint; cupy is refused."""
 from __future__ import annotations
@@ -18,9 +19,12 @@ from thesis_lib.formats.s3_readers import open_s3
 
 pytestmark = pytest.mark.slow  # a real server
 
-WRITES = {"npy": {}, "files": {}, "zarr": {"chunk_images": 32, "checksum": True}}
+#: folder: (format, write options)
+WRITES = {"npy": ("npy", {}), "files": ("files", {}), "zarr": ("zarr", {"chunk_images": 32, "checksum": True}),
+          "hdf5": ("hdf5", {}), "hdf5-gzip": ("hdf5", {"chunk_images": 32, "compression": "gzip"})}
 READS = [("npy", {}), ("files", {}), ("zarr", {}), ("zarr", {"read_path": "chunks"}),
-         ("zarr", {"read_path": "tensorstore"})]
+         ("zarr", {"read_path": "tensorstore"}), ("hdf5", {}), ("hdf5", {"read_path": "index"}),
+         ("hdf5-gzip", {}), ("hdf5-gzip", {"read_path": "fancy"}), ("hdf5-gzip", {"read_path": "decode"})]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +32,8 @@ def local(tmp_path_factory):
     """Each format's local copy of 150 generated images."""
     folder = tmp_path_factory.mktemp("local")
     source = sources.load("synthetic", n=150)
-    for name, options in WRITES.items():
-        formats.get(name).write(source, folder / name, progress=False, **options)
+    for name, (fmt, options) in WRITES.items():
+        formats.get(fmt).write(source, folder / name, progress=False, **options)
     return folder
 
 
@@ -50,7 +54,7 @@ def uploaded(local, server, fmt: str, prefix: str) -> str:
 def test_every_reader_gives_the_local_bytes(local, server, fmt, options):
     url = uploaded(local, server, fmt, f"same/{fmt}")
     reader = open_s3(url, server.endpoint, **options)
-    with formats.get(fmt).open(local / fmt) as here:
+    with formats.get(WRITES[fmt][0]).open(local / fmt) as here:
         idx = np.array([149, 5, 3, 3, 64, 65, 66, 0])
         np.testing.assert_array_equal(reader.read(idx), here.read(idx))
         np.testing.assert_array_equal(reader.read_range(10, 90), here.read_range(10, 90))
@@ -113,6 +117,28 @@ def test_damaged_object_is_an_error_never_zeros(local, server):
 
 
 @pytest.mark.timeout(60)
+def test_damaged_hdf5_object_is_an_error_never_zeros(local, server):
+    import h5py
+    with h5py.File(local / "hdf5-gzip" / "data.h5", "r") as here:
+        chunk = here["images"].id.get_chunk_info(2)  # images 64..95
+    url = uploaded(local, server, "hdf5-gzip", "damaged-hdf5")
+    store = S3Location.parse(url, server.endpoint).store()
+    data = bytearray(bytes(obstore.get(store, "damaged-hdf5/data.h5").bytes()))
+    data[chunk.byte_offset + chunk.size // 2] ^= 0xFF  # same size, so the open's check passes
+    obstore.put(store, "damaged-hdf5/data.h5", bytes(data))
+    reader = open_s3(url, server.endpoint)
+    reader.read([10])
+    with pytest.raises(FormatError, match="data/damaged-hdf5/data.h5: image data unreadable"):
+        reader.read([70])
+    with pytest.raises(FormatError, match="data/damaged-hdf5/data.h5: chunk 2 does not inflate"):
+        open_s3(url, server.endpoint, read_path="decode").read([70])
+    data[:8] = bytes(8)  # the HDF5 signature
+    obstore.put(store, "damaged-hdf5/data.h5", bytes(data))
+    with pytest.raises(FormatError, match="data/damaged-hdf5/data.h5: not a readable HDF5 file"):
+        open_s3(url, server.endpoint)
+
+
+@pytest.mark.timeout(60)
 def test_cupy_and_unknown_options_are_refused_with_the_reason(local, server):
     formats.get("cupy").write(sources.load("synthetic", n=10), local / "cupy", progress=False)
     url = uploaded(local, server, "cupy", "cupy")
@@ -122,6 +148,9 @@ def test_cupy_and_unknown_options_are_refused_with_the_reason(local, server):
     with pytest.raises(ValueError, match="unknown open option 'chunk_size'; valid open options: cache_bytes"):
         open_s3(url, server.endpoint, chunk_size=3)
     with pytest.raises(ValueError, match="read_path 'direct' reads local chunk files"):
+        open_s3(url, server.endpoint, read_path="direct")
+    url = uploaded(local, server, "hdf5", "opts-hdf5")
+    with pytest.raises(ValueError, match="hdf5 read_path 'direct' memory-maps the local file at HDF5's offsets; over S3 use chunks"):
         open_s3(url, server.endpoint, read_path="direct")
 
 
@@ -162,3 +191,27 @@ def test_cli_uploads_a_converted_copy(local, server):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["objects"] >= 2
     assert len(open_s3("s3://data/cli", server.endpoint)) == 150
+
+
+@pytest.mark.timeout(60)
+def test_convert_with_storage_s3_uploads_the_copy_and_prints_where(server, tmp_path, capsys):
+    import json
+    from thesis_lib.__main__ import main
+    main(["convert", "--dataset", "synthetic", "--limit", "40", "--fmt", "hdf5", "--option", "chunk_images=16",
+          "--out", str(tmp_path / "h5"), "--storage", "s3", "--storage-option", f"endpoint={server.endpoint}/",
+          "--url", "s3://data/converted-h5"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["s3"]["url"] == "s3://data/converted-h5" and printed["s3"]["endpoint"] == server.endpoint
+    with formats.get("hdf5").open(tmp_path / "h5") as here:
+        np.testing.assert_array_equal(open_s3("s3://data/converted-h5", server.endpoint).read_range(0, 40),
+                                      here.read_range(0, 40))
+    for flags, message in [
+            ([], "needs the server to upload to: --storage-option endpoint=http://HOST:PORT"),
+            (["--storage-option", "endpoint=localhost"], "convert --storage-option endpoint='localhost': expected a URL"),
+            (["--storage-option", f"endpoint={server.endpoint}", "--storage-option", "latency_ms=2"],
+             "latency_ms and bandwidth_mbps set a run's link"),
+            (["--storage-option", "latncy=2"], "unknown option 'latncy'; valid: endpoint, latency_ms"),
+            (["--storage-option", f"endpoint={server.endpoint}", "--url", "data/x"], "expected s3://BUCKET/PREFIX")]:
+        with pytest.raises(SystemExit, match=message):
+            main(["convert", "--limit", "4", "--fmt", "npy", "--out", str(tmp_path / "no"), "--storage", "s3", *flags])
+    assert not (tmp_path / "no").exists()  # refused before converting

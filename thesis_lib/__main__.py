@@ -54,15 +54,33 @@ def cmd_prepare(args) -> None:
 
 def cmd_convert(args) -> None:
     from . import formats
-    from .run import converted
-    source = _load_source(args)
+    from .formats.s3_objects import S3Location
+    from .run import converted, storage
     from .run.config import key_values
     options = key_values(args.option, "--option")
+    target = storage.upload_target(args.storage, key_values(args.storage_option, "--storage-option"), args.fmt)
+    if args.url:
+        if target is None:
+            raise ValueError("convert --url applies only with --storage s3")
+        S3Location.parse(args.url, target.endpoint)  # a bad URL is refused before the conversion
+    source = _load_source(args)
     if args.out:
-        stats = formats.get(args.fmt).write(source, Path(args.out), overwrite=args.overwrite, **options)
+        path = Path(args.out)
+        stats = formats.get(args.fmt).write(source, path, overwrite=args.overwrite, **options)
     else:
         path, stats = converted.ensure_converted(source, args.fmt, options)
+    if target is not None:
+        stats = {**stats, "s3": _upload(path, args.url or f"s3://{storage.BUCKET}/{path.name}", target.endpoint,
+                                        concurrency=target.concurrency)}
     _print_json(stats)
+
+
+def _upload(path, url: str, endpoint: str, **settings) -> dict:
+    """Upload the converted copy at ``path`` to ``url`` on ``endpoint``: what it put, and where."""
+    from .formats.s3_objects import S3Location, upload
+    manifest = upload(path, S3Location.parse(url, endpoint, **settings))
+    return {"url": url, "endpoint": endpoint, "objects": len(manifest["objects"]),
+            "bytes": sum(o["size"] for o in manifest["objects"].values())}
 
 
 def _check_storage() -> None:
@@ -154,10 +172,7 @@ def cmd_storage(args) -> None:
 def cmd_s3(args) -> None:
     from .core import link_proxy, s3_server
     if args.s3_command == "upload":
-        from .formats.s3_objects import S3Location, upload
-        manifest = upload(args.path, S3Location.parse(args.url, args.endpoint))
-        _print_json({"url": args.url, "endpoint": args.endpoint, "objects": len(manifest["objects"]),
-                     "bytes": sum(o["size"] for o in manifest["objects"].values())})
+        _print_json(_upload(args.path, args.url, args.endpoint))
         return
     if args.s3_command == "proxy":
         link_proxy.serve(args.target, args.latency_ms, args.bandwidth_mbps,
@@ -202,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="format option (repeatable)")
     p.add_argument("--out", default=None, help="target folder (default: data/converted/...)")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--storage", default="local", help="local (default), or s3: also upload the converted copy "
+                   "(every object, the manifest last) to the endpoint of --storage-option endpoint=http://HOST:PORT")
+    p.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                   help="with --storage s3: endpoint (required), concurrency (uploads at once)")
+    p.add_argument("--url", default=None, help="with --storage s3: s3://BUCKET/PREFIX (default: "
+                   "s3://thesis/<the converted folder's name>)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="one benchmark run: convert if needed, train, write one JSON record")

@@ -42,17 +42,17 @@ from .writing import naming
 
 READ_PATHS = ("auto", "direct", "chunks", "decode", "index", "fancy")
 RDCC_NBYTES = 16 * 2**20  # h5py's default chunk cache is 1 MiB: too small for a batch's chunks
+DATA_FILE = "data.h5"
 LABEL_CHUNK = 2**16  # labels per chunk when labels are checksummed (Fletcher-32 needs chunking)
 
 
-def check_storage(file_path, dset: h5py.Dataset) -> None:
+def check_storage(file_path, dset: h5py.Dataset, size: int) -> None:
     """FormatError unless every byte of ``dset`` was written and lies inside the file.
 
     HDF5 reads a chunk that was never written (or a contiguous dataset never allocated) as its
     fill value, zeros, without complaint; a file cut short loses the data at its end.
     """
     where = f"{file_path}: dataset {dset.name!r}"
-    size = file_path.stat().st_size
     if dset.chunks is None:
         offset, nbytes = dset.id.get_offset(), dset.id.get_storage_size()
         if dset.size and (offset is None or nbytes < dset.nbytes):
@@ -103,18 +103,27 @@ class Hdf5Reader(Reader):
     def __init__(self, path, manifest, *, read_path: str = "auto", rdcc_nbytes: int = RDCC_NBYTES,
                  block_size: int = 512, decode_threads: int = 1):
         super().__init__(path, manifest)
-        self.file_path = self.path / "data.h5"
+        self.file_path = self._data_file()
         # The options come resolved (declared, parsed and checked once in Format.open).
         self.rdcc_nbytes, self.decode_threads = rdcc_nbytes, decode_threads
         dset = self.images
         for stored in (dset, self._dataset("labels")):
-            check_storage(self.file_path, stored)
+            check_storage(self.file_path, stored, self._file_bytes())
             check_hdf5_filters(self.file_path, stored)
         if dset.shape != (self.n, *self.image_shape) or dset.dtype != np.uint8:
             raise FormatError(f"{self.file_path}: dataset 'images' is {dset.dtype} {dset.shape}, "
                               f"expected uint8 {(self.n, *self.image_shape)}")
         self.chunk_images = dset.chunks[0] if dset.chunks else 0
         self.block_size = self.chunk_images or block_size
+        read_path = self._resolve_read_path(read_path, dset)
+        if read_path == "decode":
+            check_decodable(self.file_path, dset, self.n)
+        self.read_path = read_path
+        self.gathers_any_order = read_path == "direct" and not self.chunk_images
+        if read_path == "direct":
+            self._mapped()  # fail at open, not in a worker, when the raw data is truncated
+
+    def _resolve_read_path(self, read_path: str, dset: h5py.Dataset) -> str:
         unfiltered = not dset.compression and not dset.fletcher32 and not dset.shuffle
         if read_path == "auto":
             read_path = "direct" if unfiltered else "chunks"
@@ -123,20 +132,25 @@ class Hdf5Reader(Reader):
                              f"uses compression={dset.compression} fletcher32={dset.fletcher32}")
         if read_path == "chunks" and not self.chunk_images:
             read_path = "direct"  # a contiguous dataset has one "chunk": direct is the same read
-        if read_path == "decode":
-            check_decodable(self.file_path, dset, self.n)
-        self.read_path = read_path
-        self.gathers_any_order = read_path == "direct" and not self.chunk_images
-        if read_path == "direct":
-            self._mapped()  # fail at open, not in a worker, when the raw data is truncated
+        return read_path
+
+    def _data_file(self):
+        """Where the HDF5 file lies, as errors name it."""
+        return self.path / DATA_FILE
+
+    def _file_bytes(self) -> int:
+        return self.file_path.stat().st_size
 
     # -- handles ------------------------------------------------------------------------------
+    def _rdcc_nslots(self) -> int:
+        chunks = -(-self.n // self.options["chunk_images"]) if self.options.get("chunk_images") else 0
+        return max(521, chunks)
+
     def _open_file(self) -> h5py.File:
         if not self.file_path.is_file():
             raise FormatError(f"{self.file_path}: missing")
-        chunks = -(-self.n // self.options["chunk_images"]) if self.options.get("chunk_images") else 0
         try:
-            return h5py.File(self.file_path, "r", rdcc_nbytes=self.rdcc_nbytes, rdcc_nslots=max(521, chunks))
+            return h5py.File(self.file_path, "r", rdcc_nbytes=self.rdcc_nbytes, rdcc_nslots=self._rdcc_nslots())
         except OSError as exc:
             raise FormatError(f"{self.file_path}: not a readable HDF5 file ({exc})") from None
 
@@ -183,7 +197,7 @@ class Hdf5Reader(Reader):
             offsets = [dset.id.get_offset()]
         if None in offsets:
             raise FormatError(f"{self.file_path}: image data was never written")
-        size = self.file_path.stat().st_size
+        size = self._file_bytes()
         chunk_shape = (per_chunk, *self.image_shape)
         chunk_bytes = int(np.prod(chunk_shape))
         if max(offsets) + chunk_bytes > size:
@@ -291,7 +305,7 @@ class Hdf5Format(Format):
             layout["chunks"] = (min(options["chunk_images"], n), *shape)
             layout["fletcher32"] = options["checksum"]
             layout |= hdf5_filter(options["compression"], options["compression_level"])
-        with naming(tmp / "data.h5"), h5py.File(tmp / "data.h5", "w") as f:
+        with naming(tmp / DATA_FILE), h5py.File(tmp / DATA_FILE, "w") as f:
             images = f.create_dataset("images", shape=(n, *shape), dtype=np.uint8, **layout)
             checked = {"chunks": (max(1, min(n, LABEL_CHUNK)),), "fletcher32": True} if options["checksum"] else {}
             f.create_dataset("labels", data=chunks.labels, **checked)

@@ -24,14 +24,16 @@ INT_LIMIT = 2**62
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
-KINDS = ("bool", "int", "float", "choice", "bytes")
+KINDS = ("bool", "int", "float", "choice", "bytes", "url")
+URL_SCHEMES = ("http://", "https://")
 
 
 @dataclass(frozen=True)
 class Option:
-    """One option: ``kind`` is ``bool``, ``int``, ``float``, ``choice`` (one of ``choices``) or
-    ``bytes`` (an integer byte count, also written ``64MiB``); ``optional`` makes ``None`` (``none``,
-    ``null``) a value of its own, meaning "decide for me"."""
+    """One option: ``kind`` is ``bool``, ``int``, ``float``, ``choice`` (one of ``choices``),
+    ``bytes`` (an integer byte count, also written ``64MiB``) or ``url`` (``http(s)://HOST:PORT``,
+    kept without a trailing ``/``); ``optional`` makes ``None`` (``none``, ``null``) a value of its
+    own, meaning "decide for me"."""
 
     default: Any
     kind: str
@@ -52,6 +54,8 @@ class Option:
             text = "true or false (also yes/no, on/off, 1/0)"
         elif self.kind == "choice":
             text = "one of " + ", ".join(self.choices)
+        elif self.kind == "url":
+            text = "a URL http://HOST:PORT (or https://)"
         else:
             low, high = self.minimum, self.maximum if self.maximum is not None and self.maximum < INT_LIMIT else None
             bound = (f" in {_number(low)}..{_number(high)}" if low is not None and high is not None
@@ -77,6 +81,10 @@ class Option:
             if value not in self.choices:
                 raise ValueError(value)
             return value
+        if self.kind == "url":
+            if text is None or not text.startswith(URL_SCHEMES) or len(text.rstrip("/")) <= len("https://"):
+                raise ValueError(value)
+            return value.strip().rstrip("/")
         number = self._number(value, text)
         low = -math.inf if self.minimum is None else self.minimum
         high = INT_LIMIT if self.maximum is None else self.maximum

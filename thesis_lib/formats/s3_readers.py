@@ -5,6 +5,7 @@ protocol as on disk (:func:`open_s3`):
 |---|---|
 | npy | ranged GETs of the batch's runs of consecutive rows, concurrent (no memory map) |
 | files | each image one GET, a batch's GETs concurrent, decoded here |
+| hdf5 | h5py's ``fileobj`` driver on :class:`.s3_file.S3File` (ranged GETs, small reads through a block cache); ``read_path`` chunks (auto; a contiguous dataset: one slice per run of consecutive images), index, fancy or decode; ``direct`` refused |
 | zarr | zarr-python over obstore (``zarr.storage.ObjectStore``); ``read_path=tensorstore``: TensorStore's ``s3`` kvstore with the endpoint and a request concurrency |
 | cupy | refused, with the reason |
 
@@ -25,8 +26,10 @@ import numpy as np
 
 from ..core.errors import FormatError
 from .files import INDEX, FilesReader
+from .hdf5 import DATA_FILE, Hdf5Reader
 from .reader import Reader
-from .runs import contiguous_runs
+from .runs import contiguous_runs, run_bounds
+from .s3_file import S3File
 from .s3_objects import S3Location, S3Objects, failed_read
 from .zarr_format import ZarrReader
 from .zarr_tensorstore import TensorStoreZarrReader
@@ -54,14 +57,18 @@ class S3Name:
 class S3Dataset:
     """What every S3 reader adds to its format's reader: the location, its checked client per process."""
 
+    #: obstore's client runs on one tokio runtime per process, whose threads a fork does not copy:
+    #: a forked child's first request hung, with the parent's client and with a new one alike
+    #: (tried here), so DataLoader workers over S3 start from the forkserver (see handles.Handles).
+    fork_safe = False
+
     location: S3Location
     upload: dict
 
-    def _attach(self, location: S3Location, manifest: dict) -> None:
+    def __init__(self, location: S3Location, manifest: dict, **options):
         self.location, self.upload = location, manifest
-
-    def _named(self) -> None:  # after Reader.__init__, which names the dataset by a local path
-        self.name = S3Name(self.location)
+        super().__init__(_pseudo_path(location), manifest, **options)  # the format's reader
+        self.name = S3Name(self.location)  # Reader.__init__ named the dataset by a local path
 
     @property
     def objects(self) -> S3Objects:
@@ -77,9 +84,7 @@ def _pseudo_path(location: S3Location) -> Path:
 
 class S3NpyReader(S3Dataset, Reader):
     def __init__(self, location: S3Location, manifest: dict, *, block_size: int = 512):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest)
-        self._named()
+        super().__init__(location, manifest)
         self.block_size = block_size
         self.row_bytes = int(np.prod(self.image_shape))
         self.offset = self._check_header()
@@ -136,11 +141,6 @@ class S3NpyReader(S3Dataset, Reader):
 
 
 class S3FilesReader(S3Dataset, FilesReader):
-    def __init__(self, location: S3Location, manifest: dict, **options):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest, **options)
-        self._named()
-
     def _index(self):
         return self.location.url(INDEX), self.objects.get(INDEX)
 
@@ -158,12 +158,35 @@ class S3FilesReader(S3Dataset, FilesReader):
         return out
 
 
-class S3ZarrReader(S3Dataset, ZarrReader):
-    def __init__(self, location: S3Location, manifest: dict, **options):
-        self._attach(location, manifest)
-        super().__init__(_pseudo_path(location), manifest, **options)
-        self._named()
+class S3Hdf5Reader(S3Dataset, Hdf5Reader):
+    def _data_file(self):
+        return self.location.url(DATA_FILE)
 
+    def _file_bytes(self) -> int:
+        return self.upload["objects"][DATA_FILE]["size"]  # checked against the bucket at open
+
+    def _resolve_read_path(self, read_path, dset):
+        return "chunks" if read_path == "auto" else read_path  # "direct" was refused by check_s3_readable
+
+    def _open_file(self):
+        import h5py
+        try:
+            return h5py.File(S3File(self.objects, DATA_FILE, self._file_bytes()), "r", rdcc_nbytes=self.rdcc_nbytes,
+                             rdcc_nslots=self._rdcc_nslots())
+        except OSError as exc:
+            raise FormatError(f"{self.file_path}: not a readable HDF5 file ({exc})") from None
+
+    def _gather_chunks(self, indices):
+        if self.chunk_images:
+            return super()._gather_chunks(indices)
+        dset = self.images  # contiguous: one slice, one ranged read, per run of consecutive images
+        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        for lo, hi in run_bounds(indices):
+            out[lo:hi] = dset[indices[lo]:indices[hi - 1] + 1]
+        return out
+
+
+class S3ZarrReader(S3Dataset, ZarrReader):
     def _check_stored(self, name: str) -> None:
         """Made by :meth:`S3Objects.open` for every object of the upload (see the module's note)."""
 
@@ -208,7 +231,11 @@ def _zarr_reader(location, manifest, *, read_path, cache_bytes, **options):
     return S3ZarrReader(location, manifest, read_path=read_path, **options)
 
 
-READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader}
+READERS = {"npy": S3NpyReader, "files": S3FilesReader, "zarr": _zarr_reader, "hdf5": S3Hdf5Reader}
+#: Read paths that map local files, with what to use over S3 instead.
+LOCAL_READ_PATHS = {"zarr": "reads local chunk files; over S3 use oindex, chunks or tensorstore",
+                    "hdf5": "memory-maps the local file at HDF5's offsets; over S3 use chunks (auto), index, "
+                            "fancy or decode"}
 
 
 def check_s3_readable(fmt: str, open_options: dict, where: str = "storage='s3'") -> None:
@@ -220,9 +247,8 @@ def check_s3_readable(fmt: str, open_options: dict, where: str = "storage='s3'")
                          "and copy to the GPU instead")
     if fmt not in READERS:
         raise ValueError(f"{where}: format {fmt!r} has no S3 reader; formats read over S3: {', '.join(READERS)}")
-    if fmt == "zarr" and open_options.get("read_path") == "direct":
-        raise ValueError(f"{where}: zarr read_path 'direct' reads local chunk files; over S3 use oindex, "
-                         "chunks or tensorstore")
+    if fmt in LOCAL_READ_PATHS and open_options.get("read_path") == "direct":
+        raise ValueError(f"{where}: {fmt} read_path 'direct' {LOCAL_READ_PATHS[fmt]}")
 
 
 def open_s3(url: str, endpoint: str, *, timeout_s: float | None = None, concurrency: int | None = None,

@@ -10,23 +10,35 @@ server's folder removed, when the ``with`` ends, however it ends.
 from __future__ import annotations
 
 import contextlib
-import math
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..formats.options import Option
+
 STORAGES = ("local", "s3")
 BUCKET = "thesis"
 
 
+#: ``storage_options`` of an S3 run, declared once: their types, ranges and defaults.
+STORAGE_OPTIONS = {
+    "endpoint": Option(None, "url", "the S3 server; none: a private server for this run", optional=True),
+    "latency_ms": Option(0.0, "float", "one-way delay the link proxy adds to each request and response",
+                         minimum=0),
+    "bandwidth_mbps": Option(0.0, "float", "the link proxy's cap in MB/s; 0: none", minimum=0),
+    "concurrency": Option(16, "int", "requests in flight at once per reader", minimum=1),
+}
+OPTION_NAMES = tuple(STORAGE_OPTIONS)
+
+
 @dataclass(frozen=True)
 class S3Settings:
-    """``storage_options`` of an S3 run, typed and with their defaults."""
-    endpoint: str | None = None  # None: a private server for this run
-    latency_ms: float = 0.0  # one-way delay the link proxy adds to each request and response
-    bandwidth_mbps: float = 0.0  # the link proxy's cap in MB/s; 0: none
-    concurrency: int = 16  # requests in flight at once per reader
+    """``storage_options`` of an S3 run, parsed (:data:`STORAGE_OPTIONS`), with their defaults."""
+    endpoint: str | None = STORAGE_OPTIONS["endpoint"].default
+    latency_ms: float = STORAGE_OPTIONS["latency_ms"].default
+    bandwidth_mbps: float = STORAGE_OPTIONS["bandwidth_mbps"].default
+    concurrency: int = STORAGE_OPTIONS["concurrency"].default
 
     @property
     def proxied(self) -> bool:
@@ -35,9 +47,6 @@ class S3Settings:
     def measured(self) -> dict:
         """What changes the measurement: all but the endpoint, which is a place (like ``root``)."""
         return {k: v for k, v in asdict(self).items() if k != "endpoint"}
-
-
-OPTION_NAMES = tuple(S3Settings.__dataclass_fields__)
 
 
 def resolve_storage(storage: str, options: dict, fmt: str, open_options: dict) -> S3Settings | None:
@@ -49,32 +58,43 @@ def resolve_storage(storage: str, options: dict, fmt: str, open_options: dict) -
         if options:
             raise ValueError(f"storage_options {sorted(options)} apply only with storage='s3'")
         return None
+    check_known(options)
+    check_s3_readable(fmt, open_options)
+    return parse_s3_options(options)
+
+
+def check_known(options: dict, where: str = "storage_options") -> None:
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise ValueError(f"storage_options: unknown option {unknown[0]!r}; valid: {', '.join(OPTION_NAMES)}")
-    check_s3_readable(fmt, open_options)
-    values = {name: _typed(name, value) for name, value in options.items()}
-    return S3Settings(**values)
+        raise ValueError(f"{where}: unknown option {unknown[0]!r}; valid: {', '.join(OPTION_NAMES)}")
 
 
-def _typed(name: str, value):
-    """One option from YAML (typed) or the command line (text), checked."""
-    if name == "endpoint":
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-            raise ValueError(f"storage_options: endpoint must be http://HOST:PORT, got {value!r}")
-        return value.rstrip("/")
-    kind, minimum = (int, 1) if name == "concurrency" else (float, 0)
-    try:
-        number = kind(value) if isinstance(value, str) and not isinstance(value, bool) else value
-    except ValueError:
-        number = value
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
-            or number < minimum or (kind is int and number != int(number)):
-        what = "an integer >= 1" if kind is int else "a number >= 0"
-        raise ValueError(f"storage_options: {name} must be {what}, got {value!r}")
-    return kind(number)
+def parse_s3_options(options: dict, where: str = "storage_options") -> S3Settings:
+    """``options`` (known keys, from YAML, Python or ``KEY=VALUE`` text) parsed, defaults filled in."""
+    check_known(options, where)
+    return S3Settings(**{name: STORAGE_OPTIONS[name].parse(value, name, where) for name, value in options.items()})
+
+
+def upload_target(storage: str, options: dict, fmt: str) -> S3Settings | None:
+    """Where ``convert --storage s3`` uploads (None: it stays local), ValueError naming the flag
+    when the endpoint is missing or an option only a run's reads use is set."""
+    from ..formats.s3_readers import check_s3_readable
+
+    if storage not in STORAGES:
+        raise ValueError(f"convert --storage {storage!r}: choose one of {', '.join(STORAGES)}")
+    if storage == "local":
+        if options:
+            raise ValueError(f"convert --storage-option {sorted(options)} applies only with --storage s3")
+        return None
+    settings = parse_s3_options(options, "convert --storage-option")
+    if settings.endpoint is None:
+        raise ValueError("convert --storage s3 needs the server to upload to: --storage-option "
+                         "endpoint=http://HOST:PORT (python -m thesis_lib s3 serve starts one and prints it)")
+    if settings.proxied:
+        raise ValueError("convert --storage-option latency_ms and bandwidth_mbps set a run's link to the "
+                         "server; an upload goes straight to the endpoint")
+    check_s3_readable(fmt, {}, "convert --storage s3")
+    return settings
 
 
 @contextlib.contextmanager

@@ -1,6 +1,10 @@
 """Read throughput over S3 at a set latency: each format and zarr chunk size uploaded to a private
 SeaweedFS, then read in random batches through the link proxy at each latency, in one run (so
 the rates compare as ratios). ``python -m thesis_lib.tools.s3bench --root ZIP --limit N``.
+
+``--only TEXT`` keeps the variants whose label contains it (repeatable); ``--worker-kind KIND``
+(repeatable) reads each variant through a loader (batch mode, ``--workers`` workers of that kind)
+as well as straight from the reader, the first batch (the workers' start) left out.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import formats, sources
+from .. import formats, loading, sources
 from ..core.link_proxy import link_proxy
 from ..core.s3_server import s3_server
 from ..formats.s3_objects import S3Location, upload
@@ -23,6 +27,7 @@ VARIANTS = [("npy, ranged GETs", "npy", {}, {})]
 for _chunk in (16, 64, 256, 1024):
     VARIANTS += [(f"zarr chunk {_chunk}, zarr-python", "zarr", {"chunk_images": _chunk}, {}),
                  (f"zarr chunk {_chunk}, tensorstore", "zarr", {"chunk_images": _chunk}, {"read_path": "tensorstore"})]
+VARIANTS += [("hdf5 contiguous, h5py", "hdf5", {}, {}), ("hdf5 chunk 64, h5py", "hdf5", {"chunk_images": 64}, {})]
 
 
 def images_per_second(reader, batch: int, batches: int, seed: int = 0) -> float:
@@ -34,10 +39,24 @@ def images_per_second(reader, batch: int, batches: int, seed: int = 0) -> float:
     return batch * batches / (time.perf_counter() - start)
 
 
-def run(source, latencies, batch: int, batches: int, concurrency: int, work: Path) -> list[dict]:
+def loader_images_per_second(reader, batch: int, batches: int, workers: int, kind: str) -> float:
+    loader = loading.make_loader(reader, batch_size=batch, mode="batch", workers=workers, worker_kind=kind,
+                                 normalize=False, seed=0)
+    loaded = iter(loader)
+    next(loaded)  # the workers' start
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(loaded)
+    rate = batch * batches / (time.perf_counter() - start)
+    del loaded
+    return rate
+
+
+def run(source, latencies, batch: int, batches: int, concurrency: int, work: Path, variants=VARIANTS,
+        worker_kinds=(), workers: int = 2) -> list[dict]:
     rows = []
     with s3_server(work / "s3", stop_timeout=1) as server:
-        for label, fmt, write, _ in VARIANTS:
+        for label, fmt, write, _ in variants:
             prefix = f"{fmt}-{'-'.join(f'{k}{v}' for k, v in write.items()) or 'default'}"
             local = work / prefix
             if not local.exists():
@@ -46,12 +65,16 @@ def run(source, latencies, batch: int, batches: int, concurrency: int, work: Pat
         for latency in latencies:
             proxy = link_proxy(server.endpoint, latency) if latency else contextlib.nullcontext(server.endpoint)
             with proxy as endpoint:
-                for label, fmt, write, read in VARIANTS:
+                for label, fmt, write, read in variants:
                     prefix = f"{fmt}-{'-'.join(f'{k}{v}' for k, v in write.items()) or 'default'}"
                     with open_s3(f"s3://bench/{prefix}", endpoint, concurrency=concurrency, **read) as reader:
-                        rate = images_per_second(reader, batch, batches)
-                    rows.append({"variant": label, "latency_ms": latency, "img_s": rate})
-                    print(f"{label:34s} {latency:>4g} ms {rate:>10,.0f} img/s", flush=True)
+                        rates = {label: images_per_second(reader, batch, batches)}
+                        for kind in worker_kinds:
+                            rates[f"{label}, {workers} {kind} workers"] = loader_images_per_second(
+                                reader, batch, batches, workers, kind)
+                    for name, rate in rates.items():
+                        rows.append({"variant": name, "latency_ms": latency, "img_s": rate})
+                        print(f"{name:50s} {latency:>4g} ms {rate:>10,.0f} img/s", flush=True)
     return rows
 
 
@@ -75,11 +98,19 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--batches", type=int, default=5)
     p.add_argument("--concurrency", type=int, default=16, help="S3 requests in flight per reader")
+    p.add_argument("--only", action="append", help="keep variants whose label contains this (repeatable)")
+    p.add_argument("--worker-kind", action="append", default=[], choices=loading.WORKER_KINDS,
+                   help="also read through a loader with --workers workers of this kind (repeatable)")
+    p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
+    variants = [v for v in VARIANTS if not args.only or any(text in v[0] for text in args.only)]
+    if not variants:
+        p.error(f"--only {args.only}: no variant matches; variants: {', '.join(v[0] for v in VARIANTS)}")
     latencies = args.latency_ms or [0.0, 2.0, 20.0]
     source = sources.load(args.dataset, args.root, limit=args.limit)
     with tempfile.TemporaryDirectory() as work:
-        rows = run(source, latencies, args.batch, args.batches, args.concurrency, Path(work))
+        rows = run(source, latencies, args.batch, args.batches, args.concurrency, Path(work), variants,
+                   args.worker_kind, args.workers)
     print(table(rows, latencies))
 
 
