@@ -41,6 +41,16 @@ ZARR_READERS = {"zarr-python": {}, "tensorstore": {"read_path": "tensorstore"}}
 # lz4 (no level) is measured in both.
 SHARED_CODECS = ("blosc-lz4", "blosc-zstd", "lz4")
 CODEC_VARIANTS = (
+    *[Variant(f"hdf5 chunk 64 {codec}, h5py per-chunk", "hdf5", ("batch", "block"),
+              {"chunk_images": 64, "compression": codec, **({} if codec == "lz4" else {"compression_level": 3})})
+      for codec in ("zstd", *SHARED_CODECS)],
+    *[Variant(f"zarr chunk 64 {codec}, {library}", "zarr", ("batch", "block"),
+              {"codec": codec, **({"level": 4} if codec == "gzip" else {})}, read)
+      for codec in ("gzip", *SHARED_CODECS) for library, read in ZARR_READERS.items()
+      if not (codec == "lz4" and library == "tensorstore")],  # TensorStore cannot decode numcodecs' LZ4
+)
+
+VARIANTS = (
     Variant("npy", "npy", ALL_MODES),
     Variant("hdf5 contiguous, direct", "hdf5", ALL_MODES),
     Variant("hdf5 contiguous, h5py per-index", "hdf5", ("batch",), open_options={"read_path": "index"}),
