@@ -1,4 +1,4 @@
-"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage|s3``."""
+"""Command line: ``python -m thesis_lib prepare|convert|bench|sweep|report|appendix|loaderbench|convertbench|shufflequality|gpucheck|storage|roofline|s3``."""
 from __future__ import annotations
 
 import argparse
@@ -151,6 +151,11 @@ def cmd_storage(args) -> None:
     print(storage.format_table(ours, theirs))
 
 
+def cmd_roofline_measure(args) -> None:
+    from .roofline import measure
+    measure.main(out=args.out, dataset=args.dataset, root=args.root, folder=args.folder, quick=args.quick)
+
+
 def cmd_s3(args) -> None:
     from .core import link_proxy, s3_server
     if args.s3_command == "upload":
@@ -269,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="measure again even when cached")
     p.add_argument("--fio", action="store_true", help="also run fio's equivalent jobs and print its figures beside")
     p.set_defaults(func=cmd_storage)
+
+    p = sub.add_parser("roofline", help="the loader roofline: this machine's primitives measured into a profile")
+    roofline = p.add_subparsers(dest="roofline_command", required=True)
+    p = roofline.add_parser("measure", help="measure every primitive (median and 95%% interval) and write the profile")
+    p.add_argument("--out", default=None, help="the profile JSON (default: data/roofline/profile.json)")
+    p.add_argument("--dataset", default="synthetic", help="whose images the decode costs are measured on")
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive); without it, "
+                   "synthetic images")
+    p.add_argument("--folder", default=None, help="the folder whose storage is measured (default: the data folder)")
+    p.add_argument("--quick", action="store_true", help="few and small trials: seconds, for tests")
+    p.set_defaults(func=cmd_roofline_measure)
 
     p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
     s3 = p.add_subparsers(dest="s3_command", required=True)

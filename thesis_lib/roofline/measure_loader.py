@@ -1,0 +1,86 @@
+"""The DataLoader's primitives over an in-RAM reader: worker start-up, the handover of a batch
+from a worker, and each access mode's own Python per batch.
+
+The in-RAM reader is the ``npy`` format on a scratch folder, read once so it is in the page cache:
+a batch is a gather from memory. Every figure comes from :func:`..tools.loaderbench.rates.loader_rates`,
+loaderbench's own timing (a fresh loader, its first batch timed, then whole epochs).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import formats, sources
+from ..loading import MODES, WORKER_KINDS
+from ..tools.loaderbench.rates import loader_rates, warm
+from .trials import BATCH, Settings
+
+HANDOVER_WORKERS = 2
+PYTHON_PX = 8  # 192-byte images: a batch's bytes cost next to nothing beside its Python
+MiB = 2**20
+
+
+def in_ram_reader(folder: Path, px: int, batches: int):
+    """An npy reader over ``batches`` batches of synthetic ``px`` px images, warm."""
+    stored = folder / f"npy-{px}px-{batches}b"
+    if not stored.exists():
+        formats.get("npy").write(sources.load("synthetic", image_size=px, limit=batches * BATCH), stored,
+                                 progress=False)
+    reader = formats.get("npy").open(stored)
+    warm(reader)
+    return reader
+
+
+def _batch_us(reader, mode: str, workers: int, kind: str = "process", epochs: int = 2) -> tuple[list[float], float]:
+    """Microseconds per batch of each of ``epochs`` whole epochs after a fresh loader's first
+    batch, and that first batch's seconds."""
+    rates, first_batch_s = loader_rates(reader, mode, workers, epochs, None, worker_kind=kind)
+    return [BATCH / rate * 1e6 for rate in rates], first_batch_s
+
+
+def nonnegative_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line through (x, y) with neither below zero (the
+    exact non-negative least squares for two coefficients): a cost is never negative."""
+    slope, intercept = np.polyfit(x, y, 1)
+    if intercept >= 0 and slope >= 0:
+        return float(intercept), float(slope)
+    # Otherwise the best feasible line lies on an edge of the quadrant: a flat line or one through 0.
+    edges = [(max(0.0, float(np.mean(y))), 0.0), (0.0, max(0.0, float(np.dot(x, y) / np.dot(x, x))))]
+    return min(edges, key=lambda line: float(np.sum((y - line[0] - line[1] * x) ** 2)))
+
+
+def workers_trials(folder: Path, settings: Settings) -> dict[str, list[float]]:
+    """``workers.startup_s.<kind>``, ``handover.<kind>.fixed_us`` and ``.us_per_mib`` for each
+    worker kind, one value per trial. The handover is the time per batch with 2 workers of the
+    kind less the time with 0 workers, in the same trial, at each of ``settings.handover_px``;
+    the line through those is fitted per trial. Start-up is a fresh loader's first batch with 2
+    workers at the smallest size."""
+    readers = {px: in_ram_reader(folder, px, settings.loader_batches) for px in settings.handover_px}
+    mib = np.array([BATCH * px * px * 3 / MiB for px in settings.handover_px])
+    values = {}
+    for _ in range(settings.trials):
+        base = {px: _batch_us(reader, "batch", 0)[0][-1] for px, reader in readers.items()}
+        for kind in WORKER_KINDS:
+            extra = []
+            for px, reader in readers.items():
+                per_batch, first_batch_s = _batch_us(reader, "batch", HANDOVER_WORKERS, kind)
+                extra.append(per_batch[-1] - base[px])
+                if px == settings.handover_px[0]:
+                    values.setdefault(f"workers.startup_s.{kind}", []).append(first_batch_s)
+            fixed, per_mib = nonnegative_line(mib, np.array(extra))
+            values.setdefault(f"handover.{kind}.fixed_us", []).append(fixed)
+            values.setdefault(f"handover.{kind}.us_per_mib", []).append(per_mib)
+    return values
+
+
+def python_trials(folder: Path, settings: Settings, gather_gbps: float) -> dict[str, list[float]]:
+    """``python.<mode>_us_per_batch`` for each access mode: microseconds per batch with 0 workers
+    over 8 px images in RAM, less the batch's bytes at the memory gather rate; one value per epoch."""
+    reader = in_ram_reader(folder, PYTHON_PX, settings.loader_batches)
+    copy_us = BATCH * PYTHON_PX * PYTHON_PX * 3 / (gather_gbps * 1e9) * 1e6
+    values = {}
+    for mode in MODES:
+        per_batch, _ = _batch_us(reader, mode, 0, epochs=settings.trials)
+        values[f"python.{mode}_us_per_batch"] = [max(0.0, us - copy_us) for us in per_batch]
+    return values
