@@ -12,7 +12,7 @@ import pytest
 from thesis_lib.__main__ import main as cli
 from thesis_lib.core import cache
 from thesis_lib.roofline import FIELDS, Profile, ProfileError, anchor
-from thesis_lib.roofline.measure import format_table
+from thesis_lib.roofline.measure import format_table, main as measure_main
 from thesis_lib.roofline.measure_decode import decode_us
 from thesis_lib.roofline.measure_loader import nonnegative_line
 from thesis_lib.roofline.measure_memory import STORAGE_FIGURES, storage_trials
@@ -106,9 +106,10 @@ def test_cold_terms_are_measured_where_eviction_works(tmp_path):
     assert not unmeasured and all(len(v) == QUICK.trials and min(v) > 0 for v in values.values())
 
 
-def test_measure_needs_a_root_for_a_real_dataset(capsys):
-    with pytest.raises(SystemExit, match="--dataset tiny-imagenet needs --root"):
-        cli(["roofline", "measure", "--dataset", "tiny-imagenet", "--quick"])
+def test_measure_needs_a_root_for_a_real_dataset(tmp_path):
+    with pytest.raises(ValueError, match="--dataset tiny-imagenet needs --root"):
+        measure_main(out=tmp_path / "p.json", dataset="tiny-imagenet", quick=True)
+    assert not (tmp_path / "p.json").exists()
 
 
 @pytest.mark.slow

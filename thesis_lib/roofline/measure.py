@@ -56,7 +56,7 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
         log("worker start-up and handover")
         trials.update(workers_trials(Path(scratch), settings))
         log("each access mode's Python")
-        trials.update(python_trials(Path(scratch), settings, gather))
+        trials.update(python_trials(Path(scratch), settings))
     values = {name: stat(name, trials[name]) for name in FIELDS if name in trials}
     return Profile(_machine(dataset, root, settings, quick, storage_about, time.perf_counter() - started),
                    values, unmeasured)

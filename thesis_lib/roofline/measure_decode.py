@@ -56,18 +56,18 @@ def encoded(kind: str, images: np.ndarray) -> tuple[list[bytes], Callable[[bytes
 def decode_us(images: np.ndarray, trials: int) -> dict[str, list[float]]:
     """Microseconds per image to decode ``images`` (n, px, px, 3) from each form in DECODERS, one
     value per trial; each form's decoded bytes are checked against ``images`` once (JPEG, lossy,
-    for its shape only)."""
-    costs = {}
-    for kind in DECODERS:
-        units, decode = encoded(kind, images)
+    for its size only). The forms take turns within a trial, so a busy moment of a shared machine
+    spreads over all of them rather than landing on one."""
+    forms = {kind: encoded(kind, images) for kind in DECODERS}
+    for kind, (units, decode) in forms.items():
         first = np.concatenate([np.frombuffer(decode(unit), np.uint8).reshape(-1) for unit in units])
         if first.size != images.size or (kind != "jpeg" and not np.array_equal(first, images.reshape(-1))):
             raise MeasureError(f"roofline measure: {kind} did not decode to the images it encoded")
-        values = []
-        for _ in range(trials):
+    costs = {kind: [] for kind in forms}
+    for _ in range(trials):
+        for kind, (units, decode) in forms.items():
             start = time.perf_counter()
             for unit in units:
                 decode(unit)
-            values.append((time.perf_counter() - start) / len(images) * 1e6)
-        costs[kind] = values
+            costs[kind].append((time.perf_counter() - start) / len(images) * 1e6)
     return costs

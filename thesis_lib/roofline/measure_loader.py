@@ -7,6 +7,8 @@ loaderbench's own timing (a fresh loader, its first batch timed, then whole epoc
 """
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from ..tools.loaderbench.rates import loader_rates, warm
 from .trials import BATCH, Settings
 
 HANDOVER_WORKERS = 2
+HANDOVER_EPOCHS = 3  # timed epochs per loader; their median is the trial's value
 PYTHON_PX = 8  # 192-byte images: a batch's bytes cost next to nothing beside its Python
 MiB = 2**20
 
@@ -32,7 +35,7 @@ def in_ram_reader(folder: Path, px: int, batches: int):
     return reader
 
 
-def _batch_us(reader, mode: str, workers: int, kind: str = "process", epochs: int = 2) -> tuple[list[float], float]:
+def _batch_us(reader, mode: str, workers: int, kind: str = "process", epochs: int = 1) -> tuple[list[float], float]:
     """Microseconds per batch of each of ``epochs`` whole epochs after a fresh loader's first
     batch, and that first batch's seconds."""
     rates, first_batch_s = loader_rates(reader, mode, workers, epochs, None, worker_kind=kind)
@@ -53,20 +56,28 @@ def nonnegative_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def workers_trials(folder: Path, settings: Settings) -> dict[str, list[float]]:
     """``workers.startup_s.<kind>``, ``handover.<kind>.fixed_us`` and ``.us_per_mib`` for each
     worker kind, one value per trial. The handover is the time per batch with 2 workers of the
-    kind less the time with 0 workers, in the same trial, at each of ``settings.handover_px``;
-    the line through those is fitted per trial. Start-up is a fresh loader's first batch with 2
-    workers at the smallest size."""
-    readers = {px: in_ram_reader(folder, px, settings.loader_batches) for px in settings.handover_px}
-    mib = np.array([BATCH * px * px * 3 / MiB for px in settings.handover_px])
+    kind less the time with 0 workers (each the median of 3 whole epochs of one loader), in the
+    same trial, at each of ``settings.handover_px``; the line through those is fitted per trial.
+    Start-up is a fresh loader's first batch with 2 workers at the smallest size."""
+    with ExitStack() as stack:
+        readers = {px: stack.enter_context(in_ram_reader(folder, px, settings.loader_batches))
+                   for px in settings.handover_px}
+        return _handover_trials(readers, settings.trials)
+
+
+def _handover_trials(readers: dict, trials: int) -> dict[str, list[float]]:
+    mib = np.array([BATCH * px * px * 3 / MiB for px in readers])
+    smallest = min(readers)
     values = {}
-    for _ in range(settings.trials):
-        base = {px: _batch_us(reader, "batch", 0)[0][-1] for px, reader in readers.items()}
+    for _ in range(trials):
+        base = {px: float(np.median(_batch_us(reader, "batch", 0, epochs=HANDOVER_EPOCHS)[0]))
+                for px, reader in readers.items()}
         for kind in WORKER_KINDS:
             extra = []
             for px, reader in readers.items():
-                per_batch, first_batch_s = _batch_us(reader, "batch", HANDOVER_WORKERS, kind)
-                extra.append(per_batch[-1] - base[px])
-                if px == settings.handover_px[0]:
+                per_batch, first_batch_s = _batch_us(reader, "batch", HANDOVER_WORKERS, kind, HANDOVER_EPOCHS)
+                extra.append(float(np.median(per_batch)) - base[px])
+                if px == smallest:
                     values.setdefault(f"workers.startup_s.{kind}", []).append(first_batch_s)
             fixed, per_mib = nonnegative_line(mib, np.array(extra))
             values.setdefault(f"handover.{kind}.fixed_us", []).append(fixed)
@@ -74,13 +85,25 @@ def workers_trials(folder: Path, settings: Settings) -> dict[str, list[float]]:
     return values
 
 
-def python_trials(folder: Path, settings: Settings, gather_gbps: float) -> dict[str, list[float]]:
+def python_trials(folder: Path, settings: Settings, seed: int = 0) -> dict[str, list[float]]:
     """``python.<mode>_us_per_batch`` for each access mode: microseconds per batch with 0 workers
-    over 8 px images in RAM, less the batch's bytes at the memory gather rate; one value per epoch."""
-    reader = in_ram_reader(folder, PYTHON_PX, settings.loader_batches)
-    copy_us = BATCH * PYTHON_PX * PYTHON_PX * 3 / (gather_gbps * 1e9) * 1e6
+    over 8 px images in RAM (one value per whole epoch), less the reader's own read of as many
+    random sorted batches into one buffer, timed right after: what the mode adds to the read."""
+    rng = np.random.default_rng(seed)
     values = {}
-    for mode in MODES:
-        per_batch, _ = _batch_us(reader, mode, 0, epochs=settings.trials)
-        values[f"python.{mode}_us_per_batch"] = [max(0.0, us - copy_us) for us in per_batch]
+    with in_ram_reader(folder, PYTHON_PX, settings.loader_batches) as reader:
+        out = np.empty((BATCH, *reader.image_shape), np.uint8)
+        for mode in MODES:
+            per_batch, _ = _batch_us(reader, mode, 0, epochs=settings.trials)
+            read_us = [_read_us(reader, out, rng, settings.loader_batches) for _ in per_batch]
+            values[f"python.{mode}_us_per_batch"] = [max(0.0, us - read) for us, read in zip(per_batch, read_us)]
     return values
+
+
+def _read_us(reader, out: np.ndarray, rng: np.random.Generator, batches: int) -> float:
+    """Microseconds per batch of ``reader.read_into`` over ``batches`` random sorted batches."""
+    indices = [np.sort(rng.choice(len(reader), len(out), replace=False)) for _ in range(batches)]
+    start = time.perf_counter()
+    for batch in indices:
+        reader.read_into(batch, out)
+    return (time.perf_counter() - start) / batches * 1e6
