@@ -7,6 +7,7 @@ access mode's Python); docs/design.md, "Loader roofline: the profile", says how 
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
     ``quick``: a few seconds, for tests; otherwise a few minutes. ``log`` hears each step."""
     settings: Settings = QUICK if quick else FULL
     folder = paths.data_root() if folder is None else Path(folder)
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
     trials: dict[str, list[float]] = {}
     log("memory gather")
     trials["memory.gather_gbps"] = gather_gbps(settings)
@@ -58,8 +59,10 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
         log("each access mode's Python")
         trials.update(python_trials(Path(scratch), settings))
     values = {name: stat(name, trials[name]) for name in FIELDS if name in trials}
-    return Profile(_machine(dataset, root, settings, quick, storage_about, time.perf_counter() - started),
-                   values, unmeasured)
+    # The load average says how busy a shared machine was: medians move with it, beyond their intervals.
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    return Profile({**_machine(dataset, root, settings, quick, storage_about, time.perf_counter() - started),
+                    "load_average_1_5_15min": load}, values, unmeasured)
 
 
 def _machine(dataset, root, settings: Settings, quick: bool, storage_about: dict, seconds: float) -> dict:
@@ -73,11 +76,12 @@ def _machine(dataset, root, settings: Settings, quick: bool, storage_about: dict
 
 def format_table(profile: Profile) -> str:
     """One line per primitive: its median, its interval and its unit; then the unmeasured ones and why."""
-    lines = [f"{'primitive':<34}{'median':>12}  {'95% interval':<24}unit"]
+    lines = [f"{'primitive':<34}{'median':>12}  {'95% interval':<28} unit"]
     for name, (unit, _) in FIELDS.items():
         if profile.has(name):
             value = profile.values[name]
-            lines.append(f"{name:<34}{value.median:>12,.3f}  [{value.low:,.3f}, {value.high:,.3f}]".ljust(72) + unit)
+            interval = f"[{value.low:,.3f}, {value.high:,.3f}]"
+            lines.append(f"{name:<34}{value.median:>12,.3f}  {interval:<28} {unit}")
     for name, reason in profile.unmeasured.items():
         lines.append(f"{name:<34}{'unmeasured':>12}  {reason}")
     return "\n".join(lines)
