@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from thesis_lib.roofline.measure import format_table, main as measure_main
 from thesis_lib.roofline.measure_decode import decode_us
 from thesis_lib.roofline.measure_loader import nonnegative_line
 from thesis_lib.roofline.measure_memory import STORAGE_FIGURES, storage_trials
-from thesis_lib.roofline.trials import QUICK, MeasureError, stat
+from thesis_lib.roofline.trials import QUICK, MeasureError, Stopwatch, stat
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(60)
@@ -73,6 +74,12 @@ def test_stat_refuses_a_primitive_with_no_usable_trial():
         stat("decode.png.64", [1.0, math.nan])
     with pytest.raises(MeasureError, match="request.memmap"):
         stat("request.memmap", [])
+
+
+def test_stopwatch_counts_cpu_work_not_waiting():
+    with Stopwatch() as watch:
+        time.sleep(0.05)
+    assert watch.wall >= 0.05 and watch.seconds < 0.025
 
 
 def test_nonnegative_line_fits_and_never_goes_below_zero():

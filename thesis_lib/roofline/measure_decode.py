@@ -9,7 +9,6 @@ LZ4; decoded by numcodecs, zarr's codec library, and zlib. The cost of a chunk i
 from __future__ import annotations
 
 import io
-import time
 import zlib
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ from PIL import Image
 
 from ..formats.files import decode_pil
 from .profile import DECODERS
-from .trials import MeasureError
+from .trials import MeasureError, Stopwatch
 
 CHUNK_IMAGES = 64
 LEVEL = {"zlib": 4, "zstd": 3, "blosc": 3}  # the formats' defaults
@@ -66,8 +65,8 @@ def decode_us(images: np.ndarray, trials: int) -> dict[str, list[float]]:
     costs = {kind: [] for kind in forms}
     for _ in range(trials):
         for kind, (units, decode) in forms.items():
-            start = time.perf_counter()
-            for unit in units:
-                decode(unit)
-            costs[kind].append((time.perf_counter() - start) / len(images) * 1e6)
+            with Stopwatch() as watch:
+                for unit in units:
+                    decode(unit)
+            costs[kind].append(watch.seconds / len(images) * 1e6)
     return costs

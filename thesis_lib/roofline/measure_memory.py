@@ -1,12 +1,10 @@
 """Memory and storage primitives: a random gather from RAM, and the storage check's figures."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..tools import storage
-from .trials import BATCH, Settings
+from .trials import BATCH, Settings, Stopwatch
 
 ROW_BYTES = 64 * 64 * 3  # one 64 px image: the "rows of 12 KiB" of memory.gather_gbps
 GATHER_BATCHES = 16  # batches timed together in one trial
@@ -26,10 +24,10 @@ def gather_gbps(settings: Settings, seed: int = 0) -> list[float]:
     values = []
     for _ in range(settings.trials):
         batches = [np.sort(rng.choice(rows, len(out), replace=False)) for _ in range(GATHER_BATCHES)]
-        start = time.perf_counter()
-        for indices in batches:
-            np.take(array, indices, axis=0, out=out)
-        values.append(GATHER_BATCHES * out.nbytes / 1e9 / (time.perf_counter() - start))
+        with Stopwatch() as watch:
+            for indices in batches:
+                np.take(array, indices, axis=0, out=out)
+        values.append(GATHER_BATCHES * out.nbytes / 1e9 / watch.seconds)
     return values
 
 

@@ -9,14 +9,13 @@ files were just written and are read once before timing.
 """
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from .. import formats, sources
-from .trials import BATCH, Settings
+from .trials import BATCH, Settings, Stopwatch
 
 REQUEST_PX = 8
 #: Each read path: the format, its write options and its open options.
@@ -46,10 +45,10 @@ def request_us(folder: Path, settings: Settings, gather_gbps: float, seed: int =
             batches = [2 * np.sort(rng.choice(len(source) // 2, per_batch, replace=False))
                        for _ in range(settings.request_batches)]
             for name, reader in readers.items():
-                start = time.perf_counter()
-                for indices in batches:
-                    reader.read(indices)
-                per_request = (time.perf_counter() - start) / (len(batches) * per_batch) * 1e6
+                with Stopwatch() as watch:
+                    for indices in batches:
+                        reader.read(indices)
+                per_request = watch.seconds / (len(batches) * per_batch) * 1e6
                 costs[name].append(max(0.0, per_request - copy_us))
     return costs
 
