@@ -36,7 +36,7 @@ class Settings:
 
 FULL = Settings(trials=7, gather_rows=16_384, storage_mb=256, storage_budget_s=1.5,
                 decode_images={32: 512, 64: 256, 128: 128, 256: 64}, request_images=4096, request_batches=3,
-                handover_px=(16, 32, 64), loader_batches=16, handover_epochs=3)
+                handover_px=(16, 32, 64), loader_batches=40, handover_epochs=3)
 QUICK = Settings(trials=2, gather_rows=1024, storage_mb=8, storage_budget_s=0.15,
                  decode_images={32: 16, 64: 8, 128: 4, 256: 2}, request_images=64, request_batches=1,
                  handover_px=(8, 16), loader_batches=2, handover_epochs=1)
