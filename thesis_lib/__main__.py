@@ -169,6 +169,11 @@ def cmd_storage(args) -> None:
     print(storage.format_table(ours, theirs))
 
 
+def cmd_roofline_measure(args) -> None:
+    from .roofline import measure
+    measure.main(out=args.out, dataset=args.dataset, root=args.root, folder=args.folder, quick=args.quick)
+
+
 def cmd_s3(args) -> None:
     from .core import link_proxy, s3_server
     if args.s3_command == "upload":
@@ -188,10 +193,9 @@ def cmd_roofline_validate(args) -> None:
 
 
 def cmd_roofline_whatif(args) -> None:
-    from .roofline import Profile, whatif
+    from .roofline import Profile
     from .roofline.report import write_whatif
-    here = Profile.load(args.profile)
-    for path in write_whatif(here, args.out):
+    for path in write_whatif(Profile.load(args.profile), args.out):
         print(path)
 
 
@@ -315,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("roofline", help="the loader roofline: a machine's primitives (profile) and the model "
                        "that predicts a run's img/s from them")
     roofline = p.add_subparsers(dest="roofline_command", required=True)
+    p = roofline.add_parser("measure", help="measure every primitive (median and 95%% interval) and write the profile")
+    p.add_argument("--out", default=None, help="the profile JSON (default: data/roofline/profile.json)")
+    p.add_argument("--dataset", default="synthetic", help="whose images the decode costs are measured on")
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive); without it, "
+                   "synthetic images")
+    p.add_argument("--folder", default=None, help="the folder whose storage is measured (default: the data folder)")
+    p.add_argument("--quick", action="store_true", help="few and small trials: seconds, for tests")
+    p.set_defaults(func=cmd_roofline_measure)
     p = roofline.add_parser("validate", help="predicted against measured for loaderbench rows and bench records; "
                             "ends with 'N%% of rows within 25%%'")
     p.add_argument("--profile", required=True, help="the machine's profile (JSON)")

@@ -94,6 +94,15 @@ def machine_key(folder: Path) -> str:
 
 def measure(folder=None, *, size_mb: int = DEFAULT_SIZE_MB, budget_s: float = DEFAULT_BUDGET_S) -> dict:
     """Measure ``folder`` (default: the data root) now, on a scratch file removed afterwards."""
+    figures = measure_trials(folder, size_mb=size_mb, budget_s=budget_s)
+    runs = figures.pop("trial_values")
+    return {**figures, **{key: median(values) if values else None for key, values in runs.items()}}
+
+
+def measure_trials(folder=None, *, size_mb: int = DEFAULT_SIZE_MB, budget_s: float = DEFAULT_BUDGET_S,
+                   trials: int = TRIALS) -> dict:
+    """:func:`measure`, with each figure's ``trials`` values (one per trial) under ``trial_values``
+    in place of their medians; a disk figure's list is empty where eviction is impossible."""
     folder, size = _folder(folder), _size_bytes(size_mb)
     scratch = folder / f".storage-check-{os.getpid()}-{secrets.token_hex(4)}"
     try:
@@ -102,15 +111,15 @@ def measure(folder=None, *, size_mb: int = DEFAULT_SIZE_MB, budget_s: float = DE
         still_cached = cache.resident_fraction(scratch)
         # The same rule a run's cold epochs are judged by: evicted unless more than the limit stayed cached.
         evictable = cache.can_evict(folder) and cache.cache_state("cold", [still_cached]) == "cold"
-        disk = _disk_figures(scratch, size, budget_s) if evictable else {"method": "memory"}
-        page_cache_gb_s = _page_cache_gb_s(scratch, size)
+        method, runs = _disk_trials(scratch, size, budget_s, trials) if evictable else ("memory", {})
+        runs["page_cache_gb_s"] = _page_cache_trials(scratch, size, trials)
     finally:
         scratch.unlink(missing_ok=True)
     fstype = cache.filesystem(folder)
-    return {**dict.fromkeys(DISK_KEYS), **disk, "page_cache_gb_s": page_cache_gb_s,
+    return {"trial_values": {key: runs.get(key, []) for key in FIGURE_KEYS}, "method": method,
             "filesystem": fstype, "memory_backed": fstype in cache.MEMORY_FILESYSTEMS,
-            "evictable": evictable, "note": _note(disk["method"], fstype, still_cached),
-            "folder": str(folder), "size_mb": size_mb, "budget_s": budget_s, "trials": TRIALS,
+            "evictable": evictable, "note": _note(method, fstype, still_cached),
+            "folder": str(folder), "size_mb": size_mb, "budget_s": budget_s, "trials": trials,
             "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tool_version": f"thesis_lib {__version__}"}
 
@@ -165,21 +174,22 @@ def _write_scratch(scratch: Path, size: int) -> None:
                                       f"({exc.strerror})") from exc
 
 
-def _disk_figures(scratch: Path, size: int, budget_s: float) -> dict:
+def _disk_trials(scratch: Path, size: int, budget_s: float, trials: int) -> tuple[str, dict]:
+    """The cold reading method, and each disk figure's value in each of ``trials`` trials."""
     fd, method = _open_cold(scratch)
-    figures = {"method": method}
+    figures = {}
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        runs = _trials(fd, BLOCK, partial(range, 0, size, BLOCK), budget_s, scratch)
-        figures["seq_read_mb_s"] = median(reads * BLOCK / 1e6 / busy for reads, busy in runs)
+        runs = _trials(fd, BLOCK, partial(range, 0, size, BLOCK), budget_s, trials, scratch)
+        figures["seq_read_mb_s"] = [reads * BLOCK / 1e6 / busy for reads, busy in runs]
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # no readahead: each read costs what it asks
         for name, block in (("rand4k", 4096), ("rand64k", 65536)):
-            runs = _trials(fd, block, partial(_random_offsets, size, block), budget_s, scratch)
-            figures[f"{name}_iops"] = median(reads / busy for reads, busy in runs)
-            figures[f"{name}_latency_us"] = median(busy / reads * 1e6 for reads, busy in runs)
+            runs = _trials(fd, block, partial(_random_offsets, size, block), budget_s, trials, scratch)
+            figures[f"{name}_iops"] = [reads / busy for reads, busy in runs]
+            figures[f"{name}_latency_us"] = [busy / reads * 1e6 for reads, busy in runs]
     finally:
         os.close(fd)
-    return figures
+    return method, figures
 
 
 def _open_cold(scratch: Path) -> tuple[int, str]:
@@ -204,26 +214,26 @@ def _random_offsets(size: int, block: int):
         yield random.randrange(size // block) * block
 
 
-def _page_cache_gb_s(scratch: Path, size: int) -> float:
+def _page_cache_trials(scratch: Path, size: int, trials: int) -> list[float]:
     fd = os.open(scratch, os.O_RDONLY)
     try:
         whole = partial(range, 0, size, BLOCK)
         _timed_reads(fd, bytearray(BLOCK), whole(), math.inf)  # makes the file warm
-        runs = _trials(fd, BLOCK, whole, math.inf)
+        runs = _trials(fd, BLOCK, whole, math.inf, trials)
     finally:
         os.close(fd)
-    return median(reads * BLOCK / 1e9 / busy for reads, busy in runs)
+    return [reads * BLOCK / 1e9 / busy for reads, busy in runs]
 
 
-def _trials(fd: int, block: int, offsets, budget_s: float, cold_file: Path | None = None) -> list:
-    """TRIALS timed passes of ``block``-byte reads at ``offsets()``, each stopped after budget_s /
-    TRIALS seconds; ``cold_file`` is evicted before each. [(reads, seconds spent reading)]."""
+def _trials(fd: int, block: int, offsets, budget_s: float, trials: int, cold_file: Path | None = None) -> list:
+    """``trials`` timed passes of ``block``-byte reads at ``offsets()``, each stopped after
+    budget_s / trials seconds; ``cold_file`` is evicted before each. [(reads, seconds spent reading)]."""
     runs = []
     with mmap.mmap(-1, block) as buf:  # page-aligned, as O_DIRECT needs
-        for _ in range(TRIALS):
+        for _ in range(trials):
             if cold_file is not None:
                 cache.evict(cold_file)
-            runs.append(_timed_reads(fd, buf, offsets(), budget_s / TRIALS))
+            runs.append(_timed_reads(fd, buf, offsets(), budget_s / trials))
     return runs
 
 
