@@ -116,7 +116,9 @@ def test_stream_batches_are_tensors_of_the_source(shards):
 
 
 @pytest.mark.timeout(60)
-def test_thread_workers_are_refused_by_the_stream_mode_naming_what_works(shards):
-    with pytest.raises(ValueError, match="mode='stream'.*worker_kind='process'"):
-        make_loader(shards, batch_size=32, mode="stream", workers=2, worker_kind="thread", buffer=100)
+@pytest.mark.parametrize("kind", ["thread", "ring"])
+def test_thread_and_ring_workers_are_refused_by_the_stream_mode_naming_what_works(shards, kind):
+    # ring workers once crashed in the worker (AttributeError) instead of being refused
+    with pytest.raises(ValueError, match=f"mode='stream'.*{kind} workers cannot.*worker_kind='process'"):
+        make_loader(shards, batch_size=32, mode="stream", workers=2, worker_kind=kind, buffer=100)
     make_loader(shards, batch_size=32, mode="stream", workers=0, worker_kind="thread", buffer=100)  # no workers: fine

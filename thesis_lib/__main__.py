@@ -187,6 +187,15 @@ def cmd_s3(args) -> None:
                     announce=lambda line: print(line, flush=True))
 
 
+def cmd_roofline(args) -> None:
+    if args.roofline_command is None:  # the whole check: measure, a loaderbench cut, validate
+        from .roofline import check
+        check.main(out=args.out, dataset=args.dataset, root=args.root, limit=args.limit, workers=args.workers,
+                   results_dir=args.results_dir, quick=args.quick)
+    else:
+        args.roofline_func(args)
+
+
 def cmd_roofline_validate(args) -> None:
     from .roofline import validate
     validate.main(args.profile, loaderbench=args.loaderbench, results_dir=args.results_dir, out=args.out)
@@ -317,8 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_storage)
 
     p = sub.add_parser("roofline", help="the loader roofline: a machine's primitives (profile) and the model "
-                       "that predicts a run's img/s from them")
-    roofline = p.add_subparsers(dest="roofline_command", required=True)
+                       "that predicts a run's img/s from them; without a subcommand: measure the profile, a "
+                       "loaderbench cut, and validate (ends with 'N%% of rows within 25%%')")
+    p.add_argument("--out", default=None, help="the profile JSON (default: data/roofline/profile.json); the cut "
+                   "and the validation are written beside it")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--root", default=None, help="where the dataset lies (folder or archive)")
+    p.add_argument("--limit", type=_at_least_one, default=20_000, help="images in the loaderbench cut")
+    p.add_argument("--workers", type=int, default=2, help="the cut's workers (default: 2)")
+    p.add_argument("--results-dir", default=None, help="bench records to validate on too (default: the results folder)")
+    p.add_argument("--quick", action="store_true", help="seconds, for tests: the share then says little")
+    p.set_defaults(func=cmd_roofline)
+    roofline = p.add_subparsers(dest="roofline_command")
     p = roofline.add_parser("measure", help="measure every primitive (median and 95%% interval) and write the profile")
     p.add_argument("--out", default=None, help="the profile JSON (default: data/roofline/profile.json)")
     p.add_argument("--dataset", default="synthetic", help="whose images the decode costs are measured on")
@@ -326,19 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic images")
     p.add_argument("--folder", default=None, help="the folder whose storage is measured (default: the data folder)")
     p.add_argument("--quick", action="store_true", help="few and small trials: seconds, for tests")
-    p.set_defaults(func=cmd_roofline_measure)
+    p.set_defaults(roofline_func=cmd_roofline_measure)
     p = roofline.add_parser("validate", help="predicted against measured for loaderbench rows and bench records; "
                             "ends with 'N%% of rows within 25%%'")
     p.add_argument("--profile", required=True, help="the machine's profile (JSON)")
     p.add_argument("--loaderbench", action="append", metavar="J.json", help="a loaderbench result (repeatable)")
     p.add_argument("--results-dir", default=None, help="a folder of bench records")
     p.add_argument("--out", default=None, help="folder for the figure (PNG, PDF), the table (CSV) and the text")
-    p.set_defaults(func=cmd_roofline_validate)
+    p.set_defaults(roofline_func=cmd_roofline_validate)
     p = roofline.add_parser("whatif", help="the fastest format and read path predicted for other machines: "
                             "cores 1-32 x storage latency x image size (table CSV, figure PNG and PDF)")
     p.add_argument("--profile", required=True, help="the machine's profile (JSON) the others are changed from")
     p.add_argument("--out", required=True, help="folder for roofline-whatif.csv/.png/.pdf")
-    p.set_defaults(func=cmd_roofline_whatif)
+    p.set_defaults(roofline_func=cmd_roofline_whatif)
     p = roofline.add_parser("report", help="run notebooks/roofline.ipynb over a results folder into "
                             "report/roofline.ipynb and .html")
     p.add_argument("--results-dir", default=None, help="the bench records (default: the results folder)")
@@ -346,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--other-profile", default=None, help="another machine's (default: profiles/h100-anchor.json)")
     p.add_argument("--loaderbench", action="append", metavar="J.json",
                    help="a loaderbench result (repeatable; default: those under data/loaderbench/)")
-    p.set_defaults(func=cmd_roofline_report)
+    p.set_defaults(roofline_func=cmd_roofline_report)
 
     p = sub.add_parser("s3", help="a local S3 server (SeaweedFS) for datasets on an object store")
     s3 = p.add_subparsers(dest="s3_command", required=True)

@@ -27,7 +27,7 @@ from .reads import read_resident, reopen_in_worker
 from .stream import StreamDataset, StreamOrder, check_buffer, shard_ranges
 from .shared import CIFAR10_MEAN, CIFAR10_STD, Batch
 from .ring import RingWorkers, ring_capacity
-from .threads import ThreadWorkers
+from .threads import WORKER_KINDS, ThreadWorkers
 
 #: Options every mode takes, with their defaults.
 TRANSFORM_OPTIONS = {"normalize": True, "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "crop_padding": None}
@@ -47,6 +47,8 @@ class AccessMode(abc.ABC):
     #: Whether its sample order follows the format's own layout (a stream's shards), so two formats
     #: holding the same bytes are read in different orders and need not train the same model.
     order_follows_layout: bool = False
+    #: The kinds of worker it can read through.
+    worker_kinds: tuple[str, ...] = WORKER_KINDS
 
     def sampler(self, request: LoaderRequest) -> Sampler:
         """The order of one rank's samples: torch's DistributedSampler, unless the mode has its own."""
@@ -149,11 +151,15 @@ class StreamMode(DataLoaderMode):
     order_follows_layout = True  # a WebDataset shard, a LitData chunk or a format's block is the unit
     DEFAULT_BUFFER = 10_000
 
+    # An IterableDataset: thread workers read a map-style dataset's items, and ring workers gather
+    # a sampler's batches into their slots.
+    worker_kinds = ("process",)
+
     def sampler(self, request: LoaderRequest) -> StreamOrder:
-        if request.workers and request.worker_kind == "thread":
-            raise ValueError("make_loader(mode='stream'): its shuffle buffer is shared out among worker processes "
-                             "(an IterableDataset), and thread workers read a map-style dataset's items; use "
-                             "worker_kind='process', or mode 'batch' or 'block' with threads")
+        if request.workers and request.worker_kind not in self.worker_kinds:
+            raise ValueError(f"make_loader(mode='stream'): its shuffle buffer is shared out among worker processes "
+                             f"(an IterableDataset), which {request.worker_kind} workers cannot read; use "
+                             f"worker_kind='process', or mode 'batch' or 'block' with {request.worker_kind} workers")
         if request.reader.on_device:
             raise ValueError(f"make_loader(mode='stream'): the shuffle buffer is in host memory, and reader "
                              f"{request.reader} returns device arrays; use mode 'block' or 'resident'")

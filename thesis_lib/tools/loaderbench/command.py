@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ... import formats, sources
-from ...loading import WORKER_KINDS
+from ... import formats, loading, sources
 from ...core import paths
 from ...core.checks import checked_int
 from ...core.record import environment, write_json
@@ -90,7 +89,7 @@ def measure_variants(source, variants: list[Variant], workers: int, repeats: int
     time: HDF5 shares an open dataset, and with it the chunk cache sized by the first reader,
     with every reader of the file."""
     plan = [(variant, mode, w, kind) for variant in variants for mode in variant.modes
-            for w, kind in ([(0, "process")] if mode == "resident" else worker_cases(workers))]
+            for w, kind in ([(0, "process")] if mode == "resident" else worker_cases(workers, mode))]
     plan += [(variant, mode, 1, "thread") for variant in variants for mode in variant.one_thread_modes if workers > 1]
     reader, opened, decode_rate = None, None, None
     for variant, mode, w, kind in tqdm(plan, desc="loaderbench", unit="case"):
@@ -108,9 +107,9 @@ def measure_variants(source, variants: list[Variant], workers: int, repeats: int
     return decode_rate
 
 
-def worker_cases(workers: int) -> list[tuple[int, str]]:
-    """``(workers, kind)`` measured per variant and mode: none, then ``workers`` of each kind."""
-    return [(0, "process")] + [(workers, kind) for kind in WORKER_KINDS if workers]
+def worker_cases(workers: int, mode: str) -> list[tuple[int, str]]:
+    """``(workers, kind)`` measured per variant and mode: none, then ``workers`` of each kind the mode reads through."""
+    return [(0, "process")] + [(workers, kind) for kind in loading.MODES[mode].worker_kinds if workers]
 
 
 def cores_per_gpu(source, table: pd.DataFrame, workers: int, cores: int, demand: float, repeats: int,
