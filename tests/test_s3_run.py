@@ -78,7 +78,6 @@ def test_storage_is_in_the_id_only_when_not_local_and_the_endpoint_is_a_place():
     ({"cache": "cold"}, "with storage='s3' the reads go to the server"),
     ({"workers": 2}, "worker_kind='process' with storage='s3': .* hangs in a forked child"),
     ({"workers": 2, "worker_kind": "ring"}, "worker_kind='ring' with storage='s3'"),
-    ({"distributed": True}, "distributed=True with storage='s3' is not supported yet"),
 ])
 def test_a_bad_storage_setting_is_refused_at_resolve_time_naming_it(change, message):
     with pytest.raises(ValueError, match=message):

@@ -145,9 +145,6 @@ def check_s3_run(config: BenchConfig, s3: S3Settings) -> None:
         raise ValueError(f"worker_kind={config.worker_kind!r} with storage='s3': its workers are forked processes, and "
                          "the S3 client (obstore) hangs in a forked child; use worker_kind='thread' (obstore "
                          "releases the GIL while it waits) or workers=0")
-    if config.distributed:
-        raise ValueError("distributed=True with storage='s3' is not supported yet: every rank would upload "
-                         "the same copy to one bucket")
 
 
 def identity_of(config: BenchConfig, write_options: dict, open_options: dict, s3: S3Settings | None = None) -> dict:
