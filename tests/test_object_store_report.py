@@ -19,7 +19,8 @@ TEMPLATE = RECORDS / "imagefolder-cifar10-jpeg-native-n1024-zarr-batch-emulateH1
 N = 1024
 
 
-def s3_record(template: dict, read_path: str, chunk: int, latency: float, concurrency: int, seconds: list[float]) -> dict:
+def s3_record(template: dict, read_path: str, chunk: int, latency: float, concurrency: int,
+              seconds: list[float]) -> dict:
     """``template`` as a run over S3: its steady-state epochs take ``seconds`` (one per repeat)."""
     record = copy.deepcopy(template)
     name = f"s3-{read_path}-c{chunk}-l{latency:g}-q{concurrency}"
