@@ -16,15 +16,17 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from ..core.stats import h100_demand
-from .labels import optional_column
+from .labels import describe, optional_column, varying_columns
 from .lang import Words, catalogue
-from .plotting import bootstrap_interval, message_figure, panel_context
+from .plotting import bootstrap_interval, message_figure
 from .ranking import Effect, Estimate, by_median, leaders
 from .records import warm_repeats
 
 # Read paths in the order the panels show them: the chunked ones first (x: chunk size).
 CHUNKED_PATHS = ("zarr-python", "TensorStore")
 WHOLE_PATHS = ("npy", "files")
+# What a finding's context names: the data and the workload (the rest is the chapter's fixed setup).
+SETTING = ("dataset_name", "image_size", "n_train", "workload")
 
 
 def has_object_store_runs(runs: pd.DataFrame) -> bool:
@@ -75,9 +77,13 @@ def object_store_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.F
     fig, axes = plt.subplots(1, len(chunked) + (len(chunked) < len(panels)), sharey=True, squeeze=False,
                              figsize=(4.2 * (len(chunked) + (len(chunked) < len(panels))), 3.8))
     axes = list(axes[0])
+    chunks = sorted(repeats["chunk"].dropna().unique())
     for ax, path in zip(axes, chunked):
-        _chunk_lines(ax, repeats[repeats["read_path"] == path], usual, colour, words)
         ax.set(xscale="log", title=path, xlabel=say("x"))
+        _chunk_lines(ax, repeats[repeats["read_path"] == path], usual, colour, words)
+        ax.set_xticks(chunks, [str(int(c)) for c in chunks])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xlim(chunks[0] / 1.5, chunks[-1] * 1.5)
     if len(chunked) < len(panels):
         _whole_points(axes[-1], repeats[repeats["read_path"].isin(WHOLE_PATHS)], usual, colour, words)
         axes[-1].set(title=say("whole"), xlabel="")
@@ -99,7 +105,7 @@ def object_store_figure(runs: pd.DataFrame, words: Words | None = None) -> plt.F
                frameon=False, fontsize=8, title=say("legend").format(n=int(usual)))
     sns.despine(fig)
     fig.tight_layout()
-    context = words.phrase(panel_context(repeats))
+    context = words.phrase(describe(repeats.iloc[0], [c for c in SETTING if c not in varying_columns(repeats, SETTING)]))
     fig.suptitle("\n".join(t for t in (say("title"), context) if t), y=1.01, va="bottom")
     return fig
 
@@ -121,9 +127,6 @@ def _chunk_lines(ax, repeats: pd.DataFrame, usual: float, colour: dict, words: W
             for chunk, rate in zip(x, y):
                 ax.annotate(words["figure.object_store.in_flight"].format(n=int(concurrency)), (chunk, rate),
                             xytext=(4, -10), textcoords="offset points", fontsize=7, color=colour[latency])
-    chunks = sorted(repeats["chunk"].dropna().unique())
-    ax.set_xticks(chunks, [str(int(c)) for c in chunks])
-    ax.xaxis.set_minor_locator(plt.NullLocator())
 
 
 def _whole_points(ax, repeats: pd.DataFrame, usual: float, colour: dict, words: Words) -> None:
@@ -158,7 +161,14 @@ def object_store_sentences(runs: pd.DataFrame, words: Words | None = None) -> li
     if repeats.empty:
         return []
     usual = usual_concurrency(repeats)
-    context = words.phrase(panel_context(repeats))
+    sentences = []
+    for key, at_setting in repeats.groupby(list(SETTING), sort=False):
+        context = words.phrase(describe(dict(zip(SETTING, key)), SETTING))
+        sentences += _setting_sentences(words, context, at_setting, usual)
+    return sentences
+
+
+def _setting_sentences(words: Words, context: str, repeats: pd.DataFrame, usual: float) -> list[str]:
     sentences = []
     for path in CHUNKED_PATHS:
         for latency, group in repeats[(repeats["read_path"] == path) & (repeats["concurrency"] == usual)].groupby(
@@ -174,7 +184,7 @@ def object_store_sentences(runs: pd.DataFrame, words: Words | None = None) -> li
 
 
 def _rate(words: Words, group: pd.DataFrame) -> str:
-    return words.estimate(Estimate.of("", group["samples_per_s_total"]), " img/s", ",.0f")
+    return words.estimate(Estimate.of("", group["samples_per_s_total"]), words["object_store.unit"], ",.0f")
 
 
 def _best_chunk(words, context, path, latency, estimates: dict, group: pd.DataFrame) -> str:

@@ -124,6 +124,7 @@ WORDS = {
                           "their interval clearing every other chunk size's; next, chunks of {next}: {next_rate}."),
     "object_store.tied": ("{context}, {path} over S3 at {ms} ms: no single best chunk size; the intervals of chunks "
                           "of {chunks} overlap."),
+    "object_store.unit": " img/s",
     "object_store.chunk": "{path} at chunks of {chunk} images",
     "object_store.concurrency": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight instead of {few} "
                                  "make the epoch {effect} as fast ({fast} against {slow})."),

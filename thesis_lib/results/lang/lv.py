@@ -138,6 +138,7 @@ WORDS = {
                           "gabali: {next_rate}."),
     "object_store.tied": ("{context}, {path} pa S3 ar {ms} ms: viena labākā gabala izmēra nav; {chunks} attēlu "
                           "gabalu intervāli pārklājas."),
+    "object_store.unit": " attēli/s",
     "object_store.chunk": "{path} ar {chunk} attēlu gabaliem",
     "object_store.concurrency": ("{context}, {where} pa S3 ar {ms} ms: {many} vienlaicīgi pieprasījumi {few} vietā "
                                  "padara epohu {effect} ātrāku ({fast} pret {slow})."),
