@@ -205,7 +205,8 @@ def _concurrency(words, context, path, chunk, latency, group: pd.DataFrame, few:
     fast = Estimate.of(str(int(many)), group.loc[group["concurrency"] == many, "wall_s"])
     effect = Effect(slow, fast, path)
     where = path if np.isnan(chunk) else words["object_store.chunk"].format(path=path, chunk=int(chunk))
-    key = "object_store.concurrency" if effect.low > 1 else "object_store.concurrency.tied"
+    key = ("object_store.concurrency" if effect.low > 1 else "object_store.concurrency.costs" if effect.high < 1
+           else "object_store.concurrency.tied")
     return words[key].format(context=context, where=where, ms=words.num(latency, "g"), many=int(many),
                              few=int(few), effect=words.effect(effect),
                              fast=_rate(words, group[group["concurrency"] == many]),

@@ -128,6 +128,8 @@ WORDS = {
     "object_store.chunk": "{path} at chunks of {chunk} images",
     "object_store.concurrency": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight instead of {few} "
                                  "make the epoch {effect} as fast ({fast} against {slow})."),
+    "object_store.concurrency.costs": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight instead "
+                                       "of {few} make the epoch slower, {effect} as fast ({fast} against {slow})."),
     "object_store.concurrency.tied": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight against "
                                       "{few} resolve no difference, {effect} ({fast} against {slow})."),
     "figure.category": "Storage format",

@@ -142,6 +142,8 @@ WORDS = {
     "object_store.chunk": "{path} ar {chunk} attēlu gabaliem",
     "object_store.concurrency": ("{context}, {where} pa S3 ar {ms} ms: {many} vienlaicīgi pieprasījumi {few} vietā "
                                  "padara epohu {effect} ātrāku ({fast} pret {slow})."),
+    "object_store.concurrency.costs": ("{context}, {where} pa S3 ar {ms} ms: {many} vienlaicīgi pieprasījumi {few} "
+                                       "vietā padara epohu lēnāku, {effect} no ātruma ({fast} pret {slow})."),
     "object_store.concurrency.tied": ("{context}, {where} pa S3 ar {ms} ms: starp {many} un {few} vienlaicīgiem "
                                       "pieprasījumiem atšķirība nav izšķirta, {effect} ({fast} pret {slow})."),
     "figure.category": "Glabāšanas formāts",
