@@ -103,8 +103,7 @@ def only_the_object_store_figure(monkeypatch):
     monkeypatch.setattr(figure_files, "FIGURES", {"object_store": results.FIGURES["object_store"]})
 
 
-@pytest.mark.slow  # every table of the report is written
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(60)
 def test_s3_runs_get_their_figure_and_findings_in_the_chapter(s3_runs, tmp_path, only_the_object_store_figure):
     words = catalogue("lv")
     drawn = figure_files.draw_figures(s3_runs, words, tmp_path / "figures")
