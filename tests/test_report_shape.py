@@ -58,10 +58,12 @@ def test_the_generated_set_has_the_thesis_grids_shape(shape, monkeypatch):
     assert len(runs) == len(points) == len(list(shape.glob("*.json")))
     configs = [json.loads(path.read_text())["config"] for path in shape.glob("*.json")]
     default = BenchConfig()  # a record's config leaves out a setting added later at its default (queue_steps: 0)
-    for axis in ("dataset", "fmt", "access", "workers", "queue_steps", "repeats", "epochs", "cache", "limit"):
+    for axis in ("dataset", "fmt", "access", "workers", "queue_steps", "repeats", "epochs", "cache", "limit",
+                 "storage"):
         assert ({c.get(axis, getattr(default, axis)) for c in configs}
                 == {getattr(BenchConfig.from_mapping(p), axis) for p in points}), axis
-    assert len({json.dumps(c["write_options"], sort_keys=True) for c in configs}) == 11  # every variant's, the peers' too
+    # every variant's write options: the peers', and zarr's chunks 16 and 256 of the storage chapter
+    assert len({json.dumps(c["write_options"], sort_keys=True) for c in configs}) == 13
     assert set(runs["image_size"]) == {32, 64, 128, 256}  # as read: each dataset's native size, and the sweep's
 
 

@@ -78,7 +78,6 @@ def test_storage_is_in_the_id_only_when_not_local_and_the_endpoint_is_a_place():
     ({"fmt": "cupy", "device": "cuda"}, "format 'cupy' is not read over S3"),
     ({"fmt": "zarr", "open_options": {"read_path": "direct"}}, "read_path 'direct' reads local chunk files"),
     ({"cache": "cold"}, "with storage='s3' the reads go to the server"),
-    ({"distributed": True}, "distributed=True with storage='s3' is not supported yet"),
 ])
 def test_a_bad_storage_setting_is_refused_at_resolve_time_naming_it(change, message):
     with pytest.raises(ValueError, match=message):

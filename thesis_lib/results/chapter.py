@@ -30,20 +30,27 @@ def figure_tex(path: str, caption: str, label: str) -> str:
             f"\\caption{{{latex_escape(caption)}}}\n\\label{{{label}}}\n\\end{{figure}}\n")
 
 
+def itemized(heading: str, sentences: list[str]) -> str:
+    """A ``\\subsection`` titled ``heading`` holding ``sentences`` as an ``itemize``."""
+    items = "".join(f"  \\item {latex_escape(s)}\n" for s in sentences)
+    return f"\\subsection{{{latex_escape(heading)}}}\n\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
+
+
 def chapter_tex(tables: dict[str, str], lead_sentences: list[str], words: Words,
-                figures: list[tuple[str, str, str]] = ()) -> str:
+                figures: list[tuple[str, str, str]] = (), findings: dict[str, list[str]] | None = None) -> str:
     """The fragment: ``tables`` maps the report's ``.tex`` file names to their LaTeX (``table``
     environments); ``lead_sentences`` are the lead findings in ``words``' language; ``figures``
-    are ``(path under the report folder, caption, label)``."""
+    are ``(path under the report folder, caption, label)``; ``findings`` (heading -> sentences)
+    are parts' own findings, each a subsection after the figures."""
     parts = [PREAMBLE_NOTE.format(code=words.code)]
     if lead_sentences:
-        items = "".join(f"  \\item {latex_escape(s)}\n" for s in lead_sentences)
-        parts.append(f"\\subsection{{{latex_escape(words['chapter.lead'])}}}\n\\begin{{itemize}}\n{items}\\end{{itemize}}\n")
+        parts.append(itemized(words["chapter.lead"], lead_sentences))
     for name, key in TABLES:
         parts.append(f"\\subsection{{{latex_escape(words[key])}}}\n{tables[name]}\\FloatBarrier\n")
     if figures:
         parts.append(f"\\subsection{{{latex_escape(words['chapter.figures'])}}}\n"
                      + "\n".join(figure_tex(*figure) for figure in figures) + "\\FloatBarrier\n")
+    parts += [itemized(heading, sentences) for heading, sentences in (findings or {}).items() if sentences]
     if words.missing:
         parts.append(f"% {words['missing.heading']}: " + "; ".join(" ".join(m.split()) for m in words.missing) + "\n")
     return "\n".join(parts)

@@ -92,7 +92,7 @@ def across_columns(runs: pd.DataFrame) -> list[tuple[str, dict[str, list[Estimat
     epochs = repeats_frame(runs).dropna(subset=["wall_s"])
     group_keys = ["workload", "cache", *varying_columns(epochs, OTHER_SETTINGS)]
     found = []
-    for key, group in sorted(epochs.groupby(group_keys), key=lambda item: condition_rank(*item[0][:2])):
+    for key, group in sorted(epochs.groupby(group_keys, dropna=False), key=lambda item: condition_rank(*item[0][:2])):
         settings = labels.describe(dict(zip(group_keys, key)), group_keys[2:])
         found.append((", ".join([key[0], f"{key[1]} cache", *([settings] if settings else [])]), data_columns(group)))
     return found

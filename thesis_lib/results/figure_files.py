@@ -55,7 +55,7 @@ def draw_figures(runs: pd.DataFrame, words: Words | None = None, folder: str | P
     if folder is not None:
         forget_old_figures(Path(folder))
     drawn, used = [], set()
-    for section in FIGURES.values():
+    for section in (section for section in FIGURES.values() if section.shown(runs)):
         for dataset, fig in dataset_figures(section, runs, words):
             path = None
             if folder is not None and fig.get_label() != EMPTY_FIGURE:

@@ -22,6 +22,7 @@ from ..core.record import Record
 from ..core.stats import MLPERF_AU_THRESHOLD, h100_demand
 from .labels import MIB, describe, optional_column
 from .lang import Words, catalogue
+from .object_store import has_object_store_runs, object_store_figure, object_store_sentences
 from .order import access_order, format_order, ordered, per_dataset, reading_order
 from .plotting import (CATEGORY_POINTS, EMPTY_FIGURE, PANEL_PARTS, bars_or_message, bar_grid, bootstrap_interval,
                        category_labels, finish, message_figure, panel_context, panel_height, with_panel)
@@ -176,10 +177,20 @@ class FigureWords:
 class FigureSection:
     """One of the thesis's figures as results.ipynb shows it: ``key`` names its words in the
     catalogues (its section heading and a note on how to read it, ``figure.<key>.heading`` and
-    ``.note``), and ``draw`` makes it from a frame of runs (calling the section calls ``draw``)."""
+    ``.note``), and ``draw`` makes it from a frame of runs (calling the section calls ``draw``).
+    A section that belongs to some runs only has ``applies`` (runs -> bool): without such runs it
+    is left out, not drawn saying why; ``findings`` (runs, words -> sentences) are said under it."""
 
     key: str
     draw: Callable[..., plt.Figure]
+    applies: Callable[[pd.DataFrame], bool] | None = None
+    findings: Callable[..., list[str]] | None = None
+
+    def shown(self, runs: pd.DataFrame) -> bool:
+        return self.applies is None or self.applies(runs)
+
+    def sentences(self, runs: pd.DataFrame, words: Words | None = None) -> list[str]:
+        return self.findings(runs, words) if self.findings is not None and self.shown(runs) else []
 
     def __call__(self, runs: pd.DataFrame, words: Words | None = None) -> plt.Figure:
         return self.draw(runs, words)
@@ -202,6 +213,7 @@ FIGURES = {section.key: section for section in (
     FigureSection("cold_warm", cold_warm_figure),
     FigureSection("storage", storage_figure),
     FigureSection("accuracy", accuracy_figure),
+    FigureSection("object_store", object_store_figure, has_object_store_runs, object_store_sentences),
 )}
 
 

@@ -21,6 +21,7 @@ from .cells import best_access, cell_estimates, format_and_access_effects, listi
 from .consistency import across_dataset_sentences, pair_outcomes
 from .lang import Words, catalogue
 from .lossless import lossless_sentence
+from .object_store import object_store_sentences
 from .order import condition_rank, per_dataset, reading_order
 from .ranking import Estimate, by_median, leaders, order_text, winner
 from .records import repeats_frame
@@ -35,6 +36,7 @@ HOW_TO_READ = ("Epoch times are steady state: each repeat's warm-up epoch (start
                "MLPerf's AU (the first step's I/O left out) and counts only where the whole interval is above 90%. "
                "Start-up, what a short run pays, has a section of its own.")
 STARTUP = "What a short run pays: start-up"
+OBJECT_STORE = "Data on an object store (S3)"
 LEAD_NOTE = ("Times are steady-state epochs, the median over repeats with its 95% interval [low, high]; a format "
              "is named faster only where its interval clears the other's. These findings are chosen by the rules "
              "in docs/design.md (\"Lead findings: the rules\"); every finding follows in the appendix, and the tie "
@@ -167,6 +169,8 @@ def findings_by_section(runs: pd.DataFrame) -> dict[str, list[str]]:
     sections[ACROSS] = across_dataset_sentences(runs)
     if startup := startup_sentences(runs):
         sections[STARTUP] = startup
+    if over_s3 := object_store_sentences(runs):
+        sections[OBJECT_STORE] = over_s3
     return sections
 
 

@@ -133,8 +133,8 @@ def counted(n, noun: str) -> str:
 
 
 # Settings that split the `setting` label when they differ between the loaded runs.
-SECONDARY_SETTINGS = ("n_train", "batch_size", "workers", "worker_kind", "device", "world_size", "epochs_per_repeat",
-                      "warmup_epochs", "machine")
+SECONDARY_SETTINGS = ("n_train", "object_store", "batch_size", "workers", "worker_kind", "device", "world_size",
+                      "epochs_per_repeat", "warmup_epochs", "machine")
 #: What the data of a result is named by: the headline's columns but the source of the bytes.
 DATA_KEYS = ("dataset_name", "image_size", "n_train")
 # The parts a setting (and a figure panel) is named by, in reading order: column -> how a value reads.
@@ -142,6 +142,7 @@ SETTING_PARTS = {
     "dataset_name": str,
     "image_size": lambda v: f"{int(v)} px",
     "n_train": lambda v: counted(v, "image"),
+    "object_store": str,
     "batch_size": lambda v: f"batch {int(v)}",
     "workers": lambda v: counted(v, "worker"),
     "worker_kind": lambda v: f"{v} workers",
@@ -164,11 +165,11 @@ def describe(row, columns) -> str:
 
 
 def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with the ``dataset_name``, ``workload``, ``format``, ``machine``, ``setting`` and
-    ``block_unit`` columns."""
+    """``runs`` with the ``dataset_name``, ``workload``, ``format``, ``object_store``, ``machine``,
+    ``setting`` and ``block_unit`` columns."""
     runs = runs.copy()
     if runs.empty:
-        for column in ("dataset_name", "workload", "format", "machine", "setting", "block_unit"):
+        for column in ("dataset_name", "workload", "format", "object_store", "machine", "setting", "block_unit"):
             runs[column] = pd.Series(dtype=object)
         return runs
     sources = optional_column(runs, "source_name").fillna(optional_column(runs, "source_spec.name"))
@@ -178,11 +179,23 @@ def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
                         zip(runs["model"], optional_column(runs, "emulate_rate"), runs["image_size"],
                             optional_column(runs, "queue_steps"))]
     runs["format"] = format_labels(runs)
+    runs["object_store"] = [object_store_label(*values) for values in zip(
+        optional_column(runs, "storage"), optional_column(runs, "storage_options.latency_ms"),
+        optional_column(runs, "storage_options.concurrency"))]
     runs["machine"] = [machine_label(*values) for values in zip(
         *(optional_column(runs, f"env.{key}") for key in ("cpu", "cores", "ram_gb", "gpu")))]
     runs["setting"] = setting_labels(runs)
     runs["block_unit"] = block_units(runs)
     return runs
+
+
+def object_store_label(storage, latency_ms, concurrency) -> str | None:
+    """``"S3 · 20 ms · 16 requests"`` for a run read over S3 (the link's added latency, requests in
+    flight per reader); None for a local run (and records older than ``storage``), so that local
+    settings read as they always did."""
+    if storage != "s3":
+        return None
+    return " · ".join(["S3", f"{float(latency_ms):g} ms", counted(concurrency, "request")])
 
 
 def machine_label(cpu, cores, ram_gb, gpu) -> str:

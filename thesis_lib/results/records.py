@@ -166,7 +166,7 @@ REPEAT_COLUMNS = ("repeat", "epochs_measured", "cold", "cached_fraction", "wall_
                   "compute_s", "samples", "samples_per_s", "samples_per_s_total", "au", "au_mlperf", "startup_s",
                   "startup_first_batch_s", "startup_extra_s")
 RUN_COLUMNS = ("run", "path", "config_id", "machine", "setting", "workload", "format", "fmt", "access", "cache", "dataset",
-               "dataset_name", "image_size", "n_train", "model", "emulate_rate", "batch_size", "workers", "worker_kind",
+               "dataset_name", "image_size", "n_train", "object_store", "model", "emulate_rate", "batch_size", "workers", "worker_kind",
                "device",
                "world_size", "epochs_per_repeat", "warmup_epochs", "seed", "lossless")
 

@@ -196,7 +196,8 @@ def write_report_tables(runs, out_dir: str | os.PathLike, lang: str | Words = "e
         included = [(Path(os.path.relpath(drawn.path, out_dir)).as_posix(), drawn.caption(words),
                      f"fig:{drawn.path.stem}")
                     for drawn in figures if drawn.path is not None]
-        texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words, included)
+        own = {section.heading(words): section.sentences(runs, words) for section in results.FIGURES.values()}
+        texts["rezultati.tex"] = chapter.chapter_tex(texts, lead.lead_findings(runs, words), words, included, own)
         texts["findings.md"] += words.missing_note()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}

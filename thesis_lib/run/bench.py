@@ -69,7 +69,7 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
         spec = spec.config.resolve()
     out = Path(out) if out else spec.record_path()
     path, conversion = _convert_once(source, spec, rank, progress)
-    with _opened(spec, path) as reader:
+    with _opened(spec, path, rank) as reader:
         if spec.cache == "cold" and not cache.can_evict(reader.path):
             warnings.warn(f"cache='cold' but {reader.path} is on {cache.filesystem(reader.path)}, which keeps files "
                           "in memory: no epoch can be cold; the record says cache 'cold-unavailable'", stacklevel=2)
@@ -117,12 +117,21 @@ def run(spec: RunSpec | BenchConfig, *, out: str | Path | None = None, progress:
         return record
 
 
-def _opened(spec: RunSpec, path: Path):
+def _opened(spec: RunSpec, path: Path, rank: int):
     """The converted copy's reader: opened from disk, or (storage s3) uploaded and read over S3,
-    the server and proxy the run started stopped when the block ends."""
+    the server and proxy the run started stopped when the block ends; under torchrun rank 0
+    serves and uploads, and every rank reads from the endpoint it shares."""
     if spec.s3 is None:
         return contextlib.nullcontext(spec.format.open(path, options=spec.open_options))
-    return storage.s3_reader(spec.s3, path, spec.run_name, spec.open_options)
+    return storage.s3_reader(spec.s3, path, spec.run_name, spec.open_options, leader=rank == 0,
+                             share=_from_rank0 if spec.distributed else None)
+
+
+def _from_rank0(value):
+    """Rank 0's ``value`` on every rank (a collective: every rank calls it)."""
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _convert_once(source, spec: RunSpec, rank: int, progress: bool):

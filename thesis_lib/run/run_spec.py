@@ -141,9 +141,6 @@ def check_s3_run(config: BenchConfig, s3: S3Settings) -> None:
     if config.cache == "cold":
         raise ValueError("cache='cold' evicts the dataset's local files from the page cache; with storage='s3' "
                          "the reads go to the server, so use cache='warm'")
-    if config.distributed:
-        raise ValueError("distributed=True with storage='s3' is not supported yet: every rank would upload "
-                         "the same copy to one bucket")
 
 
 def identity_of(config: BenchConfig, write_options: dict, open_options: dict, s3: S3Settings | None = None) -> dict:

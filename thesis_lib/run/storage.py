@@ -6,6 +6,11 @@ gives a run its reader over S3. With no ``endpoint`` the run starts a private Se
 its own (its data in a fresh folder under ``$THESIS_DATA/s3``), and with ``latency_ms`` or
 ``bandwidth_mbps`` set, a link proxy in front of the endpoint; both are stopped, and the private
 server's folder removed, when the ``with`` ends, however it ends.
+
+Under ``torchrun`` every rank reads from one endpoint: rank 0 (the ``leader``) starts the server
+and the proxy, uploads the copy once and hands the endpoint its readers use to the other ranks
+(``share``, a broadcast from rank 0), which start nothing. The server stops when rank 0's block
+ends, after every rank has read (the run's closing collective comes first).
 """
 from __future__ import annotations
 
@@ -98,28 +103,41 @@ def upload_target(storage: str, options: dict, fmt: str) -> S3Settings | None:
 
 
 @contextlib.contextmanager
-def s3_reader(settings: S3Settings, path: Path, name: str, open_options: dict):
+def s3_reader(settings: S3Settings, path: Path, name: str, open_options: dict, *, leader: bool = True,
+              share=None):
     """The converted copy at ``path`` uploaded to ``s3://thesis/<name>`` and opened over S3 with
     ``open_options``, through the link proxy when one is set; everything started here stops when
-    the block ends."""
-    from ..core.link_proxy import link_proxy
-    from ..core.paths import data_dir
-    from ..core.s3_server import s3_server
-    from ..formats.s3_objects import S3Location, upload
+    the block ends. Under torchrun only the ``leader`` (rank 0) starts, uploads and stops anything;
+    ``share(value)`` gives every rank rank 0's ``value`` (a broadcast; it also makes the other
+    ranks wait for the upload)."""
     from ..formats.s3_readers import open_s3
 
     url = f"s3://{BUCKET}/{name}"
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_sigterm_exits())
-        endpoint = settings.endpoint
-        if endpoint is None:
-            folder = Path(tempfile.mkdtemp(prefix="run-", dir=data_dir("s3")))
-            stack.callback(shutil.rmtree, folder, ignore_errors=True)
-            endpoint = stack.enter_context(s3_server(folder)).endpoint
-        upload(path, S3Location.parse(url, endpoint, concurrency=settings.concurrency))
-        if settings.proxied:
-            endpoint = stack.enter_context(link_proxy(endpoint, settings.latency_ms, settings.bandwidth_mbps))
+        endpoint = _serve_copy(stack, settings, path, url) if leader else None
+        if share is not None:
+            endpoint = share(endpoint)
         yield open_s3(url, endpoint, concurrency=settings.concurrency, options=open_options)
+
+
+def _serve_copy(stack: contextlib.ExitStack, settings: S3Settings, path: Path, url: str) -> str:
+    """Start what ``settings`` asks for on ``stack`` (a private server, the link proxy), upload the
+    copy at ``path`` to ``url``; the endpoint readers use."""
+    from ..core.link_proxy import link_proxy
+    from ..core.paths import data_dir
+    from ..core.s3_server import s3_server
+    from ..formats.s3_objects import S3Location, upload
+
+    stack.enter_context(_sigterm_exits())
+    endpoint = settings.endpoint
+    if endpoint is None:
+        folder = Path(tempfile.mkdtemp(prefix="run-", dir=data_dir("s3")))
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        endpoint = stack.enter_context(s3_server(folder)).endpoint
+    upload(path, S3Location.parse(url, endpoint, concurrency=settings.concurrency))
+    if settings.proxied:
+        endpoint = stack.enter_context(link_proxy(endpoint, settings.latency_ms, settings.bandwidth_mbps))
+    return endpoint
 
 
 @contextlib.contextmanager

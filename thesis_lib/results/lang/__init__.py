@@ -23,7 +23,7 @@ LANGUAGES = ("en", "lv")
 DEFAULT = "en"
 # A context ("CIFAR-10 · 32 px · 512 images, emulated H100, warm cache") splits into phrases here.
 PHRASE_SEPARATORS = re.compile(r"( · |, )")
-COUNTED = re.compile(r"^(\d[\d,]*) (image|worker|epoch|rank|warm-up epoch)s?$")
+COUNTED = re.compile(r"^(\d[\d,]*) (image|worker|epoch|rank|warm-up epoch|request)s?$")
 BATCH = re.compile(r"^batch (\d+)$")
 
 
@@ -77,7 +77,7 @@ class Words:
         return "".join(part if k % 2 else self._phrase_part(part) for k, part in enumerate(parts))
 
     def _phrase_part(self, part: str) -> str:
-        if re.fullmatch(r"\d+ px", part):
+        if re.fullmatch(r"\d+ px|\d+(\.\d+)? ms", part):
             return part
         if found := BATCH.match(part):
             return self["batch"].format(n=found[1])

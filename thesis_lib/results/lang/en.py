@@ -107,6 +107,34 @@ WORDS = {
     "figure.accuracy.value": "Test set (%)",
     "figure.accuracy.empty": "no trained-model runs (with accuracy) in these records",
     "figure.accuracy.metrics": ("accuracy (%)", "macro F1 (%)"),
+    "figure.object_store.heading": "Data on an object store: throughput against zarr chunk size",
+    "figure.object_store.note": ("Each run uploads its copy to a private S3 server (SeaweedFS) and reads it over S3, "
+                                 "directly or through a link that adds the latency shown to each request and to "
+                                 "each response. Log axes; median over repeats with bootstrap 95% intervals. "
+                                 "npy reads row runs as ranged GETs and files one GET per image: they have no "
+                                 "chunks, so they stand beside the zarr read paths."),
+    "figure.object_store.title": "Throughput over S3 against zarr chunk size, one line per link latency",
+    "figure.object_store.x": "Images per zarr chunk (log scale)",
+    "figure.object_store.value": "Images/s (log scale)",
+    "figure.object_store.whole": "no chunks",
+    "figure.object_store.latency": "{ms} ms",
+    "figure.object_store.legend": "latency added each way ({n} requests in flight)",
+    "figure.object_store.other_concurrency": "another number of requests in flight",
+    "figure.object_store.in_flight": "{n} in flight",
+    "figure.object_store.h100": "one H100, ResNet-18",
+    "figure.object_store.empty": "no runs over S3 in these records",
+    "object_store.best": ("{context}, {path} over S3 at {ms} ms: chunks of {chunk} images read fastest, {rate}, "
+                          "their interval clearing every other chunk size's; next, chunks of {next}: {next_rate}."),
+    "object_store.tied": ("{context}, {path} over S3 at {ms} ms: no single best chunk size; the intervals of chunks "
+                          "of {chunks} overlap."),
+    "object_store.unit": " img/s",
+    "object_store.chunk": "{path} at chunks of {chunk} images",
+    "object_store.concurrency": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight instead of {few} "
+                                 "make the epoch {effect} as fast ({fast} against {slow})."),
+    "object_store.concurrency.costs": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight instead "
+                                       "of {few} make the epoch slower, {effect} as fast ({fast} against {slow})."),
+    "object_store.concurrency.tied": ("{context}, {where} over S3 at {ms} ms: {many} requests in flight against "
+                                      "{few} resolve no difference, {effect} ({fast} against {slow})."),
     "figure.category": "Storage format",
     "figure.access": "access",
     # rezultati.tex: a figure's caption
@@ -165,7 +193,7 @@ WORDS = {
     "nouns": {"condition": ("condition", "conditions"), "worker": ("worker", "workers"),
               "epoch": ("epoch", "epochs"), "rank": ("rank", "ranks"),
               "warm-up epoch": ("warm-up epoch", "warm-up epochs"),
-              "image": ("image", "images"),
+              "image": ("image", "images"), "request": ("request", "requests"),
               "comparable training configuration": ("comparable training configuration",
                                                     "comparable training configurations")},
 }

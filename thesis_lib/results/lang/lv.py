@@ -119,6 +119,36 @@ WORDS = {
     "figure.accuracy.value": "Testa kopa (%)",
     "figure.accuracy.empty": "šajos ierakstos nav apmācītu modeļu (ar precizitāti)",
     "figure.accuracy.metrics": ("precizitāte (%)", "makro F1 (%)"),
+    "figure.object_store.heading": "Dati objektu krātuvē: caurlaidspēja pret zarr gabala izmēru",
+    "figure.object_store.note": ("Katrs palaidiens augšupielādē savu kopiju privātā S3 serverī (SeaweedFS) un lasa to "
+                                 "pa S3 tieši vai caur savienojumu, kas katram pieprasījumam un katrai atbildei "
+                                 "pievieno norādīto latentumu. Logaritmiskas asis; mediāna pār atkārtojumiem ar "
+                                 "bootstrap 95% ticamības intervāliem. npy lasa rindu virknes ar diapazona GET "
+                                 "pieprasījumiem, files – vienu GET katram attēlam: tiem nav gabalu, tāpēc tie "
+                                 "parādīti blakus zarr lasīšanas ceļiem."),
+    "figure.object_store.title": "Caurlaidspēja pa S3 pret zarr gabala izmēru, viena līnija katram latentumam",
+    "figure.object_store.x": "Attēli vienā zarr gabalā (logaritmiska skala)",
+    "figure.object_store.value": "Attēli/s (logaritmiska skala)",
+    "figure.object_store.whole": "bez gabaliem",
+    "figure.object_store.latency": "{ms} ms",
+    "figure.object_store.legend": "pievienotais latentums katrā virzienā ({n} vienlaicīgi pieprasījumi)",
+    "figure.object_store.other_concurrency": "cits vienlaicīgo pieprasījumu skaits",
+    "figure.object_store.in_flight": "{n} vienlaicīgi",
+    "figure.object_store.h100": "viens H100, ResNet-18",
+    "figure.object_store.empty": "šajos ierakstos nav palaidienu pa S3",
+    "object_store.best": ("{context}, {path} pa S3 ar {ms} ms: visātrāk lasa {chunk} attēlu gabali, {rate}, to "
+                          "intervāls nepārklājas ne ar viena cita gabala izmēra intervālu; nākamie – {next} attēlu "
+                          "gabali: {next_rate}."),
+    "object_store.tied": ("{context}, {path} pa S3 ar {ms} ms: viena labākā gabala izmēra nav; {chunks} attēlu "
+                          "gabalu intervāli pārklājas."),
+    "object_store.unit": " attēli/s",
+    "object_store.chunk": "{path} ar {chunk} attēlu gabaliem",
+    "object_store.concurrency": ("{context}, {where} pa S3 ar {ms} ms: {many} vienlaicīgi pieprasījumi {few} vietā "
+                                 "padara epohu {effect} ātrāku ({fast} pret {slow})."),
+    "object_store.concurrency.costs": ("{context}, {where} pa S3 ar {ms} ms: {many} vienlaicīgi pieprasījumi {few} "
+                                       "vietā padara epohu lēnāku, {effect} no ātruma ({fast} pret {slow})."),
+    "object_store.concurrency.tied": ("{context}, {where} pa S3 ar {ms} ms: starp {many} un {few} vienlaicīgiem "
+                                      "pieprasījumiem atšķirība nav izšķirta, {effect} ({fast} pret {slow})."),
     "figure.category": "Glabāšanas formāts",
     "figure.access": "piekļuves režīms",
     "figure.caption": "{heading}: {dataset}.",
@@ -177,7 +207,7 @@ WORDS = {
     "nouns": {"condition": ("nosacījuma", "nosacījumiem"), "worker": ("process", "procesi"),
               "epoch": ("epoha", "epohas"), "rank": ("rangs", "rangi"),
               "warm-up epoch": ("iesildīšanas epoha", "iesildīšanas epohas"),
-              "image": ("attēls", "attēli"),
+              "image": ("attēls", "attēli"), "request": ("pieprasījums", "pieprasījumi"),
               "comparable training configuration": ("salīdzināmajā apmācības konfigurācijā",
                                                     "salīdzināmajās apmācības konfigurācijās")},
 }
@@ -186,6 +216,7 @@ WORDS = {
 LABELS = {
     "CIFAR-10": "CIFAR-10",  # names keep their own wording
     "Tiny ImageNet": "Tiny ImageNet",
+    "S3": "S3",
     "synthetic (generated)": "sintētiski (ģenerēti)",
     "High-res": "Augstas izšķirtspējas",
     "High-res (synthetic stand-in)": "Augstas izšķirtspējas (sintētisks aizstājējs)",
