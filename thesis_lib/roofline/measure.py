@@ -66,7 +66,7 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
 
 
 def _machine(dataset, root, settings: Settings, quick: bool, storage_about: dict, seconds: float) -> dict:
-    data = (f"real {dataset} images from {root}, resized to each size" if root is not None
+    data = (f"real {dataset} images from {Path(root).name}, resized to each size" if root is not None
             else "synthetic images (thesis_lib's generator): not a real dataset")
     return {**machine.environment(Path(storage_about["folder"])),
             "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
