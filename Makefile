@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (thesis-lab)" >/dev/null
 	@touch $(STAMP)
 
+# Two processes, a test file each at a time (a notebook's cells share one kernel, a module's server one
+# process): most tests wait on subprocesses, kernels and servers, so two run in about 60% of the time.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests $(wildcard notebooks/theory_*.ipynb) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests $(wildcard notebooks/theory_*.ipynb) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 # The edit-test loop: no notebooks, no subprocess fan-out, nothing marked slow (under 90 s here).
 test-fast: $(STAMP)
