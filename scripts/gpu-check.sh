@@ -20,3 +20,8 @@ mkdir -p "$out"
 nvidia-smi -L 2>/dev/null || true
 export PYTHONUNBUFFERED=1
 "$PYTHON" -m thesis_lib gpucheck --out "$out/gpucheck.json" "$@" 2>&1 | tee "$out/gpucheck.txt"
+# The loader roofline's primitives of this machine (issue 20), beside the check: synthetic images,
+# as no dataset travels here. A library the carried wheels lack ends it, said so; the check stands.
+quick=$([[ " $* " == *" --quick "* ]] && echo --quick || true)
+"$PYTHON" -m thesis_lib roofline measure --out "$out/profile.json" $quick 2>&1 | tee "$out/profile.txt" \
+    || echo "gpu-check: roofline measure failed here (see $out/profile.txt); the GPU check above stands" >&2
