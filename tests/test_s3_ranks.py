@@ -80,4 +80,6 @@ def test_a_rank_that_fails_ends_the_run_and_rank_0_stops_the_server(tmp_path):
     assert result.returncode != 0 and "training broke on rank 1" in result.stderr
     assert len(opened(tmp_path)) == 2  # both ranks had opened the shared copy before rank 1 failed
     assert not (tmp_path / "record.json").exists()
-    assert not weed_processes(tmp_path) and not list((tmp_path / "data" / "s3").iterdir())
+    assert not weed_processes(tmp_path)  # even if torchrun SIGKILLs rank 0: the server dies with it
+    if "SIGKILL" not in result.stderr:  # rank 0 ended on torchrun's SIGTERM: it also removed the server's folder
+        assert not list((tmp_path / "data" / "s3").iterdir())

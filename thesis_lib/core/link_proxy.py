@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ThesisLabError
-from .processes import stop_group
+from .processes import start_group, stop_group
 
 CHUNK = 256 * 1024  # bytes read at once, at most
 QUEUE_CHUNKS = 32  # chunks a direction holds before it stops reading (back-pressure to the sender)
@@ -204,8 +204,8 @@ def link_proxy(target: str, latency_ms: float = 0.0, bandwidth_mbps: float = 0.0
     command = [sys.executable, "-m", __name__, target, repr(float(latency_ms)), repr(float(bandwidth_mbps))]
     package_parent = str(Path(__file__).resolve().parents[2])  # this thesis_lib, wherever the child starts
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = start_group(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          stdin=subprocess.DEVNULL)
     try:
         endpoint = _announced_endpoint(process, target, start_timeout)
         yield endpoint

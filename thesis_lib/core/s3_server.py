@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import ThesisLabError
 from .paths import data_dir
-from .processes import stop_group
+from .processes import start_group, stop_group
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -117,8 +117,7 @@ def start(data: str | os.PathLike | None = None, *, port: int | None = None, bin
     command = [str(weed), "server", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}", "-s3", f"-s3.port={port}",
                *flags, "-iam=false", "-master.telemetry=false", "-master.volumeSizeLimitMB=1024"]
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)  # its own group: stopped as one, never by our Ctrl-C
+        process = start_group(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = S3Server(f"http://{HOST}:{port}", port, process, data, log, (port, *ports[:-1]))
     try:
         _wait_until_answering(server, weed, start_timeout)
