@@ -76,6 +76,11 @@ def reopen_in_worker(worker_id: int) -> None:
     reopen_reader(info.dataset.reader, info.num_workers)
 
 
+def threads_per_worker(cores: int, workers: int) -> int:
+    """A reader library's own threads: every core without workers, each worker's share with them."""
+    return cores if workers == 0 else max(1, cores // workers)
+
+
 def reopen_reader(reader, num_workers: int) -> None:
     """Drop the reader handles a forked worker inherited; the worker reopens its own lazily, its
     library's threads capped at the worker's share of the cores (as torch caps its own at one).
@@ -85,4 +90,4 @@ def reopen_reader(reader, num_workers: int) -> None:
     """
     reader.close()
     if hasattr(reader, "limit_threads"):
-        reader.limit_threads(max(1, (os.cpu_count() or 1) // num_workers))
+        reader.limit_threads(threads_per_worker(os.cpu_count() or 1, num_workers))

@@ -95,6 +95,16 @@ def figure_bytes(fig: plt.Figure, fmt: str = "pdf", dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
+def save_png_and_pdf(fig: plt.Figure, folder: Path, stem: str, dpi: int = 100) -> list[Path]:
+    """``fig`` written atomically as ``<stem>.png`` and ``<stem>.pdf`` in ``folder``, then closed."""
+    written = []
+    for suffix in ("png", "pdf"):
+        written.append(Path(folder) / f"{stem}.{suffix}")
+        write_bytes(written[-1], figure_bytes(fig, suffix, dpi))
+    plt.close(fig)
+    return written
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 from ..loading.options import block_window as mode_window
+from ..loading.reads import threads_per_worker
 from . import layout
 from .layout import Touch
 from .shape import RunShape
@@ -110,12 +111,6 @@ def _chunks(shape: RunShape, chunk: int, request: str, decoder: str | None, *, s
     return ReadPlan(touch, request, decoder, source, copies=copies, seeks=touch.units, cached=cached, threads=threads)
 
 
-def _library_threads(shape: RunShape, cores: int) -> int:
-    """A library's own threads: every core in the main process, the worker's share in a worker
-    (loading/reads.py caps them at cores // workers)."""
-    return cores if shape.workers == 0 else max(1, cores // shape.workers)
-
-
 def _hdf5(shape: RunShape, cores: int) -> ReadPlan:
     w, o = shape.write_options, shape.open_options
     chunk, path = int(w["chunk_images"]), o["read_path"]
@@ -150,7 +145,7 @@ def _zarr(shape: RunShape, cores: int) -> ReadPlan:
         pool = int(o["cache_bytes"])
         cached = min(1.0, pool / (shape.n_images * shape.image_bytes)) if pool else 0.0
         return _chunks(shape, chunk, "tensorstore", decoder, shard=shard, cached=cached,
-                       threads=_library_threads(shape, cores))
+                       threads=threads_per_worker(cores, shape.workers))
     request = {"oindex": "zarr-python-oindex", "chunks": "zarr-python-chunks"}[path]
     return _chunks(shape, chunk, request, decoder, shard=shard)
 

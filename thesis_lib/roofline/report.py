@@ -39,22 +39,15 @@ def profile_frame(profile: Profile) -> pd.DataFrame:
 def write_whatif(profile: Profile, out: str | Path) -> list[Path]:
     """The what-if sweep of ``profile`` as ``roofline-whatif.csv`` (every candidate everywhere) and
     its figure as PNG and PDF under ``out``."""
-    import matplotlib.pyplot as plt
-
-    from ..core.record import write_bytes, write_text
-    from ..results.figure_files import figure_bytes
+    from ..core.record import write_text
+    from ..results.figure_files import save_png_and_pdf
     from . import whatif
     out = Path(out)
     check_writable(out, what="what-if folder")
     frame = whatif.sweep(profile)
-    written = [out / "roofline-whatif.csv"]
-    write_text(written[0], frame.to_csv(index=False))
-    fig = whatif.figure(frame)
-    for suffix in ("png", "pdf"):
-        written.append(out / f"roofline-whatif.{suffix}")
-        write_bytes(written[-1], figure_bytes(fig, suffix))
-    plt.close(fig)
-    return written
+    table = out / "roofline-whatif.csv"
+    write_text(table, frame.to_csv(index=False))
+    return [table, *save_png_and_pdf(whatif.figure(frame), out, "roofline-whatif")]
 
 
 def loaderbench_results(folder: Path | None = None) -> list[Path]:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.record import write_bytes, write_text
-from ..results.figure_files import figure_bytes
+from ..core.record import write_text
+from ..results.figure_files import save_png_and_pdf
 from .model import NotModelled, Prediction, predict
 from .profile import Profile
 from .shape import RunShape
@@ -165,15 +165,7 @@ def figure(rows: list[Row], out: Path) -> list[Path]:
     """:func:`validation_figure` as PNG and PDF under ``out``."""
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig = validation_figure(rows)
-    paths = []
-    for suffix in ("png", "pdf"):
-        path = out / f"roofline-validation.{suffix}"
-        write_bytes(path, figure_bytes(fig, suffix, dpi=150))
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_png_and_pdf(validation_figure(rows), out, "roofline-validation", dpi=150)
 
 
 def main(profile_path, loaderbench: list | None = None, results_dir=None, out=None) -> list[Row]:
