@@ -58,7 +58,7 @@ class RunSpec:
         open_options = fmt.resolve_open_options(config.open_options)
         s3 = resolve_storage(config.storage, config.storage_options, fmt.name, open_options)
         if s3 is not None:
-            check_s3_run(config, s3)
+            check_s3_run(config)
         identity = identity_of(config, write_options, open_options, s3)
         config_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
         if expect_id is not None and expect_id != config_id:
@@ -136,7 +136,7 @@ def check_settings(config: BenchConfig) -> Format:
     return formats.get(config.fmt)
 
 
-def check_s3_run(config: BenchConfig, s3: S3Settings) -> None:
+def check_s3_run(config: BenchConfig) -> None:
     """ValueError for the settings a run over S3 cannot honour."""
     if config.cache == "cold":
         raise ValueError("cache='cold' evicts the dataset's local files from the page cache; with storage='s3' "
