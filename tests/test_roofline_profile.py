@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from thesis_lib.core import cache
 from thesis_lib.roofline import FIELDS, Profile, ProfileError, anchor
 from thesis_lib.roofline.measure import format_table, main as measure_main
 from thesis_lib.roofline.measure_decode import decode_us
-from thesis_lib.roofline.measure_loader import nonnegative_line
+from thesis_lib.roofline.measure_loader import CpuClock, nonnegative_line
 from thesis_lib.roofline.measure_memory import STORAGE_FIGURES, storage_trials
 from thesis_lib.roofline.trials import QUICK, MeasureError, Stopwatch, stat
 
@@ -27,7 +30,7 @@ def whole_doc() -> dict:
     """A valid profile document: every primitive 1.0 [0.5, 2.0], the storage ones unmeasured."""
     primitives = {name: {"median": 1.0, "low": 0.5, "high": 2.0} for name in FIELDS if not name.startswith("storage.")}
     unmeasured = {name: "no disk here" for name in FIELDS if name.startswith("storage.")}
-    return {"schema": 1, "machine": {"cpu": "test"}, "primitives": primitives, "unmeasured": unmeasured}
+    return {"schema": 2, "machine": {"cpu": "test"}, "primitives": primitives, "unmeasured": unmeasured}
 
 
 def test_whole_profile_is_accepted_and_gives_medians():
@@ -39,7 +42,9 @@ def test_whole_profile_is_accepted_and_gives_medians():
 
 @pytest.mark.parametrize("spoil, named", [
     (lambda d: d["primitives"].pop("decode.zstd.128"), "decode.zstd.128"),
-    (lambda d: d["primitives"]["request.tensorstore"].update(median=-1.0, low=-2.0), "request.tensorstore.median"),
+    (lambda d: d["primitives"]["request.tensorstore.fixed_us"].update(median=-1.0, low=-2.0),
+     "request.tensorstore.fixed_us.median"),
+    (lambda d: d["primitives"].pop("handover.thread.cpu_us_per_mib"), "handover.thread.cpu_us_per_mib"),
     (lambda d: d["primitives"]["handover.ring.fixed_us"].update(median=math.nan), "handover.ring.fixed_us.median"),
     (lambda d: d["primitives"]["python.batch_us_per_batch"].update(high=math.inf), "python.batch_us_per_batch.high"),
     (lambda d: d["primitives"].update({"decode.webp.64": {"median": 1, "low": 1, "high": 1}}), "decode.webp.64"),
@@ -53,6 +58,36 @@ def test_profile_that_is_not_whole_is_refused_naming_the_field(spoil, named):
     spoil(doc)
     with pytest.raises(ProfileError, match=named.replace(".", r"\.")):
         Profile.from_dict(doc)
+
+
+def test_a_profile_of_the_first_schema_is_refused_naming_the_schema():
+    doc = whole_doc()
+    doc["schema"] = 1
+    with pytest.raises(ProfileError, match="schema must be 2, got 1"):
+        Profile.from_dict(doc)
+
+
+def test_cpu_clock_counts_a_worker_process_and_the_main_thread_apart():
+    clock = CpuClock("process")
+    main0, total0 = clock.read()
+    busy_then_sleep = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(5)"
+    child = subprocess.Popen([sys.executable, "-c", busy_then_sleep])
+    try:
+        deadline = time.monotonic() + 20
+        while clock.read()[1] - total0 < 0.25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        main1, total1 = clock.read()
+    finally:
+        child.kill()
+        child.wait()
+    assert total1 - total0 >= 0.25  # the child's busy 0.3 s, counted while it lives
+    assert main1 - main0 < 0.25  # the main process mostly slept
+    threaded = CpuClock("thread")
+    before = threaded.read()[0]
+    busy = threading.Thread(target=lambda: sum(range(3_000_000)))
+    busy.start()
+    busy.join()
+    assert threaded.read()[0] - before < 0.05  # another thread's CPU is not the main thread's
 
 
 def test_saved_profile_loads_back_equal(tmp_path):
@@ -72,8 +107,8 @@ def test_stat_refuses_a_primitive_with_no_usable_trial():
     assert stat("x", [3.0, 1.0, 2.0]).median == 2.0
     with pytest.raises(MeasureError, match="decode.png.64"):
         stat("decode.png.64", [1.0, math.nan])
-    with pytest.raises(MeasureError, match="request.memmap"):
-        stat("request.memmap", [])
+    with pytest.raises(MeasureError, match="request.memmap.call_us"):
+        stat("request.memmap.call_us", [])
 
 
 def test_stopwatch_counts_cpu_work_not_waiting():
@@ -128,6 +163,7 @@ def test_quick_measure_writes_a_valid_profile(tmp_path, capsys):
     assert set(profile.values) | set(profile.unmeasured) == set(FIELDS)
     assert set(profile.unmeasured) <= {name for name in FIELDS if name.startswith("storage.")}
     assert profile["memory.gather_gbps"] > 0 and profile["decode.png.64"] > profile["decode.lz4.64"]
+    assert profile["request.zarr-python-oindex.call_us"] > profile["request.memmap.call_us"]
     assert profile.machine["quick"] is True and "synthetic" in profile.machine["decode_data"]
     printed = capsys.readouterr().out
     assert "decode.png.64" in printed and "95% interval" in printed and f"written: {out}" in printed

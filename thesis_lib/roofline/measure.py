@@ -19,8 +19,8 @@ from .. import __version__, sources
 from ..core import machine, paths
 from .measure_decode import decode_us
 from .measure_loader import python_trials, workers_trials
-from .measure_memory import gather_gbps, storage_trials
-from .measure_requests import request_us
+from .measure_memory import gather_gbps, index_gbps, storage_trials
+from .measure_requests import file_read_trials, request_trials
 from .profile import FIELDS, IMAGE_SIZES, Profile
 from .trials import FULL, QUICK, Settings, stat
 
@@ -43,7 +43,7 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
     trials: dict[str, list[float]] = {}
     log("memory gather")
     trials["memory.gather_gbps"] = gather_gbps(settings)
-    gather = float(np.median(trials["memory.gather_gbps"]))
+    trials["memory.index_gbps"] = index_gbps(settings)
     log(f"storage check on {folder}")
     storage_values, unmeasured, storage_about = storage_trials(settings, folder)
     trials.update(storage_values)
@@ -53,7 +53,8 @@ def measure(*, dataset: str = "synthetic", root=None, folder=None, quick: bool =
         trials.update({f"decode.{kind}.{px}": values for kind, values in decode_us(images, settings.trials).items()})
     with tempfile.TemporaryDirectory(prefix="roofline-") as scratch:
         log("per-request overhead")
-        trials.update({f"request.{path}": v for path, v in request_us(Path(scratch), settings, gather).items()})
+        trials.update(request_trials(Path(scratch), settings))
+        trials["file.read_us"] = file_read_trials(Path(scratch), settings)
         log("worker start-up and handover")
         trials.update(workers_trials(Path(scratch), settings))
         log("each access mode's Python")

@@ -14,8 +14,9 @@ STORAGE_FIGURES = {"storage.seq_mbps": "seq_read_mb_s", "storage.latency_4k_us":
 
 
 def gather_gbps(settings: Settings, seed: int = 0) -> list[float]:
-    """GB/s (10**9 bytes) of random batches of 512 sorted rows gathered into one reused buffer,
-    one value per trial."""
+    """GB/s (10**9 bytes) of random batches of 512 sorted rows gathered into one reused buffer
+    (``np.take(..., out=)``, as the loader gathers a batch out of its chunks' images), one value
+    per trial."""
     rng = np.random.default_rng(seed)
     rows = settings.gather_rows
     array = np.frombuffer(rng.bytes(rows * ROW_BYTES), np.uint8).reshape(rows, ROW_BYTES)
@@ -28,6 +29,23 @@ def gather_gbps(settings: Settings, seed: int = 0) -> list[float]:
             for indices in batches:
                 np.take(array, indices, axis=0, out=out)
         values.append(GATHER_BATCHES * out.nbytes / 1e9 / watch.seconds)
+    return values
+
+
+def index_gbps(settings: Settings, seed: int = 1) -> list[float]:
+    """GB/s of random batches of 512 sorted rows taken by NumPy indexing (``array[rows]``, a fresh
+    array each batch), as the resident mode and the in-RAM baseline gather; one value per trial."""
+    rng = np.random.default_rng(seed)
+    rows = settings.gather_rows
+    array = np.frombuffer(rng.bytes(rows * ROW_BYTES), np.uint8).reshape(rows, ROW_BYTES)
+    batch = min(BATCH, rows)
+    values = []
+    for _ in range(settings.trials):
+        batches = [np.sort(rng.choice(rows, batch, replace=False)) for _ in range(GATHER_BATCHES)]
+        with Stopwatch() as watch:
+            for indices in batches:
+                array[indices]
+        values.append(GATHER_BATCHES * batch * ROW_BYTES / 1e9 / watch.seconds)
     return values
 
 

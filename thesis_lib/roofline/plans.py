@@ -17,7 +17,10 @@ from .shape import RunShape
 #: A codec's name in a format's options -> the decode primitive that measures it.
 CODEC_DECODERS = {"gzip": "zlib", "zstd": "zstd", "blosc-lz4": "blosc-lz4", "blosc-zstd": "blosc-zstd", "lz4": "lz4",
                   "png": "png", "jpeg": "jpeg"}
-STREAM_COPIES = 2  # a stream's buffer copies each image in and out again (loading/stream.py)
+
+
+#: The terms each read path holds under the GIL or its library's lock (any other path: its calls).
+LOCKED = {"tensorstore": (), "memmap": (), None: (), "h5py-chunk": ("per-request", "decode", "memory")}
 
 
 class NotModelledError(Exception):
@@ -32,7 +35,12 @@ class ReadPlan:
     a memory map, "file": read through a file call, "ram": already in memory), then ``copies``
     more copies of the batch in RAM; ``seeks`` random storage accesses when the cache is cold;
     ``cached`` the share of units a library's own cache holds decoded; ``threads`` the library's
-    own threads decoding in parallel."""
+    own threads decoding in parallel; ``calls`` the calls into the read path per batch (one read
+    of a whole batch, one per image in sample mode, one per run or window in block mode);
+    ``files`` the files opened, read whole and closed per batch (one per image of the files
+    format). ``locked``: the terms that hold the GIL or the library's own lock, which thread
+    workers take in turns (zarr-python's calls are Python; h5py runs every HDF5 call, its filters
+    included, under one lock; NumPy, TensorStore, zlib and PIL release the GIL)."""
     touch: Touch
     request: str | None
     decoder: str | None
@@ -41,6 +49,12 @@ class ReadPlan:
     seeks: float = 0.0
     cached: float = 0.0
     threads: int = 1
+    calls: float = 1.0
+    files: float = 0.0
+
+    @property
+    def locked(self) -> tuple:
+        return LOCKED.get(self.request, ("per-request",))
 
 
 def decoder_for(codec: str) -> str | None:
@@ -75,13 +89,14 @@ def _rows(shape: RunShape, block: int) -> ReadPlan:
     block in ``stream``/``slice``; a cold read seeks once per run of consecutive rows."""
     n, b = shape.n_images, shape.batch
     if shape.mode == "sample":
-        return ReadPlan(layout.one_at_a_time(b, 1), "memmap", None, "map", seeks=b)
+        return ReadPlan(layout.one_at_a_time(b, 1), "memmap", None, "map", seeks=b, calls=b)
     if shape.mode == "stream":  # a shard of ``block`` images read at a time
         touch = layout.in_order(b, block)
-        return ReadPlan(touch, "memmap", None, "map", copies=STREAM_COPIES, seeks=touch.requests)
+        return ReadPlan(touch, "memmap", None, "map", seeks=touch.requests, calls=touch.requests)
     if shape.mode == "slice":  # loaderbench's plain read of a block-mode window's span
-        touch = layout.in_order(b, mode_window(block, b) * block)
-        return ReadPlan(touch, "memmap", None, "map", seeks=touch.requests)
+        span = mode_window(block, b) * block
+        touch = layout.in_order(b, span)
+        return ReadPlan(touch, "memmap", None, "map", seeks=touch.requests, calls=b / span)
     seeks = _window(shape, block, 1).requests if shape.mode == "block" else layout.expected_runs(n, b)
     return ReadPlan(_gathered(b), "memmap", None, "map", seeks=seeks)
 
@@ -95,20 +110,27 @@ def _chunks(shape: RunShape, chunk: int, request: str, decoder: str | None, *, s
             cached: float = 0.0, threads: int = 1, source: str = "file") -> ReadPlan:
     """A chunked array: one library call per chunk touched (and per shard index), each chunk
     decoded whole; the batch gathered from the chunks' images once more (into the sampler's
-    order, or out of block mode's window)."""
+    order, or out of block mode's window). Calls into the library: one per image in sample mode,
+    one per run of the window in block mode (TensorStore: one per window), one per shard in
+    stream mode, one per window's span in a slice, one per batch otherwise."""
     n, b = shape.n_images, shape.batch
+    calls = 1.0
     if shape.mode == "sample":
-        touch = layout.one_at_a_time(b, chunk)
+        touch, calls = layout.one_at_a_time(b, chunk), b
     elif shape.mode == "block":
         touch = _window(shape, chunk, chunk)
+        calls = b / (mode_window(chunk, b) * chunk) if request == "tensorstore" else touch.requests
     elif shape.mode in ("stream", "slice"):  # a stream's shard is a chunk here (loading/stream.py)
         touch = layout.in_order(b, chunk)
+        calls = touch.requests if shape.mode == "stream" else b / (mode_window(chunk, b) * chunk)
     else:
         touch = layout.random_batch(n, b, chunk, shard)
-    copies = {"stream": STREAM_COPIES, "slice": 0}.get(shape.mode, 1)
-    if source == "map" and shape.mode not in ("stream", "slice"):  # rows gathered from each chunk's map
-        return ReadPlan(_gathered(b), request, decoder, source, seeks=touch.units)
-    return ReadPlan(touch, request, decoder, source, copies=copies, seeks=touch.units, cached=cached, threads=threads)
+    copies = 0 if shape.mode in ("stream", "slice") else 1
+    if source == "map" and shape.mode not in ("stream", "slice"):  # rows gathered from each chunk's map,
+        return ReadPlan(_gathered(b), request, decoder, source, seeks=touch.units,  # one gather per map
+                        calls=b if shape.mode == "sample" else touch.units)
+    return ReadPlan(touch, request, decoder, source, copies=copies, seeks=touch.units, cached=cached,
+                    threads=threads, calls=calls)
 
 
 def _hdf5(shape: RunShape, cores: int) -> ReadPlan:
@@ -157,20 +179,19 @@ def _webdataset(shape: RunShape, cores: int) -> ReadPlan:
     decoder = decoder_for(encoding)
     if decoder is None:
         return _chunks(shape, min(shard, shape.n_images), "memmap", None, source="map")
-    return _per_image(shape, "memmap", decoder)
+    return _per_image(shape, "memmap", decoder, opens=0)
 
 
-def _per_image(shape: RunShape, request: str | None, decoder: str) -> ReadPlan:
-    """One encoded image per stored object, decoded on its own, whatever the mode."""
+def _per_image(shape: RunShape, request: str | None, decoder: str, opens: int = 1) -> ReadPlan:
+    """One encoded image per stored object (a file of its own, ``opens``; a tar member, none),
+    decoded on its own, whatever the mode."""
     b = shape.batch
-    copies = STREAM_COPIES if shape.mode == "stream" else 0
-    return ReadPlan(layout.one_at_a_time(b, 1), request, decoder, "file", copies=copies, seeks=b)
+    return ReadPlan(layout.one_at_a_time(b, 1), request, decoder, "file", seeks=b, files=opens * b)
 
 
 def _files(shape: RunShape, cores: int) -> ReadPlan:
     if shape.open_options.get("decoder") == "nvjpeg":
         raise NotModelledError("files decoded by nvJPEG on the GPU: no GPU decode primitive")
-    # one open and read per file: no primitive measures a file's open, left out (see design.md)
     return _per_image(shape, None, decoder_for(shape.write_options["encoding"]))
 
 

@@ -16,32 +16,50 @@ from types import MappingProxyType
 from ..core.errors import ThesisLabError
 from ..core.record import write_json
 
-SCHEMA = 1
+SCHEMA = 2  # 2: a request's cost per MiB and per image; the handover in CPU time, main and added
 IMAGE_SIZES = (32, 64, 128, 256)  # px: decode costs are measured at each, interpolated between
 DECODERS = ("png", "jpeg", "zlib", "zstd", "blosc-lz4", "blosc-zstd", "lz4")
 READ_PATHS = ("memmap", "zarr-python-oindex", "zarr-python-chunks", "tensorstore", "h5py-chunk", "raw-chunk")
+CHUNK_PATHS = READ_PATHS[1:]  # the paths that read a chunk whole and take images out of it
 WORKER_KINDS = ("process", "thread", "ring")
 ACCESS_MODES = ("sample", "batch", "block", "resident", "stream")
 
 #: Every primitive: its unit, and what it is.
 FIELDS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "memory.gather_gbps": ("GB/s", "rows of 12 KiB gathered at random from an array in RAM"),
+    "memory.gather_gbps": ("GB/s", "rows of 12 KiB gathered at random from an array in RAM into a reused buffer"),
+    "memory.index_gbps": ("GB/s", "rows of 12 KiB taken at random from an array in RAM by indexing, a fresh array"),
     "page_cache.read_gbps": ("GB/s", "a warm file read in 1 MiB preads"),
+    "file.read_us": ("us", "one small file of a warm folder opened, read whole and closed, as the files format does"),
     "storage.seq_mbps": ("MB/s", "a cold file read in order, 1 MiB at a time (the storage check)"),
     "storage.latency_4k_us": ("us", "one 4 KiB random read of a cold file, queue depth 1"),
     "storage.iops_4k": ("1/s", "4 KiB random reads a second, queue depth 1"),
     **{f"decode.{codec}.{px}": ("us", f"decoding one {px}x{px}x3 image stored as {codec}")
        for codec in DECODERS for px in IMAGE_SIZES},
-    **{f"request.{path}": ("us", f"the fixed cost of one read request through {path}, bytes apart")
+    **{f"request.{path}.fixed_us": ("us", f"one read request through {path}, bytes apart")
        for path in READ_PATHS},
+    "request.memmap.us_per_mib": ("us", "each MiB of rows gathered from a warm memory map into a reused buffer"),
+    **{f"request.{path}.us_per_mib": ("us", f"each MiB of the chunk one request through {path} reads whole")
+       for path in CHUNK_PATHS},
+    **{f"request.{path}.call_us": ("us", f"each call to {path} beyond the chunks or rows it reads (one image a "
+                                   f"call, against a batch's worth in one)") for path in READ_PATHS},
+    **{f"request.{path}.us_per_image": ("us", f"each image more that one request through {path} takes out of "
+                                       f"its chunk") for path in CHUNK_PATHS},
     **{f"workers.startup_s.{kind}": ("s", f"a DataLoader's {kind} workers started, to their first batch")
        for kind in WORKER_KINDS},
-    **{f"handover.{kind}.fixed_us": ("us", f"handing one batch from a {kind} worker over, bytes apart")
+    **{f"handover.{kind}.fixed_us": ("us", f"the main process's CPU per batch taken over from {kind} workers, "
+                                     f"bytes apart") for kind in WORKER_KINDS},
+    **{f"handover.{kind}.us_per_mib": ("us", f"the main process's CPU per MiB of a batch from {kind} workers")
        for kind in WORKER_KINDS},
-    **{f"handover.{kind}.us_per_mib": ("us", f"each MiB of a batch handed over from a {kind} worker")
-       for kind in WORKER_KINDS},
-    **{f"python.{mode}_us_per_batch": ("us", f"the access mode {mode}'s own Python per batch of 512")
+    **{f"handover.{kind}.cpu_fixed_us": ("us", f"the CPU per batch that {kind} workers add over all processes, "
+                                         f"bytes apart") for kind in WORKER_KINDS},
+    **{f"handover.{kind}.cpu_us_per_mib": ("us", f"the CPU per MiB of a batch that {kind} workers add over all "
+                                           f"processes") for kind in WORKER_KINDS},
+    **{f"handover.{kind}.busy_share": ("share", f"the share of the usable cores' time that {kind} workers (2) and the "
+                                       f"main process keep busy over an in-RAM read") for kind in WORKER_KINDS},
+    **{f"python.{mode}_us_per_batch": ("us", f"the access mode {mode}'s own Python per batch of 512, bytes apart")
        for mode in ACCESS_MODES},
+    **{f"python.{mode}_us_per_mib": ("us", f"what the access mode {mode} adds per MiB of a batch beyond the read "
+                                     f"(its copies)") for mode in ACCESS_MODES},
 })
 
 

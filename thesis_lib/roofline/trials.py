@@ -18,7 +18,8 @@ class Settings:
     ``gather_rows``: rows of 12 KiB in the in-RAM array gathered from; ``storage_mb``,
     ``storage_budget_s``: the storage check's scratch file and seconds per cold phase;
     ``decode_images``: images decoded per trial at each size; ``request_images``: images in each
-    read path's small dataset; ``request_batches``: batches of 512 requests per trial;
+    read path's small dataset; ``request_chunks``: chunks of 64 images of 64 px in its sized
+    one; ``request_batches``: batches of requests per trial;
     ``handover_px``: the image sizes whose batches the handover line is fitted through;
     ``loader_batches``: batches per epoch of the in-RAM loaders; ``handover_epochs``: timed epochs
     per loader in the handover's trials (their median is the trial's value)."""
@@ -28,6 +29,7 @@ class Settings:
     storage_budget_s: float
     decode_images: dict
     request_images: int
+    request_chunks: int
     request_batches: int
     handover_px: tuple
     loader_batches: int
@@ -35,10 +37,12 @@ class Settings:
 
 
 FULL = Settings(trials=7, gather_rows=16_384, storage_mb=256, storage_budget_s=1.5,
-                decode_images={32: 512, 64: 256, 128: 128, 256: 64}, request_images=4096, request_batches=3,
+                decode_images={32: 512, 64: 256, 128: 128, 256: 64}, request_images=4096, request_chunks=64,
+                request_batches=3,
                 handover_px=(16, 32, 64), loader_batches=40, handover_epochs=3)
 QUICK = Settings(trials=2, gather_rows=1024, storage_mb=8, storage_budget_s=0.15,
-                 decode_images={32: 16, 64: 8, 128: 4, 256: 2}, request_images=64, request_batches=1,
+                 decode_images={32: 16, 64: 8, 128: 4, 256: 2}, request_images=64, request_chunks=4,
+                 request_batches=1,
                  handover_px=(8, 16), loader_batches=2, handover_epochs=1)
 
 

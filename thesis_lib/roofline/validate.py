@@ -29,8 +29,7 @@ from .shape import RunShape
 WITHIN = 0.25  # a row is a hit when predicted / measured lies in [1 - WITHIN, 1 + WITHIN]
 #: Terms a read plan lacks for a format, said with each of its misses.
 KNOWN_GAPS = {
-    "files": "no primitive for opening and reading one file per image",
-    "imagefolder": "no primitive for the peer's ToTensor conversion or its file opens",
+    "imagefolder": "no primitive for the peer's ToTensor conversion",
     "webdataset": "no primitive for the per-member slicing of a tar shard",
 }
 
@@ -71,8 +70,19 @@ def loaderbench_rows(path: str | os.PathLike, profile: Profile) -> list[Row]:
             continue
         images = int(result["batches_per_measurement"] or 0) * shape.batch_size or shape.n_images
         rows.append(_checked(name, "loaderbench", float(entry["samples_per_s"]), shape, profile,
-                             lambda p: p.epoch_rate(images, shape.batch_size, 0.0, shape.workers, cut)))
+                             lambda p: p.epoch_rate(images, shape.batch_size, 0.0, shape.workers, cut,
+                                                    left_over(shape))))
     return rows
+
+
+def left_over(shape: RunShape) -> float:
+    """Batches of work a cut epoch leaves to the next: a DataLoader's workers hold ``prefetch_factor``
+    items each, of which the ones being read are half done on average (a stream's workers restart
+    their shards instead)."""
+    from ..loading import WORKER_OPTIONS
+    if not shape.workers or shape.mode == "stream":
+        return 0.0
+    return shape.workers * WORKER_OPTIONS["prefetch_factor"] - shape.workers / 2
 
 
 def record_rows(results_dir: str | os.PathLike, profile: Profile) -> list[Row]:
@@ -134,6 +144,21 @@ def misses(rows: list[Row]) -> pd.DataFrame:
     return pd.DataFrame(found, columns=["row", "ratio", "reason"])
 
 
+def by_group(rows: list[Row]) -> pd.DataFrame:
+    """The modelled rows by where they come from and their workers: how many, the share within 25%,
+    and the median predicted / measured (above 1: the model is too fast)."""
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        if r.predicted is not None:
+            kind = f"{r.shape.workers} {r.shape.worker_kind}" if r.shape.workers else "0"
+            groups.setdefault((r.source, f"workers {kind}"), []).append(r)
+    return pd.DataFrame([{"rows": source, "workers": workers, "n": len(members),
+                          "within 25%": f"{100 * sum(r.hit for r in members) / len(members):.0f}%",
+                          "median ratio": round(float(pd.Series([r.ratio for r in members]).median()), 2)}
+                         for (source, workers), members in sorted(groups.items())],
+                        columns=["rows", "workers", "n", "within 25%", "median ratio"])
+
+
 def share_line(rows: list[Row]) -> str:
     modelled = [r for r in rows if r.predicted is not None]
     share = 100 * sum(r.hit for r in modelled) / len(modelled) if modelled else 0.0
@@ -193,6 +218,7 @@ def render(rows: list[Row]) -> str:
     parts += [f"\nNot modelled ({len(skipped)} rows):", _text_table(skipped)]
     missed = misses(rows)
     parts += [f"\nMisses ({len(missed)} rows outside 25%):", _text_table(missed)]
+    parts += ["\nBy group:", _text_table(by_group(rows))]
     parts.append(f"\n{int(modelled['within 25%'].sum())} of {len(modelled)} modelled rows within 25%; "
                  f"{len(skipped)} rows not modelled")
     parts.append(share_line(rows))

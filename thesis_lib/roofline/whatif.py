@@ -21,7 +21,7 @@ CORES = (1, 2, 4, 8, 16, 32)
 #: this 4 KiB random-read latency in microseconds.
 STORAGES = {"RAM (warm page cache)": None, "NVMe (0.1 ms)": 100.0, "LAN (1 ms)": 1_000.0,
             "object store (20 ms)": 20_000.0}
-RATE_UNITS = ("GB/s", "MB/s", "1/s")  # primitives where more is faster; the others are costs
+RATE_UNITS = ("GB/s", "MB/s", "1/s", "share")  # primitives where more is faster; the others are costs
 IMAGE_SIZES = (32, 64, 128, 256)
 N_IMAGES = 100_000
 BATCH = 512
